@@ -1,0 +1,48 @@
+# The README's commands. Everything runs inside .venv, created on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export PORT
+
+.PHONY: demo test lint format migrations-check ci bench clean
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+## make demo: install, migrate, seed the demo school, run the web server and a Celery worker
+demo: $(VENV)/.runtime
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py demo_seed
+	$(PY) manage.py demo_run --port $(PORT)
+
+## make test: the whole suite (learner-model core first, without Django)
+test: $(VENV)/.dev
+	@if [ -d tests/learner_models/core ]; then \
+		$(PY) -m pytest -p no:django -p no:cacheprovider tests/learner_models/core -q; fi
+	$(PY) -m pytest --ignore=tests/learner_models/core -q
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+format: $(VENV)/.dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrations-check: $(VENV)/.runtime
+	$(PY) manage.py makemigrations --check --dry-run
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf var staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,31 @@
+"""Suite-wide guards: under CI=true the real services must be there (no silent SQLite / skip)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not IN_CI or not config.pluginmanager.hasplugin("django"):
+        return
+    from django.conf import settings
+
+    problems = []
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine:
+        problems.append(f"CI=true but the database is {engine}; set DATABASE_URL to PostgreSQL")
+    if not settings.CELERY_BROKER_URL.startswith(("redis://", "amqp://")):
+        problems.append(f"CI=true but the broker is {settings.CELERY_BROKER_URL!r}; set CELERY_BROKER_URL to Redis")
+    else:
+        # The database needs no probe here: pytest-django fails the run if it cannot create the test database.
+        from tutor.health import check_broker
+
+        broker = check_broker()
+        if not broker["ok"]:
+            problems.append(f"CI=true but the broker does not answer: {broker['error']}")
+    if problems:
+        raise pytest.UsageError("\n".join(problems))

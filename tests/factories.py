@@ -1,0 +1,93 @@
+"""factory_boy factories that keep organisation, class, course and people consistent."""
+
+from __future__ import annotations
+
+import factory
+from django.utils import timezone
+
+from tutor.models import Course, Enrollment, Item, Organisation, PracticeSession, Section, SessionItem, Skill, User
+
+PASSWORD = "correct-horse-battery"
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organisation
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"school-{n}")
+    name = factory.Sequence(lambda n: f"School {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user-{n}")
+    organisation = factory.SubFactory(OrganisationFactory)
+    role = User.Role.STUDENT
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @classmethod
+    def _after_postgeneration(cls, instance, create, results=None):
+        if create:
+            instance.save()
+
+
+class StudentFactory(UserFactory):
+    role = User.Role.STUDENT
+
+
+class TeacherFactory(UserFactory):
+    role = User.Role.TEACHER
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Course
+
+    slug = factory.Sequence(lambda n: f"course-{n}")
+    title = factory.Sequence(lambda n: f"Course {n}")
+
+
+class SkillFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Skill
+
+    course = factory.SubFactory(CourseFactory)
+    slug = factory.Sequence(lambda n: f"skill-{n}")
+    name = factory.Sequence(lambda n: f"Skill {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class ItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Item
+
+    skill = factory.SubFactory(SkillFactory)
+    course = factory.SelfAttribute("skill.course")
+    slug = factory.Sequence(lambda n: f"item-{n}")
+    item_type = "numeric"
+    prompt = "What is 6 × 7?"
+    answer = {"value": 42, "tolerance": 0}
+    hints = ["Think of 6 × 7 as 6 × 5 + 6 × 2.", "6 × 5 = 30 and 6 × 2 = 12."]
+    solution = "6 × 7 = 42."
+
+
+class SectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Section
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    course = factory.SubFactory(CourseFactory)
+    name = factory.Sequence(lambda n: f"Class {n}")
+    session_length = 5
+
+
+def enrol(student: User, section: Section) -> Enrollment:
+    return Enrollment.objects.create(student=student, section=section)
+
+
+def serve(session: PracticeSession, item: Item, position: int = 1) -> SessionItem:
+    return SessionItem.objects.create(session=session, item=item, position=position, served_at=timezone.now())

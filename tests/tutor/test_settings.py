@@ -1,0 +1,45 @@
+"""Production mode refuses unsafe settings and passes check --deploy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_KEY = "k3Q9-vB1xZ7_pL0mN4rT8yW2sD6fH5jG" * 2
+
+
+def _check(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "METIS_ENV", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    }
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_refuses_without_secret_key():
+    result = _check({"METIS_ENV": "production", "ALLOWED_HOSTS": "metis.example.org"})
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_insecure_key_and_missing_hosts():
+    weak = _check({"METIS_ENV": "production", "SECRET_KEY": "django-insecure-" + "x" * 60, "ALLOWED_HOSTS": "a.org"})
+    assert weak.returncode != 0 and "SECRET_KEY" in weak.stderr
+    hosts = _check({"METIS_ENV": "production", "SECRET_KEY": GOOD_KEY})
+    assert hosts.returncode != 0 and "ALLOWED_HOSTS" in hosts.stderr
+
+
+def test_production_passes_deploy_checks():
+    result = _check(
+        {"METIS_ENV": "production", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "metis.example.org"},
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,70 @@
+"""Who may see what: the one place every page, API view and LTI launch asks.
+
+Rules:
+- a student sees only their own data;
+- a teacher sees the classes they teach and the students enrolled in them;
+- an admin sees everything inside their own organisation;
+- a superuser (operator) sees everything.
+Organisation is the outer boundary: nobody but a superuser crosses it.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import Attempt, PracticeSession, Section, User
+
+
+def sections_visible_to(user: User) -> QuerySet[Section]:
+    qs = Section.objects.select_related("course", "organisation")
+    if not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if user.role == User.Role.ADMIN:
+        return qs.filter(organisation_id=user.organisation_id) if user.organisation_id else qs.none()
+    if user.role == User.Role.TEACHER:
+        return qs.filter(teachers=user, organisation_id=user.organisation_id)
+    return qs.filter(enrollments__student=user, organisation_id=user.organisation_id)
+
+
+def students_visible_to(user: User) -> QuerySet[User]:
+    qs = User.objects.filter(role=User.Role.STUDENT)
+    if not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if user.role == User.Role.ADMIN:
+        return qs.filter(organisation_id=user.organisation_id) if user.organisation_id else qs.none()
+    if user.role == User.Role.TEACHER:
+        return qs.filter(
+            enrollments__section__teachers=user, enrollments__section__organisation_id=user.organisation_id
+        ).distinct()
+    return qs.filter(pk=user.pk)
+
+
+def can_view_student(user: User, student: User) -> bool:
+    return students_visible_to(user).filter(pk=student.pk).exists()
+
+
+def sessions_visible_to(user: User) -> QuerySet[PracticeSession]:
+    return PracticeSession.objects.filter(student__in=students_visible_to(user))
+
+
+def attempts_visible_to(user: User) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(student__in=students_visible_to(user))
+
+
+def can_practise_in(user: User, section: Section) -> bool:
+    """Only the enrolled student practises, and only as themselves."""
+    return (
+        user.is_authenticated
+        and user.role == User.Role.STUDENT
+        and section.organisation_id == user.organisation_id
+        and section.enrollments.filter(student=user).exists()
+    )
+
+
+def can_act_in_session(user: User, session: PracticeSession) -> bool:
+    """Answering, hints and ending a session belong to its student alone (teachers only watch)."""
+    return user.is_authenticated and session.student_id == user.pk

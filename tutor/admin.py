@@ -1,0 +1,61 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+
+from .models import Attempt, Course, Enrollment, Item, Organisation, PracticeSession, Section, Skill, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    fieldsets = (*BaseUserAdmin.fieldsets, ("Metis", {"fields": ("role", "organisation", "external_id")}))
+    list_display = ("username", "role", "organisation", "external_id", "is_active")
+    list_filter = ("role", "organisation", "is_active")
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug")
+
+
+@admin.register(Course)
+class CourseAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug")
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "course", "position")
+    list_filter = ("course",)
+    filter_horizontal = ("prerequisites", "confusable_with")
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = ("slug", "skill", "item_type", "source", "difficulty")
+    list_filter = ("item_type", "source", "skill__course")
+    search_fields = ("slug", "prompt")
+
+
+class EnrollmentInline(admin.TabularInline):
+    model = Enrollment
+    raw_id_fields = ("student",)
+    extra = 0
+
+
+@admin.register(Section)
+class SectionAdmin(admin.ModelAdmin):
+    list_display = ("name", "organisation", "course")
+    filter_horizontal = ("teachers",)
+    inlines = [EnrollmentInline]
+
+
+@admin.register(PracticeSession)
+class PracticeSessionAdmin(admin.ModelAdmin):
+    list_display = ("id", "student", "section", "started_at", "ended_at")
+    raw_id_fields = ("student",)
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    list_display = ("student", "item", "correct", "confidence", "hints_used", "created_at")
+    list_filter = ("correct", "skill__course")
+    raw_id_fields = ("student", "item", "session", "session_item")

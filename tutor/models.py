@@ -1,0 +1,219 @@
+"""The practice domain: people, classes, content and what students do with it.
+
+Organisation is the data boundary: every class belongs to one, and every
+student/teacher belongs to one. Who may see what is decided in ``tutor.access``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+ITEM_TYPE_CHOICES = [
+    ("multiple_choice", "Multiple choice"),
+    ("numeric", "Numeric"),
+    ("fraction", "Fraction"),
+    ("expression", "Algebraic expression"),
+    ("text", "Short text"),
+]
+
+
+class Organisation(models.Model):
+    """A school or district: the boundary for data access and LMS integrations."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    class Role(models.TextChoices):
+        STUDENT = "student", "Student"
+        TEACHER = "teacher", "Teacher"
+        ADMIN = "admin", "Admin"
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STUDENT)
+    organisation = models.ForeignKey(
+        Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
+    )
+    # Identifier the student has in an LMS (LTI "sub" / roster id), unique per organisation.
+    external_id = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"],
+                condition=~Q(external_id=""),
+                name="user_external_id_unique_per_org",
+            )
+        ]
+
+    @property
+    def is_student(self) -> bool:
+        return self.role == self.Role.STUDENT
+
+    @property
+    def is_teacher(self) -> bool:
+        return self.role == self.Role.TEACHER
+
+
+class Course(models.Model):
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Skill(models.Model):
+    """A knowledge component of a course."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="skills")
+    slug = models.SlugField()
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="unlocks")
+    # Similar skills students mix up; the scheduler interleaves them on purpose.
+    confusable_with = models.ManyToManyField("self", symmetrical=True, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["course", "position", "slug"]
+        constraints = [models.UniqueConstraint(fields=["course", "slug"], name="skill_slug_unique_per_course")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Item(models.Model):
+    class Source(models.TextChoices):
+        AUTHORED = "authored", "Authored"
+        GENERATED = "generated", "Generated"
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="items")
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="items")
+    slug = models.SlugField(max_length=120)
+    item_type = models.CharField(max_length=20, choices=ITEM_TYPE_CHOICES)
+    prompt = models.TextField()
+    answer = models.JSONField(help_text="Type-specific answer spec; see docs/content-format.md")
+    hints = models.JSONField(default=list, blank=True)
+    solution = models.TextField(blank=True, default="")
+    difficulty = models.FloatField(default=0.5)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.AUTHORED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "slug"], name="item_slug_unique_per_course")]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Section(models.Model):
+    """A class: one organisation, one course, its teachers and enrolled students."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="sections")
+    name = models.CharField(max_length=200)
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
+    teachers = models.ManyToManyField(User, blank=True, related_name="teaching_sections")
+    students = models.ManyToManyField(User, through="Enrollment", related_name="enrolled_sections")
+    session_length = models.PositiveSmallIntegerField(default=10, help_text="Items per practice session")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "class"
+        verbose_name_plural = "classes"
+        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="section_name_unique_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Enrollment(models.Model):
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="enrollments")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrollments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["section", "student"], name="enrollment_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.student} in {self.section}"
+
+
+class PracticeSession(models.Model):
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="practice_sessions")
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="practice_sessions")
+    planned_items = models.PositiveSmallIntegerField(default=10)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["student", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.student}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+
+class SessionItem(models.Model):
+    """One item shown to a student in a session: when, why, and how many hints they opened."""
+
+    session = models.ForeignKey(PracticeSession, on_delete=models.CASCADE, related_name="session_items")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    served_at = models.DateTimeField()
+    hints_shown = models.PositiveSmallIntegerField(default=0)
+    reason = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [models.UniqueConstraint(fields=["session", "position"], name="session_item_position_unique")]
+
+    def __str__(self) -> str:
+        return f"item {self.position} of session {self.session_id}"
+
+
+class Attempt(models.Model):
+    """A graded answer. ``(student, idempotency_key)`` is unique, so a double submit records one attempt."""
+
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="attempts")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="attempts")
+    skill = models.ForeignKey(Skill, on_delete=models.PROTECT, related_name="attempts")
+    session = models.ForeignKey(
+        PracticeSession, null=True, blank=True, on_delete=models.CASCADE, related_name="attempts"
+    )
+    session_item = models.OneToOneField(
+        SessionItem, null=True, blank=True, on_delete=models.CASCADE, related_name="attempt"
+    )
+    answer = models.CharField(max_length=500)
+    normalized_answer = models.CharField(max_length=500, blank=True, default="")
+    correct = models.BooleanField()
+    confidence = models.FloatField(help_text="Student's probability of being right, 0-1, given before answering")
+    response_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    hints_used = models.PositiveSmallIntegerField(default=0)
+    idempotency_key = models.CharField(max_length=64)
+    served_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["student", "idempotency_key"], name="attempt_idempotency_unique"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="attempt_confidence_probability"
+            ),
+        ]
+        indexes = [models.Index(fields=["student", "created_at"]), models.Index(fields=["skill", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.student} {self.item} {'✓' if self.correct else '✗'}"

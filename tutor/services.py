@@ -1,0 +1,178 @@
+"""Writes of the practice domain. Views, commands and tasks call these; nothing else writes."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .access import can_practise_in
+from .answers import CheckResult, InvalidAnswer, check_answer
+from .models import Attempt, PracticeSession, Section, SessionItem, User
+from .scheduler import item_next_for_student
+
+MAX_ANSWER_LENGTH = 500
+MAX_RESPONSE_TIME_MS = 6 * 60 * 60 * 1000
+
+
+class PracticeError(Exception):
+    """A request that the practice flow cannot honour; ``field`` names the culprit, if any."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+# --- practice -----------------------------------------------------------------
+
+
+def session_start(*, student: User, section: Section) -> PracticeSession:
+    """Resume the student's open session in this class, or start a new one."""
+    if not can_practise_in(student, section):
+        raise PracticeError("You are not enrolled in this class.", field="section")
+    open_session = PracticeSession.objects.filter(student=student, section=section, ended_at__isnull=True).first()
+    if open_session is not None:
+        return open_session
+    return PracticeSession.objects.create(
+        student=student, section=section, planned_items=section.session_length, started_at=timezone.now()
+    )
+
+
+def session_item_current(*, session: PracticeSession, rng: random.Random | None = None) -> SessionItem | None:
+    """The item the student is on: the unanswered one, else a newly scheduled one; None when the session is done."""
+    if not session.is_open:
+        return None
+    last = session.session_items.select_related("item", "item__skill").order_by("-position").first()
+    if last is not None and not Attempt.objects.filter(session_item=last).exists():
+        return last
+    position = (last.position if last else 0) + 1
+    if position > session.planned_items:
+        return None
+    choice = item_next_for_student(session=session, rng=rng)
+    try:
+        with transaction.atomic():
+            return SessionItem.objects.create(
+                session=session,
+                item=choice.item,
+                position=position,
+                served_at=timezone.now(),
+                reason=choice.reason[:300],
+            )
+    except IntegrityError:  # two tabs asked at once: both get the same item
+        return session.session_items.select_related("item").get(position=position)
+
+
+def hint_reveal(*, session_item: SessionItem) -> list[str]:
+    """Open the next hint (recorded as hint use) and return the hints opened so far."""
+    hints = list(session_item.item.hints)
+    if Attempt.objects.filter(session_item=session_item).exists():
+        return hints  # after answering, hints are free and not counted
+    if session_item.hints_shown < len(hints):
+        SessionItem.objects.filter(pk=session_item.pk, hints_shown=session_item.hints_shown).update(
+            hints_shown=session_item.hints_shown + 1
+        )
+        session_item.refresh_from_db(fields=["hints_shown"])
+    return hints[: session_item.hints_shown]
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    attempt: Attempt
+    created: bool
+    check: CheckResult | None
+
+
+def _parse_confidence(confidence: object) -> float:
+    try:
+        value = float(confidence)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise PracticeError("Rate your confidence before you answer.", field="confidence") from None
+    if not 0 <= value <= 1:  # also rejects NaN
+        raise PracticeError("Confidence must be a probability between 0 and 1.", field="confidence")
+    return value
+
+
+def attempt_record(
+    *,
+    student: User,
+    session_item: SessionItem,
+    answer: str,
+    confidence: object,
+    idempotency_key: str,
+    response_time_ms: int | None = None,
+) -> AttemptOutcome:
+    """Grade and store one answer. Replaying the same key (double click, retry) returns the first attempt.
+
+    Raises PracticeError for input to fix (nothing stored), e.g. an answer that is not a number.
+    """
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 64:
+        raise PracticeError("Missing or invalid idempotency key; reload the page.", field="idempotency_key")
+    existing = Attempt.objects.filter(student=student, idempotency_key=key).first()
+    if existing is not None:
+        return AttemptOutcome(existing, created=False, check=None)
+    session = session_item.session
+    if session.student_id != student.pk:
+        raise PracticeError("This item belongs to another student.", field="session")
+    already = Attempt.objects.filter(session_item=session_item).first()
+    if already is not None:  # answered from another tab with a different key
+        return AttemptOutcome(already, created=False, check=None)
+    if not session.is_open:
+        raise PracticeError("This session has ended.", field="session")
+    answer = (answer or "").strip()
+    if not answer:
+        raise PracticeError("Enter an answer.", field="answer")
+    if len(answer) > MAX_ANSWER_LENGTH:
+        raise PracticeError(f"Answers are at most {MAX_ANSWER_LENGTH} characters.", field="answer")
+    conf = _parse_confidence(confidence)
+    if response_time_ms is not None and not 0 <= response_time_ms <= MAX_RESPONSE_TIME_MS:
+        response_time_ms = None  # a clock glitch on the client; fall back to the server's timing
+    item = session_item.item
+    try:
+        result = check_answer(item.item_type, item.answer, answer)
+    except InvalidAnswer as exc:
+        raise PracticeError(exc.message, field="answer") from None
+    now = timezone.now()
+    if response_time_ms is None:
+        response_time_ms = max(0, int((now - session_item.served_at).total_seconds() * 1000))
+    try:
+        with transaction.atomic():
+            attempt = Attempt.objects.create(
+                student=student,
+                item=item,
+                skill_id=item.skill_id,
+                session=session,
+                session_item=session_item,
+                answer=answer,
+                normalized_answer=result.normalized[:500],
+                correct=result.correct,
+                confidence=conf,
+                response_time_ms=min(response_time_ms, MAX_RESPONSE_TIME_MS),
+                hints_used=session_item.hints_shown,
+                idempotency_key=key,
+                served_at=session_item.served_at,
+                created_at=now,
+            )
+    except IntegrityError:
+        # A concurrent duplicate won the race: return what it stored.
+        attempt = (
+            Attempt.objects.filter(student=student, idempotency_key=key).first()
+            or Attempt.objects.filter(session_item=session_item).first()
+        )
+        if attempt is None:
+            raise
+        return AttemptOutcome(attempt, created=False, check=None)
+    return AttemptOutcome(attempt, created=True, check=result)
+
+
+def session_end(*, session: PracticeSession) -> PracticeSession:
+    """Close the session (idempotent). An unanswered item shown last is dropped from it."""
+    if session.ended_at is None:
+        with transaction.atomic():
+            session.session_items.filter(attempt__isnull=True).delete()
+            PracticeSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=timezone.now())
+        session.refresh_from_db(fields=["ended_at"])
+    return session

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("practice/start/<int:section_id>/", views.practice_start, name="practice_start"),
+    path("practice/<int:session_id>/", views.practice, name="practice"),
+    path("practice/<int:session_id>/items/<int:position>/answer/", views.practice_answer, name="practice_answer"),
+    path("practice/<int:session_id>/items/<int:position>/hint/", views.practice_hint, name="practice_hint"),
+    path("practice/<int:session_id>/end/", views.practice_end, name="practice_end"),
+    path("practice/<int:session_id>/summary/", views.practice_summary, name="practice_summary"),
+    path("admin/", admin.site.urls),
+]

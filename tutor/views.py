@@ -1,0 +1,176 @@
+"""Pages. Each view parses, checks access through ``tutor.access``, calls one service or selector, renders."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import access, selectors, services
+from .answers import correct_answer_display
+from .health import health_report
+from .models import Attempt, PracticeSession, Section, SessionItem
+
+CONFIDENCE_CHOICES = [
+    ("0.25", "Guessing", "25 %"),
+    ("0.5", "Unsure", "50 %"),
+    ("0.75", "Fairly sure", "75 %"),
+    ("1.0", "Certain", "100 %"),
+]
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = health_report()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if user.is_student:
+        return render(
+            request,
+            "tutor/student_home.html",
+            {
+                "sections": selectors.sections_for_student(student=user),
+                "sessions": selectors.sessions_for_student(student=user),
+            },
+        )
+    sections = access.sections_visible_to(user).prefetch_related("enrollments__student")
+    return render(request, "tutor/staff_home.html", {"sections": sections})
+
+
+def _own_session(request: HttpRequest, session_id: int) -> PracticeSession:
+    session = get_object_or_404(PracticeSession.objects.select_related("section__course"), pk=session_id)
+    if not access.can_act_in_session(request.user, session):
+        raise Http404("No such session")  # do not reveal that another student's session exists
+    return session
+
+
+@login_required
+@require_POST
+def practice_start(request: HttpRequest, section_id: int) -> HttpResponse:
+    section = get_object_or_404(Section, pk=section_id)
+    try:
+        session = services.session_start(student=request.user, section=section)
+    except services.PracticeError:
+        raise Http404("No such class") from None
+    return redirect("practice", session_id=session.pk)
+
+
+def _item_context(session: PracticeSession, session_item: SessionItem, **extra: object) -> dict:
+    item = session_item.item
+    choices = list(enumerate(item.answer.get("choices", []))) if item.item_type == "multiple_choice" else []
+    return {
+        "session": session,
+        "si": session_item,
+        "item": item,
+        "choices": choices,
+        "hints": item.hints[: session_item.hints_shown],
+        "more_hints": session_item.hints_shown < len(item.hints),
+        "confidence_choices": CONFIDENCE_CHOICES,
+        "idempotency_key": uuid.uuid4().hex,
+        **extra,
+    }
+
+
+@login_required
+@require_GET
+@never_cache
+def practice(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _own_session(request, session_id)
+    if not session.is_open:
+        return redirect("practice_summary", session_id=session.pk)
+    session_item = services.session_item_current(session=session)
+    if session_item is None:
+        services.session_end(session=session)
+        return redirect("practice_summary", session_id=session.pk)
+    return render(request, "tutor/practice.html", _item_context(session, session_item))
+
+
+def _feedback_context(session: PracticeSession, attempt: Attempt) -> dict:
+    item = attempt.item
+    return {
+        "session": session,
+        "attempt": attempt,
+        "item": item,
+        "correct_answer": correct_answer_display(item.item_type, item.answer),
+        "hints": item.hints,
+        "is_last": attempt.session_item.position >= session.planned_items if attempt.session_item else True,
+    }
+
+
+@login_required
+@require_POST
+def practice_answer(request: HttpRequest, session_id: int, position: int) -> HttpResponse:
+    session = _own_session(request, session_id)
+    session_item = get_object_or_404(
+        SessionItem.objects.select_related("item", "session"), session=session, position=position
+    )
+    rt = request.POST.get("response_time_ms", "")
+    try:
+        outcome = services.attempt_record(
+            student=request.user,
+            session_item=session_item,
+            answer=request.POST.get("answer", ""),
+            confidence=request.POST.get("confidence"),
+            idempotency_key=request.POST.get("idempotency_key", ""),
+            response_time_ms=int(rt) if rt.isdigit() else None,
+        )
+    except services.PracticeError as exc:
+        ctx = _item_context(
+            session,
+            session_item,
+            error=exc.message,
+            error_field=exc.field,
+            answer_value=request.POST.get("answer", ""),
+            confidence_value=request.POST.get("confidence", ""),
+        )
+        # Keep the key: the same answer re-sent after a fix must still count once.
+        ctx["idempotency_key"] = request.POST.get("idempotency_key") or ctx["idempotency_key"]
+        template = "tutor/_item.html" if request.htmx else "tutor/practice.html"
+        return render(request, template, ctx, status=422)
+    template = "tutor/_feedback.html" if request.htmx else "tutor/practice_feedback.html"
+    return render(request, template, _feedback_context(session, outcome.attempt))
+
+
+@login_required
+@require_POST
+def practice_hint(request: HttpRequest, session_id: int, position: int) -> HttpResponse:
+    session = _own_session(request, session_id)
+    session_item = get_object_or_404(SessionItem.objects.select_related("item"), session=session, position=position)
+    hints = services.hint_reveal(session_item=session_item)
+    ctx = {
+        "session": session,
+        "si": session_item,
+        "hints": hints,
+        "more_hints": len(hints) < len(session_item.item.hints),
+    }
+    if request.htmx:
+        return render(request, "tutor/_hints.html", ctx)
+    return redirect("practice", session_id=session.pk)
+
+
+@login_required
+@require_POST
+def practice_end(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _own_session(request, session_id)
+    services.session_end(session=session)
+    return redirect("practice_summary", session_id=session.pk)
+
+
+@login_required
+@require_GET
+def practice_summary(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = get_object_or_404(PracticeSession.objects.select_related("section", "student"), pk=session_id)
+    if not access.sessions_visible_to(request.user).filter(pk=session.pk).exists():
+        raise Http404("No such session")
+    summary = selectors.session_summary(session=session)
+    return render(request, "tutor/summary.html", {"session": session, "summary": summary})
