@@ -62,7 +62,7 @@ class User(AbstractUser):
 
 
 class Course(models.Model):
-    slug = models.SlugField(unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
 
@@ -74,7 +74,7 @@ class Skill(models.Model):
     """A knowledge component of a course."""
 
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="skills")
-    slug = models.SlugField()
+    slug = models.SlugField(max_length=100)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
     prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="unlocks")

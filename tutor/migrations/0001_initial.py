@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
             name="Course",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("slug", models.SlugField(unique=True)),
+                ("slug", models.SlugField(max_length=100, unique=True)),
                 ("title", models.CharField(max_length=200)),
                 ("description", models.TextField(blank=True, default="")),
             ],
@@ -282,7 +282,7 @@ class Migration(migrations.Migration):
             name="Skill",
             fields=[
                 ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("slug", models.SlugField()),
+                ("slug", models.SlugField(max_length=100)),
                 ("name", models.CharField(max_length=200)),
                 ("description", models.TextField(blank=True, default="")),
                 ("position", models.PositiveIntegerField(default=0)),
