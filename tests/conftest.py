@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
+
+# Each test session gets its own var/ (embedded broker folders, media, SQLite test database),
+# so parallel sessions on one machine never purge each other's queues.
+os.environ.setdefault("METIS_VAR_DIR", tempfile.mkdtemp(prefix="metis-test-"))
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not IN_CI or not config.pluginmanager.hasplugin("django"):
+    if not config.pluginmanager.hasplugin("django"):
         return
     from django.conf import settings
+
+    # Tests create many accounts; the production hasher costs ~0.3 s per password.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if not IN_CI:
+        return
 
     problems = []
     engine = settings.DATABASES["default"]["ENGINE"]

@@ -91,3 +91,15 @@ def enrol(student: User, section: Section) -> Enrollment:
 
 def serve(session: PracticeSession, item: Item, position: int = 1) -> SessionItem:
     return SessionItem.objects.create(session=session, item=item, position=position, served_at=timezone.now())
+
+
+def wrong_answer(item: Item) -> str:
+    """A well-formed answer that is wrong for ``item`` (any item type)."""
+    if item.item_type == "multiple_choice":
+        return str((item.answer["correct"] + 1) % len(item.answer["choices"]))
+    if item.item_type in ("numeric", "fraction"):
+        return "987654"
+    if item.item_type == "expression":
+        variable = (item.answer.get("variables") or ["x"])[0]
+        return f"{variable} + 987654"
+    return "zzzz"

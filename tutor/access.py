@@ -68,3 +68,8 @@ def can_practise_in(user: User, section: Section) -> bool:
 def can_act_in_session(user: User, session: PracticeSession) -> bool:
     """Answering, hints and ending a session belong to its student alone (teachers only watch)."""
     return user.is_authenticated and session.student_id == user.pk
+
+
+def can_view_model_registry(user: User) -> bool:
+    """Training runs and model versions hold no student data: staff of any organisation may watch them."""
+    return user.is_authenticated and (user.is_superuser or user.role in (User.Role.TEACHER, User.Role.ADMIN))

@@ -48,7 +48,19 @@ def check_broker() -> dict:
     }
 
 
+def check_learner_model() -> dict:
+    from learner_models.selectors import model_health
+
+    try:
+        return model_health()
+    except Exception as exc:  # the database being down is reported by check_database
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
 def health_report() -> dict:
     checks = {"database": check_database(), "broker": check_broker()}
     down = [name for name, check in checks.items() if not check["ok"]]
-    return {"status": "ok" if not down else "unavailable", "down": down, **checks}
+    report = {"status": "ok" if not down else "unavailable", "down": down, **checks}
+    if "database" not in down:
+        report["learner_model"] = check_learner_model()
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from .answers import CheckResult, InvalidAnswer, check_answer
 from .models import Attempt, PracticeSession, Section, SessionItem, User
 from .scheduler import item_next_for_student
 
+log = logging.getLogger(__name__)
 MAX_ANSWER_LENGTH = 500
 MAX_RESPONSE_TIME_MS = 6 * 60 * 60 * 1000
 
@@ -165,7 +167,18 @@ def attempt_record(
         if attempt is None:
             raise
         return AttemptOutcome(attempt, created=False, check=None)
+    transaction.on_commit(lambda: _refresh_learner_state(student.pk))
     return AttemptOutcome(attempt, created=True, check=result)
+
+
+def _refresh_learner_state(student_id: int) -> None:
+    """The student's adapted model follows each answer; a failure here must never lose the answer."""
+    from learner_models.services import student_state_after_attempt
+
+    try:
+        student_state_after_attempt(student_id=student_id)
+    except Exception:
+        log.exception("refreshing the learner state of student %s failed; it will re-adapt on next use", student_id)
 
 
 def session_end(*, session: PracticeSession) -> PracticeSession:

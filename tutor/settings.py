@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("METIS_VAR_DIR", BASE_DIR / "var"))
@@ -113,6 +114,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # A file, not pytest's in-memory default, so a real Celery worker process can share the test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-metis-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tutor.User"
@@ -154,12 +157,13 @@ BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None
@@ -169,6 +173,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Long meta-training on `metatrain` (GPU workers where present: the device is picked
+# automatically), per-student refreshes on `adapt`, the rest on `default`.
+CELERY_TASK_QUEUES = [Queue("default"), Queue("metatrain"), Queue("adapt")]
+CELERY_TASK_ROUTES = {
+    "learner_models.tasks.metatrain_run": {"queue": "metatrain"},
+    "learner_models.tasks.student_state_refresh_task": {"queue": "adapt"},
+    "learner_models.tasks.students_readapt": {"queue": "adapt"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "metatrain-nightly": {"task": "learner_models.tasks.metatrain_scheduled", "schedule": 24 * 3600},
+    "metatrain-if-due": {"task": "learner_models.tasks.metatrain_if_due", "schedule": 600},
+    "training-runs-recover": {"task": "learner_models.tasks.training_runs_recover", "schedule": 300},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+METIS_RETRAIN_AFTER_ATTEMPTS = int(os.environ.get("METIS_RETRAIN_AFTER_ATTEMPTS", "2000"))
 
 # --- demo ---------------------------------------------------------------------
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "metis-demo")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -15,5 +15,7 @@ urlpatterns = [
     path("practice/<int:session_id>/items/<int:position>/hint/", views.practice_hint, name="practice_hint"),
     path("practice/<int:session_id>/end/", views.practice_end, name="practice_end"),
     path("practice/<int:session_id>/summary/", views.practice_summary, name="practice_summary"),
+    path("models/", include("learner_models.urls")),
+    path("metacog/", include("metacog.urls")),
     path("admin/", admin.site.urls),
 ]

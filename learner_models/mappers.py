@@ -1,0 +1,65 @@
+"""Where the ORM meets the learner-model core: attempts in, core ``StudentSequence`` out.
+
+The core never sees a model instance; it gets integer skill/item ids (database
+primary keys) and the optional inputs the tutor records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from learner_models.core.data import Response, StudentSequence
+from tutor.models import Attempt
+
+_FIELDS = ("id", "student_id", "skill_id", "item_id", "correct", "confidence", "response_time_ms", "hints_used")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    student_ids: list[int]
+    sequences: list[StudentSequence]
+    last_attempt_ids: list[int]  # per student, aligned with student_ids
+    attempts: int
+    last_attempt_id: int
+
+
+def _response(row: tuple) -> Response:
+    _, _, skill, item, correct, confidence, rt_ms, hints = row
+    return Response(
+        skill=skill,
+        correct=int(correct),
+        item=item,
+        confidence=confidence,
+        response_time=None if rt_ms is None else rt_ms / 1000.0,
+        hints=hints,
+    )
+
+
+def _group(rows: Iterable[tuple]) -> Dataset:
+    by_student: dict[int, list[Response]] = {}
+    last_by_student: dict[int, int] = {}
+    n = 0
+    for row in rows:
+        by_student.setdefault(row[1], []).append(_response(row))
+        last_by_student[row[1]] = max(last_by_student.get(row[1], 0), row[0])
+        n += 1
+    ids = sorted(by_student)
+    seqs = [StudentSequence.from_responses(by_student[s], student_id=str(s)) for s in ids]
+    lasts = [last_by_student[s] for s in ids]
+    return Dataset(ids, seqs, lasts, attempts=n, last_attempt_id=max(lasts, default=0))
+
+
+def dataset_from_attempts(*, cutoff_attempt_id: int, student_ids: Iterable[int] | None = None) -> Dataset:
+    """Every student's attempts with id <= cutoff, in answer order."""
+    qs = Attempt.objects.filter(id__lte=cutoff_attempt_id)
+    if student_ids is not None:
+        qs = qs.filter(student_id__in=list(student_ids))
+    return _group(qs.order_by("student_id", "created_at", "id").values_list(*_FIELDS).iterator(chunk_size=5000))
+
+
+def sequence_for_student(*, student_id: int) -> tuple[StudentSequence, int, int]:
+    """(sequence, number of attempts, last attempt id) of one student, in answer order."""
+    rows = list(Attempt.objects.filter(student_id=student_id).order_by("created_at", "id").values_list(*_FIELDS))
+    seq = StudentSequence.from_responses([_response(r) for r in rows], student_id=str(student_id))
+    return seq, len(rows), max((r[0] for r in rows), default=0)

@@ -1,0 +1,59 @@
+"""Reads of the learner-model app: predictions for the scheduler and the strategy engine, registry views."""
+
+from __future__ import annotations
+
+from django.db.models import Max
+from django.utils import timezone
+
+from learner_models.core.base import state_from_bytes
+
+from . import loader
+from .models import ModelVersion, StudentModelState, TrainingRun
+
+
+def active_model_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+
+
+def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int, float] | None:
+    """P(correct) on each skill's next item from the student's own adapted model; None when no model is active.
+
+    One version is read once and used for both the state and the weights, so callers never mix versions.
+    A state that is missing or older than the student's newest attempt is re-adapted here (lazily).
+    """
+    from tutor.models import Attempt
+
+    from .services import student_state_refresh
+
+    version = active_model_version()
+    if version is None:
+        return None
+    latest = Attempt.objects.filter(student=student).aggregate(m=Max("id"))["m"] or 0
+    state = StudentModelState.objects.filter(student=student, model_version=version).first()
+    if state is None or state.last_attempt_id != latest:
+        state = student_state_refresh(student_id=student.pk, version=version)
+    model = loader.load_model(version)
+    probs = model.predict(state_from_bytes(bytes(state.state)), list(skill_ids))
+    return {sid: float(p) for sid, p in zip(skill_ids, probs, strict=True)}
+
+
+def registry_overview(*, runs: int = 20) -> dict:
+    now = timezone.now()
+    last_ok = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-finished_at").first()
+    return {
+        "active": active_model_version(),
+        "versions": list(ModelVersion.objects.select_related("training_run").order_by("-id")[:runs]),
+        "runs": list(TrainingRun.objects.order_by("-created_at", "-id")[:runs]),
+        "last_success_age_s": (now - last_ok.finished_at).total_seconds() if last_ok and last_ok.finished_at else None,
+    }
+
+
+def model_health() -> dict:
+    version = active_model_version()
+    last_ok = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-finished_at").first()
+    age = (timezone.now() - last_ok.finished_at).total_seconds() if last_ok and last_ok.finished_at else None
+    return {
+        "active_version": version.pk if version else None,
+        "algorithm": version.algorithm if version else None,
+        "last_training_age_s": None if age is None else round(age),
+    }

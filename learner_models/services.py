@@ -1,0 +1,421 @@
+"""Writes of the learner-model app: training runs, promotion, per-student states.
+
+Guarantees (see docs/operations.md):
+- a request with the same algorithm, hyperparameters and data cut-off is one run;
+- a run is executed by one worker at a time; a re-delivered or recovered run
+  produces at most one model version (one-to-one with the run);
+- a candidate is promoted only if it beats the active version on the same
+  held-out students, atomically; until then the active version keeps serving;
+- a failed run (bad data, NaN loss, out of memory) never touches the active version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import socket
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from learner_models.core.base import resolve_device, state_to_bytes
+from learner_models.core.evaluate import bucket_report
+from learner_models.core.registry import MODEL_NAMES, get_model
+
+from . import loader
+from .mappers import Dataset, dataset_from_attempts, sequence_for_student
+from .models import ModelVersion, StudentModelState, TrainingRun
+
+log = logging.getLogger(__name__)
+
+MIN_TRAIN_STUDENTS = 4
+HELD_OUT_PERCENT = 20
+HEARTBEAT_STALE = timedelta(seconds=int(os.environ.get("METIS_RUN_STALE_SECONDS", "300")))
+INLINE_ADAPT_BUDGET_MS = 20.0
+
+
+class TrainingError(Exception):
+    """Training cannot produce a usable model (bad data, NaN loss, ...): the run fails, nothing is promoted."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# --- requesting ---------------------------------------------------------------
+
+
+def _request_key(algorithm: str, hyperparameters: dict, cutoff: int) -> str:
+    raw = json.dumps([algorithm, hyperparameters, cutoff], sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def training_run_request(
+    *,
+    algorithm: str = "best",
+    hyperparameters: dict[str, Any] | None = None,
+    trigger: str = TrainingRun.Trigger.MANUAL,
+    requested_by=None,
+    enqueue: bool = True,
+) -> tuple[TrainingRun, bool]:
+    """Ask for a training on all attempts so far. Returns (run, created); an identical request reuses its run."""
+    if algorithm not in MODEL_NAMES:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose from {', '.join(MODEL_NAMES)}")
+    hyperparameters = dict(hyperparameters or {})
+    from tutor.models import Attempt
+
+    cutoff = Attempt.objects.aggregate(m=Max("id"))["m"] or 0
+    key = _request_key(algorithm, hyperparameters, cutoff)
+    with transaction.atomic():
+        run, created = TrainingRun.objects.get_or_create(
+            request_key=key,
+            defaults={
+                "algorithm": algorithm,
+                "hyperparameters": hyperparameters,
+                "trigger": trigger,
+                "cutoff_attempt_id": cutoff,
+                "requested_by": requested_by,
+            },
+        )
+        requeue = not created and run.status == TrainingRun.Status.FAILED
+        if requeue:  # asking again after a failure is a retry of the same run
+            TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.QUEUED, error="", progress={})
+            run.refresh_from_db()
+        if enqueue and (created or requeue):
+            from .tasks import metatrain_run
+
+            transaction.on_commit(lambda: metatrain_run.delay(run.pk))
+    return run, created
+
+
+# --- executing ----------------------------------------------------------------
+
+
+def training_run_claim(*, run_id: int, worker: str) -> TrainingRun | None:
+    """Take the run for this worker, or None if it is finished or another live worker holds it."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        if run.status in (TrainingRun.Status.SUCCEEDED, TrainingRun.Status.FAILED):
+            return None
+        if (
+            run.status == TrainingRun.Status.RUNNING
+            and run.worker != worker
+            and run.heartbeat_at is not None
+            and now - run.heartbeat_at < HEARTBEAT_STALE
+        ):
+            return None
+        run.status = TrainingRun.Status.RUNNING
+        run.worker = worker
+        run.executions += 1
+        run.heartbeat_at = now
+        run.started_at = run.started_at or now
+        run.progress = {"percent": 0}
+        run.save(update_fields=["status", "worker", "executions", "heartbeat_at", "started_at", "progress"])
+    return run
+
+
+def _is_held_out(student_id: int) -> bool:
+    """A fixed, hash-based split: the same students are held out in every run, so versions compare fairly."""
+    return zlib.crc32(f"metis-heldout-{student_id}".encode()) % 100 < HELD_OUT_PERCENT
+
+
+def _split(data: Dataset) -> tuple[list, list]:
+    train, held = [], []
+    for sid, seq in zip(data.student_ids, data.sequences, strict=True):
+        (held if _is_held_out(sid) else train).append(seq)
+    return train, held
+
+
+def _evaluate(model, held_out: list) -> dict[str, float | None]:
+    if not held_out:
+        return {}
+    preds = model.predict_online(held_out)
+    for p in preds:
+        if not np.all(np.isfinite(p)):
+            raise TrainingError("the model predicts NaN/inf on held-out students")
+    return bucket_report([s.correct for s in held_out], preds)
+
+
+def _progress_recorder(run: TrainingRun) -> Callable[[dict], None]:
+    last = [0.0]
+
+    def record(event: dict) -> None:
+        loss = event.get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise TrainingError(f"loss became {loss} at epoch {event.get('epoch')}")
+        now = time.monotonic()
+        if now - last[0] < 1.0 and event.get("percent", 0) < 100:
+            return  # at most one write a second
+        last[0] = now
+        progress = {k: v for k, v in event.items() if isinstance(v, int | float | str)}
+        TrainingRun.objects.filter(pk=run.pk).update(progress=progress, heartbeat_at=timezone.now())
+
+    return record
+
+
+def training_run_execute(
+    *, run_id: int, worker: str | None = None, device: str | None = None, progress: Callable[[dict], None] | None = None
+) -> ModelVersion | None:
+    """Train, evaluate, store and (if it wins) promote. Safe to call twice for one run."""
+    worker = worker or worker_name()
+    run = training_run_claim(run_id=run_id, worker=worker)
+    if run is None:
+        return ModelVersion.objects.filter(training_run_id=run_id).first()
+    existing = ModelVersion.objects.filter(training_run=run).first()
+    if existing is not None:  # killed after saving the version but before marking the run
+        _finish(run, TrainingRun.Status.SUCCEEDED)
+        return existing
+    device = device or os.environ.get("METIS_TRAIN_DEVICE", "auto")
+    try:
+        data = dataset_from_attempts(cutoff_attempt_id=run.cutoff_attempt_id)
+        train, held_out = _split(data)
+        snapshot = {
+            "students": len(data.student_ids),
+            "attempts": data.attempts,
+            "train_students": len(train),
+            "held_out_students": len(held_out),
+            "cutoff_attempt_id": run.cutoff_attempt_id,
+            "cutoff_time": timezone.now().isoformat(),
+        }
+        resolved = str(resolve_device(device))
+        TrainingRun.objects.filter(pk=run.pk).update(data_snapshot=snapshot, device=resolved)
+        if len(train) < MIN_TRAIN_STUDENTS:
+            raise TrainingError(
+                f"needs at least {MIN_TRAIN_STUDENTS} training students with attempts, has {len(train)}"
+            )
+        model = get_model(run.algorithm, **run.hyperparameters)
+        callbacks = [_progress_recorder(run)] + ([progress] if progress else [])
+        model.fit(train, device=resolved, callbacks=callbacks, seed=run.pk)
+        model.device = resolve_device("cpu")
+        model.net.to("cpu")
+        metrics = {"held_out": _evaluate(model, held_out), "held_out_students": len(held_out)}
+        version = _store_version(run, model, metrics)
+    except Exception as exc:
+        reason = _failure_reason(exc)
+        log.exception("training run %s failed: %s", run.pk, reason)
+        _finish(run, TrainingRun.Status.FAILED, error=reason)
+        if isinstance(exc, TrainingError | MemoryError) or "out of memory" in str(exc).lower():
+            return None
+        raise
+    _finish(run, TrainingRun.Status.SUCCEEDED)
+    model_version_promote_if_better(version=version)
+    return version
+
+
+def _failure_reason(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    if "out of memory" in text.lower() or isinstance(exc, MemoryError):
+        return "out of memory: " + text
+    return text[:2000]
+
+
+def _finish(run: TrainingRun, status: str, *, error: str = "") -> None:
+    fields: dict[str, Any] = {"status": status, "finished_at": timezone.now(), "error": error}
+    if status == TrainingRun.Status.SUCCEEDED:
+        fields["progress"] = {**(TrainingRun.objects.get(pk=run.pk).progress or {}), "percent": 100}
+    TrainingRun.objects.filter(pk=run.pk).update(**fields)
+
+
+def _store_version(run: TrainingRun, model, metrics: dict) -> ModelVersion:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"run-{run.pk}.pt"
+        model.save(path)
+        checksum = hashlib.sha256(path.read_bytes()).hexdigest()
+        with transaction.atomic():
+            locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+            version = ModelVersion.objects.filter(training_run=locked).first()
+            if version is not None:
+                return version
+            version = ModelVersion(
+                training_run=locked,
+                algorithm=run.algorithm,
+                config={"name": model.name, **_jsonable(model.config)},
+                checksum=checksum,
+                metrics=metrics,
+            )
+            with path.open("rb") as fh:
+                version.checkpoint.save(f"run-{run.pk}-{checksum[:12]}.pt", File(fh), save=False)
+            version.save()
+    return version
+
+
+def _jsonable(config: Any) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    raw = asdict(config) if is_dataclass(config) else dict(config)
+    return json.loads(json.dumps(raw, default=str))
+
+
+def training_run_heartbeat(*, run_id: int) -> None:
+    TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(heartbeat_at=timezone.now())
+
+
+def training_runs_recover(*, host: str | None = None) -> list[int]:
+    """Re-queue runs whose worker died: on ``host``, runs whose worker pid is gone; anywhere, stale heartbeats."""
+    from .tasks import metatrain_run
+
+    recovered = []
+    now = timezone.now()
+    for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING):
+        run_host, _, pid = run.worker.rpartition(":")
+        dead_here = host is not None and run_host == host and pid.isdigit() and not _pid_alive(int(pid))
+        stale = run.heartbeat_at is None or now - run.heartbeat_at >= HEARTBEAT_STALE
+        if dead_here or stale:
+            updated = TrainingRun.objects.filter(
+                pk=run.pk, status=TrainingRun.Status.RUNNING, worker=run.worker
+            ).update(status=TrainingRun.Status.QUEUED, worker="", heartbeat_at=None)
+            if updated:
+                recovered.append(run.pk)
+                transaction.on_commit(lambda pk=run.pk: metatrain_run.delay(pk))
+    return recovered
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- promotion ----------------------------------------------------------------
+
+
+def active_version() -> ModelVersion | None:
+    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+
+
+def model_version_promote_if_better(*, version: ModelVersion) -> bool:
+    """Champion/challenger on the challenger's held-out students; promotes atomically if it wins."""
+    champion = active_version()
+    challenger_auc = (version.metrics.get("held_out") or {}).get("all")
+    if champion is not None and champion.pk != version.pk:
+        data = dataset_from_attempts(cutoff_attempt_id=version.training_run.cutoff_attempt_id)
+        _, held_out = _split(data)
+        champion_metrics = _evaluate(loader.load_model(champion), held_out)
+        metrics = {**version.metrics, "champion": {"version": champion.pk, "held_out": champion_metrics}}
+        champion_auc = champion_metrics.get("all")
+        wins = challenger_auc is not None and (champion_auc is None or challenger_auc > champion_auc)
+        reason = (
+            f"held-out AUC {challenger_auc:.4f} vs active v{champion.pk} {champion_auc:.4f}"
+            if challenger_auc is not None and champion_auc is not None
+            else "no held-out AUC to compare"
+        )
+        ModelVersion.objects.filter(pk=version.pk).update(metrics=metrics)
+    else:
+        wins = challenger_auc is not None or not version.metrics.get("held_out_students")
+        reason = "first model version" if wins else "no held-out AUC"
+    if not wins:
+        ModelVersion.objects.filter(pk=version.pk).update(status_reason=f"not promoted: {reason}"[:300])
+        return False
+    model_version_activate(version=version, reason=f"promoted: {reason}")
+    return True
+
+
+def model_version_activate(*, version: ModelVersion, reason: str = "activated by hand") -> ModelVersion:
+    """Make ``version`` the one that serves (also the rollback path). Atomic; readapts students lazily."""
+    if version.status == ModelVersion.Status.FAILED:
+        raise ValueError(f"version {version.pk} failed and cannot be activated")
+    with transaction.atomic():
+        ModelVersion.objects.select_for_update().filter(status=ModelVersion.Status.ACTIVE).exclude(
+            pk=version.pk
+        ).update(status=ModelVersion.Status.RETIRED)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status=ModelVersion.Status.ACTIVE, activated_at=timezone.now(), status_reason=reason[:300]
+        )
+        from .tasks import students_readapt
+
+        transaction.on_commit(lambda: students_readapt.delay(version.pk))
+    version.refresh_from_db()
+    return version
+
+
+# --- per-student states -------------------------------------------------------
+
+
+def student_state_refresh(*, student_id: int, version: ModelVersion | None = None) -> StudentModelState | None:
+    """Adapt the student's model under ``version`` (default: the active one) from all their attempts."""
+    version = version or active_version()
+    if version is None:
+        return None
+    model = loader.load_model(version)
+    seq, n, last_id = sequence_for_student(student_id=student_id)
+    started = time.perf_counter()
+    state = model.adapt([seq])[0]
+    adapt_ms = (time.perf_counter() - started) * 1000
+    loader.record_adapt_ms(version.pk, adapt_ms)
+    obj, _ = StudentModelState.objects.update_or_create(
+        student_id=student_id,
+        model_version=version,
+        defaults={"state": state_to_bytes(state), "n_attempts": n, "last_attempt_id": last_id, "adapt_ms": adapt_ms},
+    )
+    return obj
+
+
+def students_readapt(*, version: ModelVersion, student_ids: list[int] | None = None, batch_size: int = 256) -> int:
+    """Batch re-adaptation (after a promotion): one batched ``adapt`` call per chunk of students."""
+    from tutor.models import Attempt
+
+    model = loader.load_model(version)
+    if student_ids is None:
+        student_ids = sorted(set(Attempt.objects.values_list("student_id", flat=True)))
+    done = 0
+    for start in range(0, len(student_ids), batch_size):
+        chunk = student_ids[start : start + batch_size]
+        cutoff = Attempt.objects.aggregate(m=Max("id"))["m"] or 0
+        data = dataset_from_attempts(cutoff_attempt_id=cutoff, student_ids=chunk)
+        states = model.adapt(data.sequences)
+        with transaction.atomic():
+            for sid, seq, last_id, state in zip(
+                data.student_ids, data.sequences, data.last_attempt_ids, states, strict=True
+            ):
+                StudentModelState.objects.update_or_create(
+                    student_id=sid,
+                    model_version=version,
+                    defaults={"state": state_to_bytes(state), "n_attempts": len(seq), "last_attempt_id": last_id},
+                )
+        done += len(data.student_ids)
+    return done
+
+
+def student_state_after_attempt(*, student_id: int) -> str:
+    """Refresh inline when adapting is cheap (≤ 20 ms on this worker), else on the ``adapt`` queue."""
+    version = active_version()
+    if version is None:
+        return "no-model"
+    if loader.typical_adapt_ms(version.pk) <= INLINE_ADAPT_BUDGET_MS:
+        student_state_refresh(student_id=student_id, version=version)
+        return "inline"
+    from .tasks import student_state_refresh_task
+
+    student_state_refresh_task.delay(student_id, version.pk)
+    return "queued"
+
+
+def metatrain_if_due(*, threshold: int | None = None) -> TrainingRun | None:
+    """Request a training when enough attempts arrived since the newest version's data cut-off."""
+    from tutor.models import Attempt
+
+    threshold = threshold or settings.METIS_RETRAIN_AFTER_ATTEMPTS
+    newest = ModelVersion.objects.select_related("training_run").order_by("-id").first()
+    since = newest.training_run.cutoff_attempt_id if newest else 0
+    if Attempt.objects.filter(id__gt=since).count() < threshold:
+        return None
+    return training_run_request(trigger=TrainingRun.Trigger.THRESHOLD)[0]

@@ -1,0 +1,153 @@
+"""Training runs, champion/challenger promotion, rollback and per-student states (in-process)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from learner_models import services
+from learner_models.models import ModelVersion, StudentModelState, TrainingRun
+from learner_models.selectors import skill_predictions_for_student
+from tests.factories import StudentFactory, TeacherFactory, wrong_answer
+from tests.learner_models.conftest import QUICK_BEST
+from tutor import services as tutor_services
+from tutor.models import Attempt, Section, Skill, User
+
+pytestmark = pytest.mark.django_db
+
+
+def _train(algorithm="best", hp=None):
+    run, created = services.training_run_request(
+        algorithm=algorithm, hyperparameters=QUICK_BEST if hp is None else hp, enqueue=False
+    )
+    return run, created, services.training_run_execute(run_id=run.pk, device="cpu")
+
+
+def test_training_run_produces_an_active_version_with_held_out_metrics(demo_school):
+    run, created, version = _train()
+    run.refresh_from_db()
+    assert created and run.status == TrainingRun.Status.SUCCEEDED and run.progress["percent"] == 100
+    assert run.data_snapshot["students"] == 29 and run.data_snapshot["attempts"] == 580
+    assert run.data_snapshot["held_out_students"] > 0
+    assert version.status == ModelVersion.Status.ACTIVE and version.training_run == run
+    assert 0 <= version.metrics["held_out"]["all"] <= 1
+    blob = version.checkpoint.read()
+    assert hashlib.sha256(blob).hexdigest() == version.checksum
+
+
+def test_identical_request_is_one_run_and_executing_twice_is_one_version(demo_school):
+    run, _, version = _train()
+    again, created = services.training_run_request(algorithm="best", hyperparameters=QUICK_BEST, enqueue=False)
+    assert again.pk == run.pk and not created
+    assert services.training_run_execute(run_id=run.pk).pk == version.pk
+    assert ModelVersion.objects.count() == 1 and TrainingRun.objects.count() == 1
+
+
+def test_challenger_is_promoted_only_if_it_beats_the_champion(demo_school):
+    _, _, first = _train()
+    # A new attempt changes the data cut-off, so the same request is a new run.
+    student = User.objects.get(username="demo-student-01")
+    Attempt.objects.create(
+        student=student,
+        item=Attempt.objects.first().item,
+        skill=Attempt.objects.first().skill,
+        answer="1",
+        correct=True,
+        confidence=0.5,
+        idempotency_key="extra",
+        created_at=Attempt.objects.last().created_at,
+    )
+    _, _, second = _train()
+    second.refresh_from_db()
+    first.refresh_from_db()
+    champion = second.metrics["champion"]
+    assert champion["version"] == first.pk
+    challenger_auc, champion_auc = second.metrics["held_out"]["all"], champion["held_out"]["all"]
+    if challenger_auc > champion_auc:
+        assert (second.status, first.status) == ("active", "retired")
+    else:
+        assert (second.status, first.status) == ("candidate", "active")
+        assert second.status_reason.startswith("not promoted")
+    assert ModelVersion.objects.filter(status="active").count() == 1
+
+
+def test_failed_training_leaves_the_active_version_untouched(demo_school):
+    _, _, good = _train()
+    bad, _ = services.training_run_request(algorithm="best", hyperparameters={"no_such_option": 1}, enqueue=False)
+    with pytest.raises(TypeError):
+        services.training_run_execute(run_id=bad.pk)
+    bad.refresh_from_db()
+    assert bad.status == TrainingRun.Status.FAILED and "no_such_option" in bad.error
+    assert services.active_version().pk == good.pk
+
+
+def test_too_little_data_fails_with_a_reason(db):
+    run, _ = services.training_run_request(enqueue=False)
+    assert services.training_run_execute(run_id=run.pk) is None
+    run.refresh_from_db()
+    assert run.status == "failed" and "at least 4 training students" in run.error
+    assert not ModelVersion.objects.exists()
+
+
+def test_nan_loss_fails_the_run():
+    record = services._progress_recorder(TrainingRun(pk=1))
+    with pytest.raises(services.TrainingError, match="loss became nan"):
+        record({"epoch": 2, "loss": math.nan, "percent": 10})
+
+
+def test_rollback_command_and_unknown_version(demo_school):
+    _, _, first = _train()
+    run = TrainingRun.objects.create(request_key="x", algorithm="best", status="succeeded")
+    second = ModelVersion.objects.create(
+        training_run=run, algorithm="best", checkpoint=first.checkpoint.name, checksum=first.checksum, metrics={}
+    )
+    call_command("model_activate", str(second.pk))
+    assert services.active_version().pk == second.pk
+    call_command("model_activate", str(first.pk))
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("active", "retired")
+    with pytest.raises(CommandError, match="no model version 999"):
+        call_command("model_activate", "999")
+
+
+def test_each_answer_refreshes_the_students_adapted_state(demo_school, django_capture_on_commit_callbacks):
+    # Elo: a model whose direction after three wrong answers is certain (ability goes down).
+    _, _, version = _train("elo", {})
+    section = Section.objects.get(name="Demo class")
+    student = User.objects.get(username="demo-student-30")
+    skills = list(Skill.objects.filter(course=section.course).values_list("pk", flat=True))
+    before = skill_predictions_for_student(student=student, skill_ids=skills)
+    assert before is not None and all(0 < p < 1 for p in before.values())
+    session = tutor_services.session_start(student=student, section=section)
+    for n in range(3):
+        si = tutor_services.session_item_current(session=session)
+        with django_capture_on_commit_callbacks(execute=True):
+            tutor_services.attempt_record(
+                student=student, session_item=si, answer=wrong_answer(si.item), confidence=0.5, idempotency_key=f"k{n}"
+            )
+    state = StudentModelState.objects.get(student=student, model_version=version)
+    assert state.n_attempts == 3 and state.last_attempt_id == Attempt.objects.filter(student=student).latest("id").pk
+    after = skill_predictions_for_student(student=student, skill_ids=skills)
+    assert sum(after.values()) < sum(before.values()), "three wrong answers should lower the predictions"
+
+
+def test_registry_page_is_for_staff_only(demo_school, client):
+    _, _, version = _train()
+    client.force_login(StudentFactory())
+    assert client.get(reverse("model_registry")).status_code == 404
+    client.force_login(TeacherFactory())
+    html = client.get(reverse("model_registry")).content.decode()
+    assert "Active version" in html and f"v{version.pk} best" in html
+
+
+def test_healthz_reports_the_active_model(demo_school, client):
+    assert client.get("/healthz").json()["learner_model"]["active_version"] is None
+    _, _, version = _train()
+    body = client.get("/healthz").json()
+    assert body["learner_model"]["active_version"] == version.pk
+    assert body["learner_model"]["last_training_age_s"] >= 0

@@ -1,0 +1,190 @@
+"""The meta-training pipeline through a real broker and a real Celery worker process.
+
+Locally the broker is the embedded filesystem transport; in CI (CI=true) it is Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from learner_models import services
+from learner_models.models import ModelVersion, TrainingRun
+from learner_models.selectors import skill_predictions_for_student
+from tests.learner_models.conftest import QUICK_BEST
+from tutor.celery import app as celery_app
+from tutor.models import Skill, User
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+class Worker:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tutor",
+                "worker",
+                "-Q",
+                "default,metatrain,adapt",
+                "-c",
+                "1",
+                "-P",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-l",
+                "INFO",
+                "-n",
+                f"test-{uuid.uuid4().hex[:8]}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        self.wait_for("ready.", timeout=60)
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, text: str, *, timeout: float, count: int = 1) -> None:
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in self.lines) < count:
+            if self.proc.poll() is not None:
+                raise AssertionError("worker exited:\n" + "".join(self.lines[-40:]))
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {text!r} from the worker in {timeout}s:\n" + "".join(self.lines[-40:]))
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the main process and its pool child, no goodbye
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    celery_app.control.purge()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "METIS_VAR_DIR": str(settings.VAR_DIR),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "METIS_TRAIN_DEVICE": "cpu",
+        "PYTHONUNBUFFERED": "1",
+    }
+    workers: list[Worker] = []
+
+    def start() -> Worker:
+        workers.append(Worker(env))
+        return workers[-1]
+
+    yield start
+    for w in workers:
+        w.stop()
+    celery_app.control.purge()
+
+
+def _wait(predicate, *, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_training_end_to_end_and_a_duplicate_request_creates_nothing(demo_school, start_worker):
+    worker = start_worker()
+    run, created = services.training_run_request(hyperparameters=QUICK_BEST)
+    assert created
+    _wait(lambda: TrainingRun.objects.get(pk=run.pk).status == "succeeded", timeout=120, what="the run")
+    version = ModelVersion.objects.get(training_run=run)
+    assert version.status == "active"
+    run.refresh_from_db()
+    assert run.executions == 1 and run.progress["percent"] == 100 and run.device == "cpu"
+
+    again, created = services.training_run_request(hyperparameters=QUICK_BEST)
+    assert again.pk == run.pk and not created
+    from learner_models.tasks import metatrain_run
+
+    metatrain_run.delay(run.pk)  # a duplicate delivery of the same run
+    worker.wait_for("learner_models.tasks.metatrain_run[", timeout=60, count=4)  # received + succeeded, twice
+    assert ModelVersion.objects.count() == 1 and TrainingRun.objects.count() == 1
+
+
+def test_sigkilled_worker_mid_training_ends_with_one_new_version_and_old_keeps_serving(demo_school, start_worker):
+    old_run, _ = services.training_run_request(algorithm="elo", enqueue=False)
+    old = services.training_run_execute(run_id=old_run.pk)
+    assert old.status == "active"
+    student = User.objects.get(username="demo-student-05")
+    skills = list(Skill.objects.values_list("pk", flat=True))
+
+    worker = start_worker()
+    slow = {**QUICK_BEST, "epochs": 25, "patience": 25, "hidden": 48, "d_model": 48}
+    run, _ = services.training_run_request(hyperparameters=slow)
+    _wait(lambda: (TrainingRun.objects.get(pk=run.pk).progress or {}).get("epoch"), timeout=120, what="epoch 1")
+    assert skill_predictions_for_student(student=student, skill_ids=skills) is not None
+    worker.kill()
+
+    run.refresh_from_db()
+    assert run.status == "running" and not ModelVersion.objects.filter(training_run=run).exists()
+    assert services.active_version().pk == old.pk
+    assert skill_predictions_for_student(student=student, skill_ids=skills) is not None  # old version serves
+
+    start_worker()  # a fresh worker re-queues the orphaned run and trains it again
+    _wait(lambda: TrainingRun.objects.get(pk=run.pk).status == "succeeded", timeout=240, what="the recovered run")
+    run.refresh_from_db()
+    assert run.executions == 2
+    assert ModelVersion.objects.filter(training_run=run).count() == 1
+    assert ModelVersion.objects.count() == 2
+    assert ModelVersion.objects.filter(status="active").count() == 1
+
+
+def test_failing_training_in_the_worker_leaves_the_active_version(demo_school, start_worker):
+    good_run, _ = services.training_run_request(algorithm="elo", enqueue=False)
+    good = services.training_run_execute(run_id=good_run.pk)
+    start_worker()
+    bad, _ = services.training_run_request(hyperparameters={"hidden": -5})
+    _wait(lambda: TrainingRun.objects.get(pk=bad.pk).status == "failed", timeout=120, what="the failure")
+    bad.refresh_from_db()
+    assert bad.error
+    assert services.active_version().pk == good.pk and ModelVersion.objects.count() == 1
