@@ -17,10 +17,11 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
-## make demo: install, migrate, seed the demo school, run the web server and a Celery worker
+## make demo: install, migrate, seed the demo school, train the first model, run the web server and a Celery worker
 demo: $(VENV)/.runtime
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py demo_seed
+	$(PY) manage.py metatrain --if-none
 	$(PY) manage.py demo_run --port $(PORT)
 
 ## make test: the whole suite (learner-model core first, without Django)
