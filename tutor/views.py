@@ -10,6 +10,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from metacog import selectors as metacog_selectors
+from metacog import services as metacog_services
+
 from . import access, selectors, services
 from .answers import correct_answer_display
 from .health import health_report
@@ -77,6 +80,7 @@ def _item_context(session: PracticeSession, session_item: SessionItem, **extra: 
         "more_hints": session_item.hints_shown < len(item.hints),
         "confidence_choices": CONFIDENCE_CHOICES,
         "idempotency_key": uuid.uuid4().hex,
+        **metacog_selectors.item_extras(session=session, session_item=session_item),
         **extra,
     }
 
@@ -91,6 +95,7 @@ def practice(request: HttpRequest, session_id: int) -> HttpResponse:
     session_item = services.session_item_current(session=session)
     if session_item is None:
         services.session_end(session=session)
+        metacog_services.session_ended(session=session)
         return redirect("practice_summary", session_id=session.pk)
     return render(request, "tutor/practice.html", _item_context(session, session_item))
 
@@ -104,6 +109,7 @@ def _feedback_context(session: PracticeSession, attempt: Attempt) -> dict:
         "correct_answer": correct_answer_display(item.item_type, item.answer),
         "hints": item.hints,
         "is_last": attempt.session_item.position >= session.planned_items if attempt.session_item else True,
+        **metacog_selectors.feedback_extras(session=session, attempt=attempt),
     }
 
 
@@ -116,6 +122,10 @@ def practice_answer(request: HttpRequest, session_id: int, position: int) -> Htt
     )
     rt = request.POST.get("response_time_ms", "")
     try:
+        try:
+            metacog_services.check_step_validate(session=session, checked=request.POST.get("checked"))
+        except metacog_services.MetacogError as exc:
+            raise services.PracticeError(exc.message, field=exc.field) from None
         outcome = services.attempt_record(
             student=request.user,
             session_item=session_item,
@@ -163,6 +173,7 @@ def practice_hint(request: HttpRequest, session_id: int, position: int) -> HttpR
 def practice_end(request: HttpRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     services.session_end(session=session)
+    metacog_services.session_ended(session=session)
     return redirect("practice_summary", session_id=session.pk)
 
 
@@ -173,4 +184,5 @@ def practice_summary(request: HttpRequest, session_id: int) -> HttpResponse:
     if not access.sessions_visible_to(request.user).filter(pk=session.pk).exists():
         raise Http404("No such session")
     summary = selectors.session_summary(session=session)
-    return render(request, "tutor/summary.html", {"session": session, "summary": summary})
+    extras = metacog_selectors.summary_extras(session=session, viewer=request.user)
+    return render(request, "tutor/summary.html", {"session": session, "summary": summary, **extras})

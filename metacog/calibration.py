@@ -1,0 +1,305 @@
+"""Calibration of confidence judgments: pure functions, no Django.
+
+Every figure is an ``Estimate``: the value, the number of answers it rests on
+and a 95 % interval, so a page can say "too few answers" instead of drawing a
+verdict from three of them. Confidences are probabilities in [0, 1]; outcomes
+are 1 (right) / 0 (wrong).
+
+Sources: Brier (1950); Murphy (1973) decomposition; Goodman & Kruskal (1954)
+gamma as used for metacognitive resolution (Nelson 1984); Naeini et al. (2015)
+expected calibration error.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+
+Z95 = 1.959963984540054
+# No verdict (over/under-confident, good/poor resolution) from fewer answers than this.
+MIN_ANSWERS_FOR_VERDICT = 10
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float | None
+    n: int
+    low: float | None = None
+    high: float | None = None
+    se: float | None = None
+
+    @property
+    def enough(self) -> bool:
+        return self.value is not None and self.n >= MIN_ANSWERS_FOR_VERDICT
+
+
+@dataclass(frozen=True)
+class MurphyDecomposition:
+    """Brier = reliability − resolution + uncertainty (exact when bins are the distinct confidence values)."""
+
+    brier: float
+    reliability: float
+    resolution: float
+    uncertainty: float
+    n: int
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    low: float
+    high: float
+    n: int
+    mean_confidence: float | None
+    accuracy: float | None
+    accuracy_low: float | None
+    accuracy_high: float | None
+
+
+@dataclass(frozen=True)
+class CalibrationReport:
+    n: int
+    brier: Estimate
+    murphy: MurphyDecomposition | None
+    bias: Estimate
+    gamma: Estimate
+    ece: Estimate
+    bins: list[CalibrationBin]
+    verdict: str
+    sentence: str
+
+
+def _check(confidences: Sequence[float], outcomes: Sequence[int | bool]) -> tuple[list[float], list[int]]:
+    if len(confidences) != len(outcomes):
+        raise ValueError("confidences and outcomes must have the same length")
+    cs = [float(c) for c in confidences]
+    if any(not 0.0 <= c <= 1.0 for c in cs):  # also rejects NaN
+        raise ValueError("confidences must be probabilities in [0, 1]")
+    ys = [1 if bool(y) else 0 for y in outcomes]
+    return cs, ys
+
+
+def _mean_estimate(values: list[float], *, clip: tuple[float, float] | None = None) -> Estimate:
+    n = len(values)
+    if n == 0:
+        return Estimate(None, 0)
+    mean = sum(values) / n
+    if n < 2:
+        return Estimate(mean, n)
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    se = math.sqrt(var / n)
+    low, high = mean - Z95 * se, mean + Z95 * se
+    if clip is not None:
+        low, high = max(clip[0], low), min(clip[1], high)
+    return Estimate(mean, n, low, high, se)
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float] | tuple[None, None]:
+    """95 % Wilson score interval for a proportion; honest at small n where the normal one is not."""
+    if n == 0:
+        return None, None
+    p = successes / n
+    denom = 1 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denom
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def brier_score(confidences: Sequence[float], outcomes: Sequence[int | bool]) -> Estimate:
+    """Mean squared error of the confidence as a forecast of being right (0 best, 1 worst)."""
+    cs, ys = _check(confidences, outcomes)
+    return _mean_estimate([(c - y) ** 2 for c, y in zip(cs, ys, strict=True)], clip=(0.0, 1.0))
+
+
+def murphy_decomposition(
+    confidences: Sequence[float], outcomes: Sequence[int | bool], *, decimals: int = 6
+) -> MurphyDecomposition | None:
+    """Murphy (1973): reliability (miscalibration, lower is better), resolution (higher is better), uncertainty.
+
+    Bins are the distinct confidence values (rounded to ``decimals``), which makes the identity exact.
+    """
+    cs, ys = _check(confidences, outcomes)
+    n = len(cs)
+    if n == 0:
+        return None
+    groups: dict[float, list[int]] = defaultdict(list)
+    for c, y in zip(cs, ys, strict=True):
+        groups[round(c, decimals)].append(y)
+    base = sum(ys) / n
+    reliability = sum(len(g) * (f - sum(g) / len(g)) ** 2 for f, g in groups.items()) / n
+    resolution = sum(len(g) * (sum(g) / len(g) - base) ** 2 for g in groups.values()) / n
+    uncertainty = base * (1 - base)
+    brier = sum((c - y) ** 2 for c, y in zip(cs, ys, strict=True)) / n
+    return MurphyDecomposition(brier, reliability, resolution, uncertainty, n)
+
+
+def calibration_bias(confidences: Sequence[float], outcomes: Sequence[int | bool]) -> Estimate:
+    """Mean confidence minus accuracy: > 0 over-confident, < 0 under-confident."""
+    cs, ys = _check(confidences, outcomes)
+    return _mean_estimate([c - y for c, y in zip(cs, ys, strict=True)], clip=(-1.0, 1.0))
+
+
+def goodman_kruskal_gamma(confidences: Sequence[float], outcomes: Sequence[int | bool]) -> Estimate:
+    """Resolution as an ordinal association: (C − D) / (C + D) over pairs of answers, ties dropped.
+
+    +1: every right answer got more confidence than every wrong one. Undefined (value None) when every pair
+    is tied, e.g. all right or all the same confidence. The interval uses Goodman & Kruskal's (1963) upper
+    bound on the variance, var ≤ 2 n (1 − γ²) / (C + D), so it is conservative.
+    """
+    cs, ys = _check(confidences, outcomes)
+    n = len(cs)
+    right = [c for c, y in zip(cs, ys, strict=True) if y]
+    wrong = [c for c, y in zip(cs, ys, strict=True) if not y]
+    # Only right/wrong pairs can be untied on the outcome; with a binary outcome that is all of them.
+    concordant = sum(1 for r in right for w in wrong if r > w)
+    discordant = sum(1 for r in right for w in wrong if r < w)
+    pairs = concordant + discordant
+    if pairs == 0:
+        return Estimate(None, n)
+    gamma = (concordant - discordant) / pairs
+    se = math.sqrt(2 * n * (1 - gamma**2) / pairs) if gamma**2 < 1 else 0.0
+    return Estimate(gamma, n, max(-1.0, gamma - Z95 * se), min(1.0, gamma + Z95 * se), se)
+
+
+def calibration_bins(
+    confidences: Sequence[float], outcomes: Sequence[int | bool], *, edges: Sequence[float] | None = None
+) -> list[CalibrationBin]:
+    """Accuracy per confidence bin with a Wilson interval. Default edges fit the four rating buttons."""
+    cs, ys = _check(confidences, outcomes)
+    edges = list(edges) if edges is not None else [0.0, 0.375, 0.625, 0.875, 1.0]
+    bins = []
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        last = i == len(edges) - 2
+        members = [(c, y) for c, y in zip(cs, ys, strict=True) if lo <= c < hi or (last and c == hi)]
+        k = len(members)
+        hits = sum(y for _, y in members)
+        a_lo, a_hi = wilson_interval(hits, k)
+        bins.append(
+            CalibrationBin(
+                low=lo,
+                high=hi,
+                n=k,
+                mean_confidence=sum(c for c, _ in members) / k if k else None,
+                accuracy=hits / k if k else None,
+                accuracy_low=a_lo,
+                accuracy_high=a_hi,
+            )
+        )
+    return bins
+
+
+def _ece_value(cs: list[float], ys: list[int], edges: list[float]) -> float:
+    total = len(cs)
+    err = 0.0
+    for b in calibration_bins(cs, ys, edges=edges):
+        if b.n:
+            err += b.n / total * abs(b.accuracy - b.mean_confidence)  # type: ignore[operator]
+    return err
+
+
+def expected_calibration_error(
+    confidences: Sequence[float],
+    outcomes: Sequence[int | bool],
+    *,
+    n_bins: int = 10,
+    bootstrap: int = 200,
+    seed: int = 0,
+) -> Estimate:
+    """ECE with equal-width bins; the interval is a seeded percentile bootstrap (ECE is biased up at small n)."""
+    cs, ys = _check(confidences, outcomes)
+    n = len(cs)
+    if n == 0:
+        return Estimate(None, 0)
+    edges = [i / n_bins for i in range(n_bins + 1)]
+    value = _ece_value(cs, ys, edges)
+    if n < 2 or bootstrap <= 0:
+        return Estimate(value, n)
+    rng = random.Random(seed)
+    draws = []
+    for _ in range(bootstrap):
+        idx = [rng.randrange(n) for _ in range(n)]
+        draws.append(_ece_value([cs[i] for i in idx], [ys[i] for i in idx], edges))
+    draws.sort()
+    low = draws[int(0.025 * (bootstrap - 1))]
+    high = draws[int(math.ceil(0.975 * (bootstrap - 1)))]
+    mean = sum(draws) / bootstrap
+    se = math.sqrt(sum((d - mean) ** 2 for d in draws) / (bootstrap - 1))
+    return Estimate(value, n, low, high, se)
+
+
+def calibration_verdict(bias: Estimate) -> str:
+    """'over', 'under', 'calibrated' or 'too_few'. A direction only when the 95 % interval excludes zero."""
+    if not bias.enough or bias.low is None or bias.high is None:
+        return "too_few"
+    if bias.low > 0:
+        return "over"
+    if bias.high < 0:
+        return "under"
+    return "calibrated"
+
+
+def calibration_sentence(report_n: int, bias: Estimate, verdict: str) -> str:
+    """One plain-language sentence for the student, citing the numbers it rests on."""
+    if report_n == 0:
+        return "Rate your confidence on a few items to see how well it tracks your accuracy."
+    if verdict == "too_few":
+        return (
+            f"Only {report_n} answer{'s' if report_n != 1 else ''} so far: too few to judge your confidence yet "
+            f"(we wait for {MIN_ANSWERS_FOR_VERDICT})."
+        )
+    pts = round(abs(bias.value or 0) * 100)
+    if verdict == "over":
+        return (
+            f"Over {report_n} answers your confidence was {pts} points higher than your accuracy: "
+            "when you feel sure, check once more."
+        )
+    if verdict == "under":
+        return (
+            f"Over {report_n} answers your accuracy was {pts} points higher than your confidence: "
+            "you know more than you think."
+        )
+    return f"Over {report_n} answers your confidence tracked your accuracy (gap {pts} points, within the noise)."
+
+
+def calibration_report(
+    confidences: Sequence[float], outcomes: Sequence[int | bool], *, bootstrap: int = 200, seed: int = 0
+) -> CalibrationReport:
+    cs, ys = _check(confidences, outcomes)
+    bias = calibration_bias(cs, ys)
+    verdict = calibration_verdict(bias)
+    return CalibrationReport(
+        n=len(cs),
+        brier=brier_score(cs, ys),
+        murphy=murphy_decomposition(cs, ys),
+        bias=bias,
+        gamma=goodman_kruskal_gamma(cs, ys),
+        ece=expected_calibration_error(cs, ys, bootstrap=bootstrap, seed=seed),
+        bins=calibration_bins(cs, ys),
+        verdict=verdict,
+        sentence=calibration_sentence(len(cs), bias, verdict),
+    )
+
+
+def calibration_by(
+    records: Iterable[tuple[Hashable, float, int | bool]], *, bootstrap: int = 0
+) -> dict[Hashable, CalibrationReport]:
+    """One report per key (a skill, a session, a week …) from (key, confidence, outcome) records, keys in order."""
+    grouped: dict[Hashable, tuple[list[float], list[int]]] = {}
+    for key, c, y in records:
+        cs, ys = grouped.setdefault(key, ([], []))
+        cs.append(c)
+        ys.append(1 if y else 0)
+    return {k: calibration_report(cs, ys, bootstrap=bootstrap) for k, (cs, ys) in grouped.items()}
+
+
+def rolling(
+    values: Sequence[tuple[float, int | bool]], *, window: int, fn: Callable[..., Estimate] = calibration_bias
+) -> list[Estimate]:
+    """``fn`` over each trailing window of (confidence, outcome): calibration over time."""
+    out = []
+    for end in range(1, len(values) + 1):
+        chunk = values[max(0, end - window) : end]
+        out.append(fn([c for c, _ in chunk], [y for _, y in chunk]))
+    return out

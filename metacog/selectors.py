@@ -1,0 +1,314 @@
+"""Reads for metacognition pages and for the practice-flow hooks. Access checks happen in views via tutor.access."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from tutor.models import Attempt, Item, PracticeSession, Section, SessionItem, User
+
+from . import catalog
+from .calibration import CalibrationReport, calibration_by, calibration_report
+from .context import AnswerRecord
+from .models import PromptKind, PromptRule, Reflection, ScheduledReview, StrategySetting, StrategySuggestion
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_EVERY_N = 4
+JUDGMENT_CHOICES = [("0.25", "Unlikely"), ("0.5", "50–50"), ("0.75", "Likely"), ("1.0", "Very likely")]
+CONFIDENT = 0.75
+
+
+# --- answers and calibration --------------------------------------------------------------------------------
+
+
+def answers_for_student(*, student: User, section: Section | None = None, limit: int | None = None) -> list[Attempt]:
+    qs = Attempt.objects.filter(student=student).select_related("skill")
+    if section is not None:
+        qs = qs.filter(skill__course_id=section.course_id)
+    if limit is not None:
+        return list(reversed(qs.order_by("-created_at", "-id")[:limit]))
+    return list(qs.order_by("created_at", "id"))
+
+
+def answer_records(attempts: list[Attempt]) -> list[AnswerRecord]:
+    return [
+        AnswerRecord(
+            correct=a.correct,
+            confidence=a.confidence,
+            skill=a.skill.name,
+            session=a.session_id,
+            response_time_ms=a.response_time_ms,
+            hints_used=a.hints_used,
+        )
+        for a in attempts
+    ]
+
+
+def predicted_accuracy_for(*, student: User, skill_ids: list[int]) -> float | None:
+    """Mean learner-model P(correct) over the skills, or None when no learner model is active/available."""
+    if not skill_ids:
+        return None
+    try:
+        from learner_models.selectors import skill_predictions_for_student
+    except ImportError:
+        return None
+    try:
+        preds = skill_predictions_for_student(student=student, skill_ids=skill_ids)
+    except Exception:  # a model failing to load must not break practice; fall back to observed accuracy
+        logger.warning(
+            "learner-model predictions failed for student %s; using observed accuracy", student.pk, exc_info=True
+        )
+        return None
+    if not preds:
+        return None
+    return sum(preds.values()) / len(preds)
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    label: str
+    n: int
+    x: float  # SVG coordinates in a 0..100 box, y grows downwards
+    y: float
+    y_low: float
+    y_high: float
+    confidence: float
+    accuracy: float
+
+
+@dataclass(frozen=True)
+class CalibrationView:
+    report: CalibrationReport
+    points: list[ChartPoint]
+
+
+BIN_LABELS = ["Guessing", "Unsure", "Fairly sure", "Certain"]
+
+
+def calibration_view(confidences: list[float], outcomes: list[bool]) -> CalibrationView:
+    report = calibration_report(confidences, outcomes, bootstrap=200)
+    points = []
+    for label, b in zip(BIN_LABELS, report.bins, strict=True):
+        if not b.n:
+            continue
+        points.append(
+            ChartPoint(
+                label=label,
+                n=b.n,
+                x=round(100 * b.mean_confidence, 1),  # type: ignore[operator]
+                y=round(100 - 100 * b.accuracy, 1),  # type: ignore[operator]
+                y_low=round(100 - 100 * b.accuracy_low, 1),  # type: ignore[operator]
+                y_high=round(100 - 100 * b.accuracy_high, 1),  # type: ignore[operator]
+                confidence=b.mean_confidence,  # type: ignore[arg-type]
+                accuracy=b.accuracy,  # type: ignore[arg-type]
+            )
+        )
+    return CalibrationView(report, points)
+
+
+def calibration_for_session(*, session: PracticeSession) -> CalibrationView:
+    rows = list(
+        Attempt.objects.filter(session=session).order_by("created_at", "id").values_list("confidence", "correct")
+    )
+    return calibration_view([c for c, _ in rows], [y for _, y in rows])
+
+
+@dataclass(frozen=True)
+class StudentCalibration:
+    overall: CalibrationView
+    by_skill: dict[str, CalibrationReport]
+    by_session: list[tuple[PracticeSession, CalibrationReport]]
+
+
+def calibration_for_student(*, student: User) -> StudentCalibration:
+    """Overall, per skill and over time (per session, oldest first)."""
+    attempts = answers_for_student(student=student)
+    overall = calibration_view([a.confidence for a in attempts], [a.correct for a in attempts])
+    by_skill = calibration_by((a.skill.name, a.confidence, a.correct) for a in attempts)
+    by_session_id = calibration_by((a.session_id, a.confidence, a.correct) for a in attempts if a.session_id)
+    sessions = PracticeSession.objects.in_bulk(list(by_session_id))
+    by_session = [(sessions[sid], rep) for sid, rep in by_session_id.items() if sid in sessions]
+    return StudentCalibration(overall, by_skill, by_session)  # type: ignore[arg-type]
+
+
+# --- prompts and class settings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleView:
+    kind: str
+    label: str
+    enabled: bool
+    every_n_items: int
+
+
+def prompt_rules_for_section(*, section: Section) -> dict[str, RuleView]:
+    stored = {r.kind: r for r in PromptRule.objects.filter(section=section)}
+    out = {}
+    for kind, label in PromptKind.choices:
+        r = stored.get(kind)
+        out[kind] = RuleView(kind, label, r.enabled if r else True, r.every_n_items if r else DEFAULT_EVERY_N)
+    return out
+
+
+def strategies_for_section(*, section: Section) -> list[tuple[catalog.Strategy, bool]]:
+    off = set(StrategySetting.objects.filter(section=section, enabled=False).values_list("strategy", flat=True))
+    return [(s, s.slug not in off) for s in catalog.CATALOG]
+
+
+def enabled_strategy_slugs(*, section: Section) -> list[str]:
+    return [s.slug for s, on in strategies_for_section(section=section) if on]
+
+
+def planning_wanted(
+    *, session: PracticeSession, session_item: SessionItem, rules: dict[str, RuleView] | None = None
+) -> bool:
+    """The planning card sits above the first item, once per session, if the class has it switched on.
+
+    It is inline and optional, so it never adds a screen before practice.
+    """
+    if session_item.position != 1 or not session.is_open:
+        return False
+    if Reflection.objects.filter(session=session, kind=Reflection.Kind.PLANNING).exists():
+        return False
+    rules = rules or prompt_rules_for_section(section=session.section)
+    return rules[PromptKind.PLANNING].enabled
+
+
+# --- suggestions ------------------------------------------------------------------------------------------
+
+
+def active_suggestion(*, student: User, section: Section) -> StrategySuggestion | None:
+    """The accepted suggestion whose action shapes the student's practice now (the latest one)."""
+    return (
+        StrategySuggestion.objects.filter(
+            student=student, section=section, status=StrategySuggestion.Status.ACCEPTED, measured_at__isnull=True
+        )
+        .order_by("-responded_at", "-id")
+        .first()
+    )
+
+
+def suggestion_for_session(*, session: PracticeSession) -> StrategySuggestion | None:
+    return StrategySuggestion.objects.filter(session=session).first()
+
+
+def suggestions_for_student(*, student: User, limit: int = 50) -> list[StrategySuggestion]:
+    return list(StrategySuggestion.objects.filter(student=student).select_related("section")[:limit])
+
+
+def reflections_for_student(*, student: User, limit: int = 100) -> list[Reflection]:
+    return list(Reflection.objects.filter(student=student).select_related("section", "skill", "session")[:limit])
+
+
+def reviews_for_student(*, student: User) -> list[ScheduledReview]:
+    return list(ScheduledReview.objects.filter(student=student, done_at__isnull=True).prefetch_related("skills")[:10])
+
+
+# --- what the practice pages show -------------------------------------------------------------------------
+
+
+def item_extras(*, session: PracticeSession, session_item: SessionItem) -> dict:
+    """Inline prompt and strategy actions for the item page. Nothing here blocks answering."""
+    rules = prompt_rules_for_section(section=session.section)
+    suggestion = active_suggestion(student=session.student, section=session.section)
+    strategy = catalog.BY_SLUG.get(suggestion.strategy) if suggestion else None
+    action = strategy.action if strategy else ""
+    judgment = rules[PromptKind.JUDGMENT]
+    ask_judgment = (
+        judgment.enabled
+        and session_item.position % max(1, judgment.every_n_items) == 0
+        and not Reflection.objects.filter(session_item=session_item, kind=Reflection.Kind.JUDGMENT).exists()
+    )
+    worked = None
+    if action == catalog.ACTION_WORKED_EXAMPLE:
+        worked = (
+            Item.objects.filter(skill_id=session_item.item.skill_id)
+            .exclude(pk=session_item.item_id)
+            .exclude(solution="")
+            .order_by("difficulty", "pk")
+            .first()
+        )
+    return {
+        "mc_ask_plan": planning_wanted(session=session, session_item=session_item, rules=rules),
+        "mc_catalog": catalog.CATALOG,
+        "mc_judgment_choices": JUDGMENT_CHOICES,
+        "mc_strategy": strategy,
+        "mc_ask_judgment": ask_judgment,
+        "mc_explain_prompt": strategy.explain_prompt if action == catalog.ACTION_EXPLAIN_BOX else "",
+        "mc_check_step": action == catalog.ACTION_CHECK_STEP,
+        "mc_recall_first": action == catalog.ACTION_RECALL_FIRST,
+        "mc_worked_example": worked,
+    }
+
+
+def check_step_required(*, session: PracticeSession) -> bool:
+    suggestion = active_suggestion(student=session.student, section=session.section)
+    return bool(suggestion) and catalog.BY_SLUG[suggestion.strategy].action == catalog.ACTION_CHECK_STEP
+
+
+def feedback_extras(*, session: PracticeSession, attempt: Attempt) -> dict:
+    rules = prompt_rules_for_section(section=session.section)
+    suggestion = active_suggestion(student=session.student, section=session.section)
+    action = catalog.BY_SLUG[suggestion.strategy].action if suggestion else ""
+    ask_error = (
+        rules[PromptKind.CONFIDENT_ERROR].enabled
+        and not attempt.correct
+        and attempt.confidence >= CONFIDENT
+        and attempt.session_item_id is not None
+        and not Reflection.objects.filter(
+            session_item_id=attempt.session_item_id, kind=Reflection.Kind.CONFIDENT_ERROR
+        ).exists()
+    )
+    running = None
+    if action == catalog.ACTION_CALIBRATION_FEEDBACK:
+        rows = list(Attempt.objects.filter(session=session).values_list("confidence", "correct"))
+        running = {
+            "n": len(rows),
+            "confidence": round(100 * sum(c for c, _ in rows) / len(rows)),
+            "accuracy": round(100 * sum(y for _, y in rows) / len(rows)),
+        }
+    nudge = False
+    if action == catalog.ACTION_HINT_NUDGE and not attempt.correct:
+        last_two = list(Attempt.objects.filter(session=session).order_by("-created_at", "-id")[:2])
+        nudge = len(last_two) == 2 and not any(a.correct for a in last_two)
+    return {
+        "mc_ask_confident_error": ask_error,
+        "mc_running": running,
+        "mc_hint_nudge": nudge,
+        "mc_open_solution": action == catalog.ACTION_OPEN_SOLUTION,
+    }
+
+
+def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
+    rules = prompt_rules_for_section(section=session.section)
+    own = viewer.pk == session.student_id
+    evaluation = Reflection.objects.filter(session=session, kind=Reflection.Kind.EVALUATION).first()
+    summary_note = Reflection.objects.filter(session=session, kind=Reflection.Kind.SUMMARY).first()
+    # The suggestion in force during this session: accepted before it started, not measured before it started.
+    used = (
+        StrategySuggestion.objects.filter(
+            student_id=session.student_id,
+            section_id=session.section_id,
+            status=StrategySuggestion.Status.ACCEPTED,
+            responded_at__lte=session.started_at,
+        )
+        .filter(Q(measured_at__isnull=True) | Q(measured_at__gte=session.started_at))
+        .order_by("-responded_at", "-id")
+        .first()
+    )
+    used_strategy = catalog.BY_SLUG.get(used.strategy) if used else None
+    return {
+        "mc_calibration": calibration_for_session(session=session),
+        "mc_suggestion": suggestion_for_session(session=session),
+        "mc_ask_evaluation": own and rules[PromptKind.EVALUATION].enabled and evaluation is None,
+        "mc_evaluation": evaluation,
+        "mc_summary_box": own
+        and used_strategy is not None
+        and used_strategy.action == catalog.ACTION_SUMMARY_BOX
+        and summary_note is None,
+        "mc_own": own,
+    }

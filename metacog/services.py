@@ -1,0 +1,446 @@
+"""Writes of metacognition: reflections, class switches, suggestions and their outcomes, the population prior.
+
+Callers check access (tutor.access) first; these functions check that the objects belong together.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from tutor.models import Attempt, PracticeSession, Section, SessionItem, Skill, User
+
+from . import catalog, selectors
+from .calibration import calibration_bias
+from .context import FEATURES, context_from_answers, reason_for
+from .models import (
+    PolicyPrior,
+    PromptKind,
+    PromptRule,
+    Reflection,
+    ScheduledReview,
+    StrategySetting,
+    StrategySuggestion,
+)
+from .policy import PopulationPrior, history_stats, policy_choose, prior_expert, prior_fit, suggestion_reward
+
+MAX_TEXT = 1000
+MIN_OUTCOME_ANSWERS = 5
+# Exploration temperature for priors fitted from real outcomes: the strategy benchmark's meta-learned value
+# (0–0.1 in every setting, docs/metacognition.md). The expert prior is less certain, so it explores more.
+FITTED_TEMPERATURE = 0.1
+EXPERT_TEMPERATURE = 0.5
+REVIEW_AFTER = timedelta(days=2)
+
+
+class MetacogError(Exception):
+    """Input to fix; ``field`` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _text(value: object, *, field: str, required: bool = False) -> str:
+    text = str(value or "").strip()
+    if required and not text:
+        raise MetacogError("Write a few words, or skip.", field=field)
+    if len(text) > MAX_TEXT:
+        raise MetacogError(f"At most {MAX_TEXT} characters.", field=field)
+    return text
+
+
+def _probability(value: object, *, field: str) -> float:
+    try:
+        p = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise MetacogError("Choose how well you expect to do.", field=field) from None
+    if not 0 <= p <= 1:  # also rejects NaN
+        raise MetacogError("A judgment is a probability between 0 and 1.", field=field)
+    return p
+
+
+# --- reflections ---------------------------------------------------------------------------------------------
+
+PLANNING_PROMPT = "What is your goal for this session, and which strategy will you try?"
+JUDGMENT_PROMPT = "How likely are you to get the next {skill} item right tomorrow?"
+CONFIDENT_ERROR_PROMPT = "You were sure, but it was wrong. What could make an answer like this wrong?"
+EVALUATION_PROMPT = "What worked in this session, and what will you change next time?"
+SUMMARY_PROMPT = "Summarise the main idea of what you practised in one sentence."
+
+
+def reflection_plan_record(
+    *, student: User, session: PracticeSession, goal: str = "", strategy: str = "", skipped: bool = False
+) -> Reflection:
+    """The planning answer (or a skip) for a session; once per session, later calls return the first."""
+    if session.student_id != student.pk:
+        raise MetacogError("This session belongs to another student.", field="session")
+    existing = Reflection.objects.filter(session=session, kind=Reflection.Kind.PLANNING).first()
+    if existing is not None:
+        return existing
+    strategy = (strategy or "").strip()
+    if strategy and strategy not in catalog.BY_SLUG:
+        raise MetacogError("Choose a strategy from the list.", field="strategy")
+    goal = _text(goal, field="goal", required=not skipped and not strategy)
+    return Reflection.objects.create(
+        student=student,
+        section_id=session.section_id,
+        session=session,
+        kind=Reflection.Kind.PLANNING,
+        prompt=PLANNING_PROMPT,
+        answer="" if skipped else goal,
+        strategy="" if skipped else strategy,
+        skipped=skipped,
+        created_at=timezone.now(),
+    )
+
+
+def reflection_item_record(
+    *, student: User, session_item: SessionItem, kind: str, answer: str = "", judgment: object = None
+) -> Reflection:
+    """A judgment of learning, a confident-error answer or a strategy note about one item (latest wins)."""
+    session = session_item.session
+    if session.student_id != student.pk:
+        raise MetacogError("This item belongs to another student.", field="session")
+    skill = session_item.item.skill
+    if kind == Reflection.Kind.JUDGMENT:
+        value, text, prompt = _probability(judgment, field="judgment"), "", JUDGMENT_PROMPT.format(skill=skill.name)
+    elif kind == Reflection.Kind.CONFIDENT_ERROR:
+        value, text, prompt = None, _text(answer, field="answer", required=True), CONFIDENT_ERROR_PROMPT
+    elif kind == Reflection.Kind.STRATEGY_NOTE:
+        suggestion = selectors.active_suggestion(student=student, section=session.section)
+        strategy = catalog.BY_SLUG.get(suggestion.strategy) if suggestion else None
+        prompt = strategy.explain_prompt if strategy and strategy.explain_prompt else "Your note"
+        value, text = None, _text(answer, field="answer", required=True)
+    else:
+        raise MetacogError("Unknown kind of reflection.", field="kind")
+    with transaction.atomic():
+        Reflection.objects.filter(session_item=session_item, kind=kind).delete()
+        return Reflection.objects.create(
+            student=student,
+            section_id=session.section_id,
+            session=session,
+            session_item=session_item,
+            skill=skill,
+            kind=kind,
+            prompt=prompt[:300],
+            answer=text,
+            judgment=value,
+            created_at=timezone.now(),
+        )
+
+
+def reflection_session_record(
+    *, student: User, session: PracticeSession, kind: str, answer: str = "", second_answer: str = ""
+) -> Reflection:
+    """End-of-session evaluation (what worked / what to change) or summary sentence; once per session."""
+    if session.student_id != student.pk:
+        raise MetacogError("This session belongs to another student.", field="session")
+    if kind == Reflection.Kind.EVALUATION:
+        worked = _text(answer, field="worked")
+        change = _text(second_answer, field="change")
+        if not worked and not change:
+            raise MetacogError("Write what worked or what you will change.", field="worked")
+        prompt = EVALUATION_PROMPT
+    elif kind == Reflection.Kind.SUMMARY:
+        worked, change, prompt = _text(answer, field="summary", required=True), "", SUMMARY_PROMPT
+    else:
+        raise MetacogError("Unknown kind of reflection.", field="kind")
+    existing = Reflection.objects.filter(session=session, kind=kind).first()
+    if existing is not None:
+        return existing
+    return Reflection.objects.create(
+        student=student,
+        section_id=session.section_id,
+        session=session,
+        kind=kind,
+        prompt=prompt,
+        answer=worked,
+        second_answer=change,
+        created_at=timezone.now(),
+    )
+
+
+# --- class settings (teachers) -------------------------------------------------------------------------------
+
+
+def prompt_rule_set(*, section: Section, kind: str, enabled: bool, every_n_items: object = None) -> PromptRule:
+    if kind not in PromptKind.values:
+        raise MetacogError(f"Unknown prompt kind {kind!r}.", field="kind")
+    defaults: dict[str, object] = {"enabled": bool(enabled)}
+    if every_n_items not in (None, ""):
+        try:
+            n = int(every_n_items)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise MetacogError("Ask every n items: a whole number from 1 to 50.", field="every_n_items") from None
+        if not 1 <= n <= 50:
+            raise MetacogError("Ask every n items: a whole number from 1 to 50.", field="every_n_items")
+        defaults["every_n_items"] = n
+    rule, _ = PromptRule.objects.update_or_create(section=section, kind=kind, defaults=defaults)
+    return rule
+
+
+def strategy_setting_set(*, section: Section, strategy: str, enabled: bool) -> StrategySetting:
+    if strategy not in catalog.BY_SLUG:
+        raise MetacogError(f"Unknown strategy {strategy!r}.", field="strategy")
+    setting, _ = StrategySetting.objects.update_or_create(
+        section=section, strategy=strategy, defaults={"enabled": bool(enabled)}
+    )
+    return setting
+
+
+# --- the population prior ------------------------------------------------------------------------------------
+
+
+def policy_prior_active() -> tuple[PopulationPrior, PolicyPrior | None]:
+    """The active meta-learned prior, or the catalog's expert prior until one has been fitted."""
+    row = PolicyPrior.objects.filter(active=True).first()
+    if row is not None:
+        prior = PopulationPrior.from_dict(row.params)
+        if tuple(prior.features) == FEATURES:
+            return prior, row
+    prior = prior_expert(catalog=catalog.CATALOG, features=FEATURES)
+    prior.temperature = EXPERT_TEMPERATURE
+    return prior, None
+
+
+def policy_prior_fit(*, min_students: int = 20, activate: bool = True) -> PolicyPrior:
+    """Meta-learn the population prior from every measured suggestion outcome (the outer loop).
+
+    Raises MetacogError when fewer than ``min_students`` students have measured outcomes.
+    """
+    rows = list(
+        StrategySuggestion.objects.filter(reward__isnull=False).values_list(
+            "student_id", "strategy", "context", "reward"
+        )
+    )
+    rows = [r for r in rows if r[1] in catalog.BY_SLUG and len(r[2].get("vector", [])) == len(FEATURES)]
+    students = {r[0] for r in rows}
+    if len(students) < min_students:
+        raise MetacogError(
+            f"Only {len(students)} students have measured outcomes; at least {min_students} are needed.",
+            field="min_students",
+        )
+    prior = prior_fit(
+        contexts=np.array([r[2]["vector"] for r in rows]),
+        arms=np.array([catalog.SLUGS.index(r[1]) for r in rows]),
+        rewards=np.array([r[3] for r in rows]),
+        students=np.array([r[0] for r in rows]),
+        arm_names=catalog.SLUGS,
+        features=FEATURES,
+    )
+    prior.temperature = FITTED_TEMPERATURE
+    with transaction.atomic():
+        if activate:
+            PolicyPrior.objects.filter(active=True).update(active=False)
+        return PolicyPrior.objects.create(
+            kind="meta_learned",
+            params=prior.to_dict(),
+            n_students=prior.n_students,
+            n_observations=prior.n_observations,
+            active=activate,
+            note=f"fitted on {len(rows)} outcomes",
+            created_at=timezone.now(),
+        )
+
+
+# --- suggestions ---------------------------------------------------------------------------------------------
+
+
+def _own_history(*, student: User) -> list[tuple[str, np.ndarray, float]]:
+    """Only this student's own measured outcomes: other students reach the policy through the prior alone."""
+    return [
+        (s, np.asarray(ctx.get("vector", []), dtype=float), r)
+        for s, ctx, r in StrategySuggestion.objects.filter(student=student, reward__isnull=False).values_list(
+            "strategy", "context", "reward"
+        )
+        if len(ctx.get("vector", [])) == len(FEATURES)
+    ]
+
+
+def suggestion_make(*, session: PracticeSession, seed: int = 0) -> StrategySuggestion | None:
+    """The suggestion shown after ``session`` (once per session). Deterministic in (seed, student, history).
+
+    None when the class has every strategy switched off.
+    """
+    existing = StrategySuggestion.objects.filter(session=session).first()
+    if existing is not None:
+        return existing
+    student, section = session.student, session.section
+    allowed = selectors.enabled_strategy_slugs(section=section)
+    recent = list(
+        StrategySuggestion.objects.filter(student=student, section=section)
+        .order_by("-created_at", "-id")
+        .values_list("strategy", "status")[:2]
+    )
+    # Respect the student's "no": a strategy dismissed or marked unhelpful is not offered again right away.
+    declined = {
+        s for s, st in recent if st in (StrategySuggestion.Status.DISMISSED, StrategySuggestion.Status.NOT_HELPFUL)
+    }
+    allowed = [s for s in allowed if s not in declined] or allowed
+    if not allowed:
+        return None
+    attempts = selectors.answers_for_student(student=student, section=section, limit=60)
+    skill_ids = list(Skill.objects.filter(course_id=section.course_id).values_list("pk", flat=True))
+    predicted = selectors.predicted_accuracy_for(student=student, skill_ids=skill_ids)
+    ctx = context_from_answers(selectors.answer_records(attempts), predicted_accuracy=predicted)
+    x = ctx.vector()
+    prior, prior_row = policy_prior_active()
+    prior = prior.restricted(allowed)
+    history = _own_history(student=student)
+    counts, resid = history_stats(prior=prior, history=history)
+    n_before = StrategySuggestion.objects.filter(student=student).count()
+    rng = np.random.default_rng([seed, student.pk, n_before])
+    choice, means = policy_choose(prior=prior, x=x[None, :], counts=counts, resid_sums=resid, rng=rng)
+    slug = prior.arms[int(choice[0])]
+    own = [r for s, _, r in history if s == slug]
+    reason = reason_for(catalog.BY_SLUG[slug], ctx, own_mean_reward=sum(own) / len(own) if own else None)
+    bias = calibration_bias([a.confidence for a in attempts[-30:]], [a.correct for a in attempts[-30:]])
+    try:
+        with transaction.atomic():
+            return StrategySuggestion.objects.create(
+                student=student,
+                section=section,
+                session=session,
+                strategy=slug,
+                reason=reason[:400],
+                context={
+                    "features": dict(ctx.values),
+                    "vector": x.tolist(),
+                    "n": ctx.n,
+                    "predicted_accuracy": ctx.predicted_accuracy,
+                    "prediction_source": ctx.prediction_source,
+                    "bias": bias.value,
+                    "prior_kind": prior.kind,
+                    "posterior_means": {a: float(m) for a, m in zip(prior.arms, means[0], strict=True)},
+                },
+                prior=prior_row,
+                predicted_reward=float(means[0, int(choice[0])]),
+                created_at=timezone.now(),
+            )
+    except IntegrityError:  # two tabs ended the session at once
+        return StrategySuggestion.objects.get(session=session)
+
+
+RESPONSES = {"accept", "dismiss", "not_helpful", "helpful"}
+
+
+def suggestion_respond(*, suggestion: StrategySuggestion, student: User, response: str) -> StrategySuggestion:
+    """Accept (its action starts with the next items), dismiss, or rate it helpful / not helpful."""
+    if suggestion.student_id != student.pk:
+        raise MetacogError("This suggestion belongs to another student.", field="suggestion")
+    if response not in RESPONSES:
+        raise MetacogError("Choose accept, dismiss, helpful or not helpful.", field="response")
+    now = timezone.now()
+    Status = StrategySuggestion.Status
+    with transaction.atomic():
+        s = StrategySuggestion.objects.select_for_update().get(pk=suggestion.pk)
+        if response == "helpful":
+            s.rating = 1
+        elif response == "not_helpful":
+            s.rating = -1
+            if s.status == Status.OFFERED:
+                s.status = Status.NOT_HELPFUL
+                s.responded_at = now
+        elif s.status == Status.OFFERED:
+            s.status = Status.ACCEPTED if response == "accept" else Status.DISMISSED
+            s.responded_at = now
+            if response == "accept":
+                # One strategy at a time: a newer acceptance replaces an older, unmeasured one.
+                StrategySuggestion.objects.filter(
+                    student=student, section_id=s.section_id, status=Status.ACCEPTED, measured_at__isnull=True
+                ).exclude(pk=s.pk).update(status=Status.DISMISSED)
+                _action_start(suggestion=s, now=now)
+        if s.status == Status.NOT_HELPFUL and s.reward is None:
+            # Not tried, judged unhelpful: the rating is the whole outcome.
+            s.reward = suggestion_reward(performance_gain=None, calibration_gain=None, rating=-1)
+            s.measured_at = now
+        elif s.reward is not None and s.measured_at is not None and response in ("helpful", "not_helpful"):
+            s.reward = suggestion_reward(
+                performance_gain=s.performance_gain, calibration_gain=s.calibration_gain, rating=s.rating
+            )
+        s.save()
+    return s
+
+
+def _action_start(*, suggestion: StrategySuggestion, now) -> None:
+    strategy = catalog.BY_SLUG[suggestion.strategy]
+    if strategy.action not in (catalog.ACTION_SCHEDULE_REVIEW, catalog.ACTION_MIX_CONFUSABLES):
+        return  # the other actions are read by the practice pages while the suggestion is active
+    stats = (
+        Attempt.objects.filter(student_id=suggestion.student_id, skill__course_id=suggestion.section.course_id)
+        .values("skill_id")
+        .annotate(n=Count("id"), right=Count("id", filter=Q(correct=True)))
+    )
+    ranked = sorted(stats, key=lambda r: ((r["right"] + 1) / (r["n"] + 2), r["skill_id"]))
+    skills = Skill.objects.filter(course_id=suggestion.section.course_id)
+    weakest = skills.filter(pk=ranked[0]["skill_id"]).first() if ranked else skills.first()
+    if weakest is None:
+        return
+    chosen = [weakest]
+    if strategy.action == catalog.ACTION_MIX_CONFUSABLES:
+        chosen += list(weakest.confusable_with.all()[:2])
+    review = ScheduledReview.objects.create(
+        student_id=suggestion.student_id,
+        section_id=suggestion.section_id,
+        suggestion=suggestion,
+        due_at=now + REVIEW_AFTER,
+    )
+    review.skills.set(chosen)
+
+
+def suggestion_outcomes_measure(*, student: User, section: Section) -> list[StrategySuggestion]:
+    """Measure accepted suggestions once the student has answered enough items after accepting.
+
+    performance gain = accuracy after − accuracy predicted when suggesting (learner model, else observed);
+    calibration gain = |bias before| − |bias after|; reward adds the helpfulness rating (metacog.policy).
+    """
+    measured = []
+    pending = StrategySuggestion.objects.filter(
+        student=student,
+        section=section,
+        status=StrategySuggestion.Status.ACCEPTED,
+        measured_at__isnull=True,
+        responded_at__isnull=False,
+    )
+    for s in pending:
+        after = list(
+            Attempt.objects.filter(student=student, skill__course_id=section.course_id, created_at__gt=s.responded_at)
+            .order_by("created_at", "id")
+            .values_list("confidence", "correct")[:20]
+        )
+        if len(after) < MIN_OUTCOME_ANSWERS:
+            continue
+        acc = sum(y for _, y in after) / len(after)
+        bias_after = calibration_bias([c for c, _ in after], [y for _, y in after]).value or 0.0
+        bias_before = s.context.get("bias")
+        s.outcome_n = len(after)
+        s.performance_gain = acc - float(s.context.get("predicted_accuracy", acc))
+        s.calibration_gain = abs(bias_before) - abs(bias_after) if bias_before is not None else None
+        s.reward = suggestion_reward(
+            performance_gain=s.performance_gain, calibration_gain=s.calibration_gain, rating=s.rating
+        )
+        s.measured_at = timezone.now()
+        s.save(update_fields=["outcome_n", "performance_gain", "calibration_gain", "reward", "measured_at"])
+        ScheduledReview.objects.filter(suggestion=s, done_at__isnull=True).update(done_at=s.measured_at)
+        measured.append(s)
+    return measured
+
+
+def session_ended(*, session: PracticeSession) -> StrategySuggestion | None:
+    """Hook for the end of a practice session: measure outcomes, then make the next suggestion."""
+    suggestion_outcomes_measure(student=session.student, section=session.section)
+    if not Attempt.objects.filter(session=session).exists():
+        return None
+    return suggestion_make(session=session)
+
+
+def check_step_validate(*, session: PracticeSession, checked: object) -> None:
+    """With "slow down and check" accepted, an answer needs its check step ticked."""
+    if selectors.check_step_required(session=session) and str(checked or "") not in ("1", "on", "true", "yes"):
+        raise MetacogError("Re-read the question and tick the check box before you submit.", field="checked")

@@ -1,0 +1,230 @@
+"""Metacognition pages and the small forms inside the practice flow. Access goes through ``tutor.access``."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tutor import access
+from tutor.models import PracticeSession, Section, SessionItem, User
+
+from . import catalog, selectors, services
+from .models import PromptKind, Reflection, StrategySuggestion
+
+
+def _own_session(request: HttpRequest, session_id: int) -> PracticeSession:
+    session = get_object_or_404(PracticeSession.objects.select_related("section", "student"), pk=session_id)
+    if not access.can_act_in_session(request.user, session):
+        raise Http404("No such session")  # another student's session does not exist for you
+    return session
+
+
+def _invalid(request: HttpRequest, template: str, ctx: dict, exc: services.MetacogError) -> HttpResponse:
+    ctx = {**ctx, "error": exc.message, "error_field": exc.field}
+    if request.htmx:
+        return render(request, template, ctx, status=422)
+    return render(request, "metacog/message.html", {**ctx, "title": "Please check your answer"}, status=422)
+
+
+def _staff_section(request: HttpRequest, section_id: int) -> Section:
+    user = request.user
+    if not (user.is_superuser or user.role in (User.Role.TEACHER, User.Role.ADMIN)):
+        raise Http404("No such class")
+    return get_object_or_404(access.sections_visible_to(user), pk=section_id)
+
+
+# --- inside the practice flow (the student alone) -----------------------------------------------------------
+
+
+@login_required
+@require_POST
+def plan(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _own_session(request, session_id)
+    ctx = {"session": session, "mc_catalog": catalog.CATALOG}
+    try:
+        reflection = services.reflection_plan_record(
+            student=request.user,
+            session=session,
+            goal=request.POST.get("goal", ""),
+            strategy=request.POST.get("strategy", ""),
+            skipped=request.POST.get("skip") is not None,
+        )
+    except services.MetacogError as exc:
+        return _invalid(request, "metacog/_plan.html", {**ctx, "goal_value": request.POST.get("goal", "")}, exc)
+    if request.htmx:
+        return render(request, "metacog/_plan.html", {**ctx, "plan": reflection})
+    return redirect("practice", session_id=session.pk)
+
+
+@login_required
+@require_POST
+def item_reflect(request: HttpRequest, session_id: int, position: int) -> HttpResponse:
+    session = _own_session(request, session_id)
+    si = get_object_or_404(
+        SessionItem.objects.select_related("item__skill", "session"), session=session, position=position
+    )
+    kind = request.POST.get("kind", "")
+    template = {
+        Reflection.Kind.JUDGMENT: "metacog/_judgment.html",
+        Reflection.Kind.CONFIDENT_ERROR: "metacog/_confident_error.html",
+        Reflection.Kind.STRATEGY_NOTE: "metacog/_note.html",
+    }.get(kind, "metacog/_saved.html")
+    ctx = {"session": session, "si": si, "item": si.item}
+    try:
+        reflection = services.reflection_item_record(
+            student=request.user,
+            session_item=si,
+            kind=kind,
+            answer=request.POST.get("answer", ""),
+            judgment=request.POST.get("judgment"),
+        )
+    except services.MetacogError as exc:
+        return _invalid(request, template, ctx, exc)
+    if request.htmx:
+        return render(request, "metacog/_saved.html", {"reflection": reflection})
+    return redirect("practice", session_id=session.pk)
+
+
+@login_required
+@require_POST
+def session_reflect(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _own_session(request, session_id)
+    kind = request.POST.get("kind", "")
+    template = "metacog/_summary_note.html" if kind == Reflection.Kind.SUMMARY else "metacog/_evaluation.html"
+    try:
+        reflection = services.reflection_session_record(
+            student=request.user,
+            session=session,
+            kind=kind,
+            answer=request.POST.get("answer", ""),
+            second_answer=request.POST.get("second_answer", ""),
+        )
+    except services.MetacogError as exc:
+        return _invalid(request, template, {"session": session}, exc)
+    if request.htmx:
+        return render(request, "metacog/_saved.html", {"reflection": reflection})
+    return redirect("practice_summary", session_id=session.pk)
+
+
+@login_required
+@require_POST
+def suggestion_respond(request: HttpRequest, suggestion_id: int) -> HttpResponse:
+    suggestion = get_object_or_404(StrategySuggestion.objects.select_related("section"), pk=suggestion_id)
+    if suggestion.student_id != request.user.pk:
+        raise Http404("No such suggestion")  # teachers see suggestions; only the student answers them
+    ctx = {"mc_suggestion": suggestion, "mc_own": True}
+    try:
+        suggestion = services.suggestion_respond(
+            suggestion=suggestion, student=request.user, response=request.POST.get("response", "")
+        )
+    except services.MetacogError as exc:
+        return _invalid(request, "metacog/_suggestion.html", ctx, exc)
+    if request.htmx:
+        return render(request, "metacog/_suggestion.html", {"mc_suggestion": suggestion, "mc_own": True})
+    if suggestion.session_id:
+        return redirect("practice_summary", session_id=suggestion.session_id)
+    return redirect("metacog:me")
+
+
+# --- history pages ------------------------------------------------------------------------------------------
+
+
+def _history(request: HttpRequest, student: User) -> HttpResponse:
+    return render(
+        request,
+        "metacog/history.html",
+        {
+            "student": student,
+            "own": student.pk == request.user.pk,
+            "calibration": selectors.calibration_for_student(student=student),
+            "reflections": selectors.reflections_for_student(student=student),
+            "suggestions": selectors.suggestions_for_student(student=student),
+            "reviews": selectors.reviews_for_student(student=student),
+        },
+    )
+
+
+@login_required
+@require_GET
+def me(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_student:
+        return redirect("home")
+    return _history(request, request.user)
+
+
+@login_required
+@require_GET
+def student_history(request: HttpRequest, student_id: int) -> HttpResponse:
+    student = get_object_or_404(access.students_visible_to(request.user), pk=student_id)
+    return _history(request, student)
+
+
+@login_required
+@require_GET
+def strategy_catalog(request: HttpRequest) -> HttpResponse:
+    return render(request, "metacog/catalog.html", {"strategies": catalog.CATALOG})
+
+
+# --- teachers -----------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def class_overview(request: HttpRequest, section_id: int) -> HttpResponse:
+    section = _staff_section(request, section_id)
+    students = list(access.students_visible_to(request.user).filter(enrollments__section=section).order_by("username"))
+    return render(
+        request,
+        "metacog/class_overview.html",
+        {
+            "section": section,
+            "students": students,
+            "reflections": Reflection.objects.filter(section=section)
+            .exclude(skipped=True)
+            .select_related("student", "skill")[:50],
+            "suggestions": StrategySuggestion.objects.filter(section=section).select_related("student")[:50],
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def class_settings(request: HttpRequest, section_id: int) -> HttpResponse:
+    section = _staff_section(request, section_id)
+    error = field = None
+    status = 200
+    if request.method == "POST":
+        try:
+            if request.POST.get("form") == "prompts":
+                for kind in PromptKind.values:
+                    services.prompt_rule_set(
+                        section=section,
+                        kind=kind,
+                        enabled=request.POST.get(f"prompt_{kind}") is not None,
+                        every_n_items=request.POST.get(f"every_{kind}") if kind == PromptKind.JUDGMENT else None,
+                    )
+            elif request.POST.get("form") == "strategies":
+                for s in catalog.CATALOG:
+                    services.strategy_setting_set(
+                        section=section, strategy=s.slug, enabled=request.POST.get(f"strategy_{s.slug}") is not None
+                    )
+            else:
+                raise services.MetacogError("Unknown form.", field="form")
+        except services.MetacogError as exc:
+            error, field, status = exc.message, exc.field, 422
+        else:
+            return redirect("metacog:class_settings", section_id=section.pk)
+    return render(
+        request,
+        "metacog/class_settings.html",
+        {
+            "section": section,
+            "rules": selectors.prompt_rules_for_section(section=section).values(),
+            "strategies": selectors.strategies_for_section(section=section),
+            "error": error,
+            "error_field": field,
+        },
+        status=status,
+    )

@@ -1,0 +1,419 @@
+"""Every metacognition endpoint: who may use it, what bad input gets, and the hooks in the practice pages."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from metacog import services
+from metacog.models import PromptRule, Reflection, StrategySuggestion
+from tests.factories import SectionFactory, StudentFactory, TeacherFactory, enrol
+from tutor import services as tutor_services
+from tutor.models import Attempt
+
+pytestmark = pytest.mark.django_db
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def ended(world):
+    s = world.session(ended=True)
+    world.answers(s, [True, False, False, True, False, True], confidence=1.0)
+    return s
+
+
+@pytest.fixture
+def suggestion(ended):
+    return services.suggestion_make(session=ended, seed=0)
+
+
+def _outsider_teacher(world):
+    """A teacher in the same organisation who teaches another class."""
+    t = TeacherFactory(organisation=world.section.organisation)
+    SectionFactory(organisation=world.section.organisation, course=world.section.course).teachers.add(t)
+    return t
+
+
+# --- permissions, endpoint by endpoint ---------------------------------------------------------------------
+
+
+def test_anonymous_users_are_sent_to_login(client, world, ended, suggestion):
+    urls = [
+        reverse("metacog:me"),
+        reverse("metacog:catalog"),
+        reverse("metacog:student", args=[world.student.pk]),
+        reverse("metacog:class_overview", args=[world.section.pk]),
+        reverse("metacog:class_settings", args=[world.section.pk]),
+    ]
+    for url in urls:
+        r = client.get(url)
+        assert r.status_code == 302 and "/login/" in r.url
+    posts = [
+        reverse("metacog:plan", args=[ended.pk]),
+        reverse("metacog:item_reflect", args=[ended.pk, 1]),
+        reverse("metacog:session_reflect", args=[ended.pk]),
+        reverse("metacog:suggestion_respond", args=[suggestion.pk]),
+    ]
+    for url in posts:
+        assert client.post(url).status_code == 302
+    assert not Reflection.objects.exists()
+
+
+def test_another_student_cannot_write_into_my_session_or_answer_my_suggestion(client, world, ended, suggestion):
+    other = world.other_student()
+    client.force_login(other)
+    assert client.post(reverse("metacog:plan", args=[ended.pk]), {"goal": "x"}).status_code == 404
+    assert (
+        client.post(reverse("metacog:item_reflect", args=[ended.pk, 1]), {"kind": "judgment", "judgment": "0.5"})
+    ).status_code == 404
+    assert (
+        client.post(reverse("metacog:session_reflect", args=[ended.pk]), {"kind": "evaluation", "answer": "x"})
+    ).status_code == 404
+    assert (
+        client.post(reverse("metacog:suggestion_respond", args=[suggestion.pk]), {"response": "accept"})
+    ).status_code == 404
+    assert not Reflection.objects.exists()
+    assert StrategySuggestion.objects.get(pk=suggestion.pk).status == "offered"
+    assert client.get(reverse("metacog:student", args=[world.student.pk])).status_code == 404
+
+
+def test_teacher_sees_class_students_but_cannot_act_for_them(client, world, ended, suggestion):
+    services.reflection_session_record(student=world.student, session=ended, kind="evaluation", answer="hint first")
+    client.force_login(world.teacher)
+    page = client.get(reverse("metacog:student", args=[world.student.pk]))
+    assert page.status_code == 200 and "hint first" in page.content.decode()
+    assert suggestion.reason in page.content.decode()
+    overview = client.get(reverse("metacog:class_overview", args=[world.section.pk]))
+    assert overview.status_code == 200 and "hint first" in overview.content.decode()
+    assert (
+        client.post(reverse("metacog:suggestion_respond", args=[suggestion.pk]), {"response": "accept"}).status_code
+        == 404
+    )
+    assert client.post(reverse("metacog:plan", args=[ended.pk]), {"goal": "x"}).status_code == 404
+    assert client.get(reverse("metacog:me")).status_code == 302  # teachers have no learning history of their own
+
+
+def test_teacher_of_another_class_sees_nothing(client, world, ended):
+    client.force_login(_outsider_teacher(world))
+    assert client.get(reverse("metacog:student", args=[world.student.pk])).status_code == 404
+    assert client.get(reverse("metacog:class_overview", args=[world.section.pk])).status_code == 404
+    assert client.get(reverse("metacog:class_settings", args=[world.section.pk])).status_code == 404
+    r = client.post(reverse("metacog:class_settings", args=[world.section.pk]), {"form": "prompts"})
+    assert r.status_code == 404 and not PromptRule.objects.exists()
+
+
+def test_teacher_in_another_organisation_sees_nothing(client, world, ended):
+    stranger = TeacherFactory()
+    client.force_login(stranger)
+    assert client.get(reverse("metacog:student", args=[world.student.pk])).status_code == 404
+    assert client.get(reverse("metacog:class_settings", args=[world.section.pk])).status_code == 404
+
+
+def test_students_cannot_open_class_pages(client, world):
+    client.force_login(world.student)
+    assert client.get(reverse("metacog:class_settings", args=[world.section.pk])).status_code == 404
+    assert client.get(reverse("metacog:class_overview", args=[world.section.pk])).status_code == 404
+
+
+def test_student_history_shows_only_their_own(client, world, ended, suggestion):
+    services.reflection_session_record(student=world.student, session=ended, kind="evaluation", answer="mine")
+    other = world.other_student()
+    os_ = world.session(other, ended=True)
+    services.reflection_session_record(student=other, session=os_, kind="evaluation", answer="theirs")
+    client.force_login(world.student)
+    html = client.get(reverse("metacog:me")).content.decode()
+    assert "mine" in html and "theirs" not in html
+    assert suggestion.reason in html and 'id="calibration-chart"' in html
+    assert client.get(reverse("metacog:student", args=[world.student.pk])).status_code == 200
+
+
+def test_catalog_page_lists_every_strategy_with_evidence(client, world):
+    from metacog.catalog import CATALOG
+
+    client.force_login(world.student)
+    html = client.get(reverse("metacog:catalog")).content.decode()
+    for s in CATALOG:
+        assert f'id="{s.slug}"' in html and s.name in html
+    assert "Dunlosky" in html
+
+
+# --- class settings ----------------------------------------------------------------------------------------
+
+
+def test_teacher_switches_prompts_and_strategies(client, world):
+    client.force_login(world.teacher)
+    url = reverse("metacog:class_settings", args=[world.section.pk])
+    assert client.get(url).status_code == 200
+    r = client.post(url, {"form": "prompts", "prompt_judgment": "on", "every_judgment": "2", "prompt_evaluation": "on"})
+    assert r.status_code == 302
+    rules = {p.kind: p for p in PromptRule.objects.filter(section=world.section)}
+    assert not rules["planning"].enabled and rules["judgment"].enabled and rules["judgment"].every_n_items == 2
+    bad = client.post(url, {"form": "prompts", "prompt_judgment": "on", "every_judgment": "zero"})
+    assert bad.status_code == 422 and "every_n_items" in bad.content.decode()
+    r = client.post(url, {"form": "strategies", "strategy_spacing": "on"})
+    assert r.status_code == 302
+    from metacog.selectors import enabled_strategy_slugs
+
+    assert enabled_strategy_slugs(section=world.section) == ["spacing"]
+    assert client.post(url, {"form": "other"}).status_code == 422
+
+
+# --- forms inside the practice flow ------------------------------------------------------------------------
+
+
+def test_bad_reflection_input_is_422_naming_the_field(client, world):
+    s = world.session()
+    world.answers(s, [False])
+    client.force_login(world.student)
+    r = client.post(reverse("metacog:item_reflect", args=[s.pk, 1]), {"kind": "judgment", "judgment": "7"}, headers=HX)
+    assert r.status_code == 422 and 'aria-invalid="true"' in r.content.decode()
+    r = client.post(reverse("metacog:item_reflect", args=[s.pk, 1]), {"kind": "judgment", "judgment": "7"})
+    assert r.status_code == 422 and "judgment" in r.content.decode()
+    r = client.post(reverse("metacog:plan", args=[s.pk]), {"goal": "x" * 1001}, headers=HX)
+    assert r.status_code == 422 and "At most 1000" in r.content.decode()
+    r = client.post(reverse("metacog:suggestion_respond", args=[999999]), {"response": "accept"})
+    assert r.status_code == 404
+    assert not Reflection.objects.exists()
+
+
+def test_planning_card_on_first_item_and_teacher_can_switch_it_off(client, world):
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.get()
+    html = client.get(reverse("practice", args=[session.pk])).content.decode()
+    assert "Plan this session" in html and "Item 1 of" in html  # inline: the item is on the same screen
+    r = client.post(
+        reverse("metacog:plan", args=[session.pk]), {"goal": "no slips", "strategy": "slow_down"}, headers=HX
+    )
+    assert r.status_code == 200 and "Your plan: no slips" in r.content.decode()
+    assert "Plan this session" not in client.get(reverse("practice", args=[session.pk])).content.decode()
+    services.prompt_rule_set(section=world.section, kind="planning", enabled=False)
+    other = world.other_student()
+    client.force_login(other)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    s2 = other.practice_sessions.get()
+    assert "Plan this session" not in client.get(reverse("practice", args=[s2.pk])).content.decode()
+
+
+def _answer(client, session, position, answer="42", confidence="1.0", **extra):
+    page = client.get(reverse("practice", args=[session.pk])).content.decode()
+    key = re.search(r'name="idempotency_key" value="([0-9a-f]+)"', page).group(1)
+    data = {"answer": answer, "confidence": confidence, "idempotency_key": key, **extra}
+    return page, client.post(reverse("practice_answer", args=[session.pk, position]), data, headers=HX)
+
+
+def test_judgment_every_n_items_and_confident_error_prompt(client, world):
+    services.prompt_rule_set(section=world.section, kind="judgment", enabled=True, every_n_items=2)
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.get()
+    page, fb = _answer(client, session, 1, answer="7", confidence="1.0")
+    assert "how likely are you to get the next" not in page.lower()
+    assert "What could make an answer like this wrong?" in fb.content.decode()
+    r = client.post(
+        reverse("metacog:item_reflect", args=[session.pk, 1]),
+        {"kind": "confident_error", "answer": "misread"},
+        headers=HX,
+    )
+    assert r.status_code == 200 and Reflection.objects.get(kind="confident_error").answer == "misread"
+    page, fb = _answer(client, session, 2, answer="42", confidence="0.5")
+    assert "how likely are you to get the next" in page.lower()
+    assert "What could make" not in fb.content.decode()
+
+
+def test_slow_down_enforces_the_check_step(client, world, ended, suggestion):
+    StrategySuggestion.objects.filter(pk=suggestion.pk).update(strategy="slow_down")
+    client.force_login(world.student)
+    r = client.post(reverse("metacog:suggestion_respond", args=[suggestion.pk]), {"response": "accept"}, headers=HX)
+    assert r.status_code == 200 and "Accepted" in r.content.decode()
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    page, fb = _answer(client, session, 1)
+    assert "I re-read the question" in page
+    assert fb.status_code == 422 and "tick the check box" in fb.content.decode()
+    assert not Attempt.objects.filter(session=session).exists()
+    _, fb = _answer(client, session, 1, checked="1")
+    assert fb.status_code == 200 and Attempt.objects.filter(session=session).count() == 1
+
+
+def test_explain_box_and_calibration_feedback_follow_the_accepted_strategy(client, world, ended, suggestion):
+    StrategySuggestion.objects.filter(pk=suggestion.pk).update(strategy="self_explanation")
+    services.suggestion_respond(
+        suggestion=StrategySuggestion.objects.get(pk=suggestion.pk), student=world.student, response="accept"
+    )
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    page, _ = _answer(client, session, 1)
+    assert "Explain why your answer is right" in page
+    r = client.post(
+        reverse("metacog:item_reflect", args=[session.pk, 1]),
+        {"kind": "strategy_note", "answer": "6 sevens"},
+        headers=HX,
+    )
+    assert r.status_code == 200 and Reflection.objects.get(kind="strategy_note").answer == "6 sevens"
+
+
+def test_summary_shows_chart_sentence_suggestion_and_evaluation(client, world):
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.get()
+    for pos in range(1, 4):
+        _answer(client, session, pos, answer="42" if pos != 2 else "7", confidence="0.75")
+    end = client.post(reverse("practice_end", args=[session.pk]))
+    html = client.get(end.url).content.decode()
+    assert 'id="calibration-chart"' in html and "<svg" in html
+    assert "Only 3 answers so far: too few to judge" in html  # no verdict from three answers
+    sug = StrategySuggestion.objects.get(session=session)
+    assert 'id="mc-suggestion"' in html and sug.reason in html
+    assert "What worked in this session?" in html
+    # The teacher sees the chart and the suggestion but gets no buttons and no evaluation form.
+    client.force_login(world.teacher)
+    html = client.get(end.url).content.decode()
+    assert sug.reason in html and "Try it" not in html and "What worked in this session?" not in html
+
+
+def test_accepting_spacing_schedules_a_review_shown_in_history(client, world, ended, suggestion):
+    StrategySuggestion.objects.filter(pk=suggestion.pk).update(strategy="spacing")
+    client.force_login(world.student)
+    client.post(reverse("metacog:suggestion_respond", args=[suggestion.pk]), {"response": "accept"})
+    html = client.get(reverse("metacog:me")).content.decode()
+    assert "Reviews scheduled" in html
+    assert ("fractions, due" in html) or ("decimals, due" in html)
+
+
+def test_student_of_another_org_cannot_see_anything(client, world, ended):
+    stranger = StudentFactory()
+    enrol(stranger, SectionFactory(organisation=stranger.organisation))
+    client.force_login(stranger)
+    assert client.get(reverse("metacog:student", args=[world.student.pk])).status_code == 404
+    assert client.get(reverse("practice_summary", args=[ended.pk])).status_code == 404
+
+
+def test_tutor_services_unaffected_without_metacog_rows(world):
+    session = tutor_services.session_start(student=world.student, section=world.section)
+    si = tutor_services.session_item_current(session=session)
+    out = tutor_services.attempt_record(
+        student=world.student, session_item=si, answer="42", confidence=1, idempotency_key="a"
+    )
+    assert out.created
+
+
+def test_history_and_summary_queries_do_not_grow_with_data(client, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(world.student)
+
+    def counts():
+        with CaptureQueriesContext(connection) as me:
+            assert client.get(reverse("metacog:me")).status_code == 200
+        last = world.student.practice_sessions.order_by("-started_at").first()
+        with CaptureQueriesContext(connection) as summary:
+            assert client.get(reverse("practice_summary", args=[last.pk])).status_code == 200
+        return len(me), len(summary)
+
+    def add_session(i):
+        s = world.session(ended=True, minutes_ago=100 - i)
+        world.answers(s, [True, False, True])
+        sug = services.suggestion_make(session=s, seed=i)
+        services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
+        services.reflection_session_record(student=world.student, session=s, kind="evaluation", answer=f"e{i}")
+
+    add_session(0)
+    small = counts()
+    for i in range(1, 6):
+        add_session(i)
+    assert counts() == small
+
+
+def _accept(world, strategy):
+    s = world.session(ended=True, minutes_ago=10)
+    world.answers(s, [True, False])
+    sug = services.suggestion_make(session=s)
+    StrategySuggestion.objects.filter(pk=sug.pk).update(strategy=strategy)
+    return services.suggestion_respond(
+        suggestion=StrategySuggestion.objects.get(pk=sug.pk), student=world.student, response="accept"
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "on_item", "absent_on_item"),
+    [
+        ("worked_examples", "Worked example (fractions)", None),
+        ("practice_testing", "hints open after you answer", "Show a hint"),
+        ("elaborative_interrogation", "Why is this true?", None),
+        ("concrete_examples", "Give a concrete example", None),
+    ],
+)
+def test_item_page_actions(client, world, strategy, on_item, absent_on_item):
+    _accept(world, strategy)
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    si = tutor_services.session_item_current(session=session)
+    # make sure the item is a fractions item, so the worked example has a sibling to show
+    si.item = world.items[0]
+    si.save()
+    html = client.get(reverse("practice", args=[session.pk])).content.decode()
+    assert on_item in html and "Strategy in use" in html
+    if absent_on_item:
+        assert absent_on_item not in html
+
+
+def test_feedback_actions_calibration_nudge_and_open_solution(client, world):
+    _accept(world, "calibration_check")
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    _, fb = _answer(client, session, 1, answer="42", confidence="0.5")
+    assert "your confidence averaged 50 % and you got 100 % right (1 answer)" in fb.content.decode()
+
+    client.post(reverse("practice_end", args=[session.pk]))
+    _accept(world, "help_seeking")
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    _, fb = _answer(client, session, 1, answer="7", confidence="0.5")
+    assert "Two misses in a row" not in fb.content.decode()
+    _, fb = _answer(client, session, 2, answer="7", confidence="0.5")
+    assert "Two misses in a row" in fb.content.decode()
+
+    client.post(reverse("practice_end", args=[session.pk]))
+    _accept(world, "rereading")
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    _, fb = _answer(client, session, 1, answer="42", confidence="0.5")
+    assert "<details open>" in fb.content.decode()
+
+
+def test_summary_box_appears_after_a_session_with_summarisation(client, world):
+    _accept(world, "summarisation")
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    _answer(client, session, 1)
+    end = client.post(reverse("practice_end", args=[session.pk]))
+    html = client.get(end.url).content.decode()
+    assert "the main idea of what you practised" in html
+    r = client.post(
+        reverse("metacog:session_reflect", args=[session.pk]), {"kind": "summary", "answer": "6×7"}, headers=HX
+    )
+    assert r.status_code == 200 and Reflection.objects.get(kind="summary").answer == "6×7"
+
+
+def test_learner_model_prediction_feeds_the_context(world, monkeypatch):
+    import learner_models.selectors as lm
+
+    monkeypatch.setattr(
+        lm, "skill_predictions_for_student", lambda *, student, skill_ids: dict.fromkeys(skill_ids, 0.9)
+    )
+    s = world.session(ended=True)
+    world.answers(s, [False, False])
+    sug = services.suggestion_make(session=s)
+    assert sug.context["prediction_source"] == "learner_model" and sug.context["predicted_accuracy"] == 0.9
+    monkeypatch.setattr(lm, "skill_predictions_for_student", lambda *, student, skill_ids: None)
+    s2 = world.session(ended=True)
+    world.answers(s2, [False, False])
+    assert services.suggestion_make(session=s2).context["prediction_source"] == "observed"
