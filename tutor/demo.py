@@ -6,7 +6,6 @@ who already has attempts keeps them).
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,11 +15,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import generators
+from . import generators, policies
 from .answers import correct_answer_display
 from .content import content_import, item_from_generator
 from .content_format import ContentSpec, CourseSpec, SkillSpec
-from .models import Attempt, Enrollment, Organisation, PracticeSession, Section, SessionItem, Skill, User
+from .models import Attempt, Enrollment, Item, Organisation, PracticeSession, Section, SessionItem, Skill, User
+from .simulator import SETTINGS as SIM_SETTINGS
+from .simulator import SimSkill, SimulatedStudent, traits_sample
 
 DEMO_ORG = ("demo-school", "Metis Demo School")
 DEMO_CLASS = "Demo class"
@@ -55,72 +56,103 @@ def demo_course_spec() -> ContentSpec:
     )
 
 
-@dataclass
-class SimulatedStudent:
-    """A deliberately simple learner for demo histories: ability, per-skill learning, a confidence bias."""
-
-    ability: float
-    learn_rate: float
-    confidence_bias: float
-    speed: float
-
-    def p_correct(self, difficulty: float, practice: int) -> float:
-        return 1 / (1 + math.exp(-(self.ability + self.learn_rate * math.log1p(practice) - 2.5 * (difficulty - 0.4))))
-
-
 def _quantise_confidence(p: float) -> float:
     return min(CONFIDENCE_LEVELS, key=lambda level: abs(level - p))
+
+
+def _course_structure(skills: list[Skill]) -> tuple[list[SimSkill], list[policies.SkillView]]:
+    """The course as the simulator and the policy see it (ids are the database ids)."""
+    ids = {s.pk for s in skills}
+    sim, views = [], []
+    for s in skills:
+        pre = tuple(p.pk for p in s.prerequisites.all() if p.pk in ids)
+        conf = tuple(c.pk for c in s.confusable_with.all() if c.pk in ids)
+        sim.append(SimSkill(s.pk, pre, conf))
+        views.append(
+            policies.SkillView(skill_id=s.pk, name=s.name, position=s.position, prerequisites=pre, confusable_with=conf)
+        )
+    return sim, views
+
+
+def _generated_item_near(*, skill: Skill, target: float, rng: random.Random) -> Item:
+    """A generated item of ``skill`` near ``target`` difficulty (as the live scheduler would pick)."""
+    seeds = [rng.getrandbits(32) for _ in range(6)]
+    best = min(
+        seeds, key=lambda sd: abs(generators.generate_item(skill.slug, random.Random(sd))["difficulty"] - target)
+    )
+    return item_from_generator(skill=skill, rng=random.Random(best))
 
 
 def _simulate_history(
     *, student: User, section: Section, skills: list[Skill], rng: random.Random, sessions: int, items_per_session: int
 ) -> int:
+    """Backdated sessions of a simulated learner (``tutor.simulator``) taught by the adaptive policy.
+
+    Each student gets their own latent traits (ability, forgetting, confusion, calibration
+    bias...), so the teacher dashboards show real differences, and every served item
+    carries the reason the policy gave for it.
+    """
+    sim_skills, structure = _course_structure(skills)
+    by_id = {s.pk: s for s in skills}
     sim = SimulatedStudent(
-        ability=rng.gauss(0, 1),
-        learn_rate=rng.uniform(0.2, 0.9),
-        confidence_bias=rng.gauss(0.05, 0.12),
-        speed=rng.uniform(0.6, 1.6),
+        traits=traits_sample(rng, len(sim_skills)),
+        skills=sim_skills,
+        setting=SIM_SETTINGS["maths"],
+        rng=random.Random(rng.getrandbits(64)),
     )
-    practice: dict[int, int] = {}
-    now = timezone.now()
+    estimator = policies.SkillEstimator(s.pk for s in skills)
+    origin = timezone.now() - timedelta(days=sessions * 3 + 1)
+    last_skill: int | None = None
+    last_index: dict[int, int] = {}  # skill -> running number of the item it was last served as
     created = 0
     for s in range(sessions):
-        started = now - timedelta(days=(sessions - s) * 3, hours=rng.randint(0, 6))
+        if s:
+            sim.advance(3.0 + rng.uniform(-0.5, 0.5))
+        started = origin + timedelta(days=sim.now)
         session = PracticeSession.objects.create(
             student=student, section=section, planned_items=items_per_session, started_at=started
         )
-        t = started
         for pos in range(1, items_per_session + 1):
-            skill = skills[(s * items_per_session + pos) % len(skills)]
-            item = item_from_generator(skill=skill, rng=rng)
-            p = sim.p_correct(item.difficulty, practice.get(skill.pk, 0))
-            hints = 1 if p < 0.4 and rng.random() < 0.5 else 0
-            correct = rng.random() < min(0.98, p + 0.1 * hints)
-            confidence = _quantise_confidence(min(1.0, max(0.0, p + sim.confidence_bias + rng.gauss(0, 0.1))))
-            rt_ms = int(1000 * sim.speed * rng.lognormvariate(math.log(20), 0.5))
+            items_since = {sid: created - i - 1 for sid, i in last_index.items()}
+            views = policies.views_from_estimator(estimator, structure, now=sim.now, items_since=items_since)
+            choice = policies.choose("adaptive", views, ctx=policies.Context(last_skill_id=last_skill), rng=rng)
+            skill = by_id[choice.skill_id]
+            item = _generated_item_near(skill=skill, target=choice.target_difficulty or 0.5, rng=rng)
+            served = origin + timedelta(days=sim.now)
+            response = sim.present(skill.pk, item.difficulty)
+            hints = 1 if not response.correct and response.confidence < 0.4 and rng.random() < 0.5 else 0
+            rt_ms = int(1000 * response.response_time_s)
             si = SessionItem.objects.create(
-                session=session, item=item, position=pos, served_at=t, hints_shown=hints, reason="simulated history"
+                session=session,
+                item=item,
+                position=pos,
+                served_at=served,
+                hints_shown=hints,
+                reason=choice.reason[:300],
             )
-            t += timedelta(milliseconds=rt_ms)
             Attempt.objects.create(
                 student=student,
                 item=item,
                 skill=skill,
                 session=session,
                 session_item=si,
-                answer=correct_answer_display(item.item_type, item.answer) if correct else "(simulated wrong answer)",
-                correct=correct,
-                confidence=confidence,
+                answer=correct_answer_display(item.item_type, item.answer)
+                if response.correct
+                else "(simulated wrong answer)",
+                correct=response.correct,
+                confidence=_quantise_confidence(response.confidence),
                 response_time_ms=rt_ms,
                 hints_used=hints,
                 idempotency_key=f"demo-{student.username}-{s}-{pos}",
-                served_at=si.served_at,
-                created_at=t,
+                served_at=served,
+                created_at=served + timedelta(milliseconds=rt_ms),
             )
-            practice[skill.pk] = practice.get(skill.pk, 0) + 1
+            estimator.observe(skill.pk, correct=response.correct, now=sim.now, difficulty=item.difficulty)
+            last_skill = skill.pk
+            last_index[skill.pk] = created
             created += 1
-            t += timedelta(seconds=rng.randint(5, 30))
-        PracticeSession.objects.filter(pk=session.pk).update(ended_at=t)
+            sim.advance(rt_ms / 86_400_000 + rng.uniform(5, 30) / 86_400)
+        PracticeSession.objects.filter(pk=session.pk).update(ended_at=origin + timedelta(days=sim.now))
     return created
 
 
@@ -162,7 +194,9 @@ def demo_seed(
                 created_users += 1
             Enrollment.objects.get_or_create(section=section, student=student)
             students.append(student)
-    skills = list(Skill.objects.filter(course=course).order_by("position"))
+    skills = list(
+        Skill.objects.filter(course=course).order_by("position").prefetch_related("prerequisites", "confusable_with")
+    )
     with_history = 0
     attempts = 0
     for n, student in enumerate(students, start=1):

@@ -7,6 +7,7 @@ student/teacher belongs to one. Who may see what is decided in ``tutor.access``.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -123,12 +124,37 @@ class Section(models.Model):
     teachers = models.ManyToManyField(User, blank=True, related_name="teaching_sections")
     students = models.ManyToManyField(User, through="Enrollment", related_name="enrolled_sections")
     session_length = models.PositiveSmallIntegerField(default=10, help_text="Items per practice session")
+    # Scheduler settings a teacher may set per class (see tutor.policies.PolicySettings).
+    target_success = models.FloatField(
+        default=0.7,
+        validators=[MinValueValidator(0.5), MaxValueValidator(0.95)],
+        help_text="Desirable difficulty: the chance of success items are aimed at (0.5-0.95)",
+    )
+    review_weight = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(3.0)],
+        help_text="How strongly fading skills are brought back for review (0 = never favour reviews, 1 = default)",
+    )
+    skills_in_play = models.ManyToManyField(
+        Skill,
+        blank=True,
+        related_name="+",
+        help_text="Skills the scheduler may choose from; none selected means every skill of the course",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = "class"
         verbose_name_plural = "classes"
-        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="section_name_unique_per_org")]
+        constraints = [
+            models.UniqueConstraint(fields=["organisation", "name"], name="section_name_unique_per_org"),
+            models.CheckConstraint(
+                condition=Q(target_success__gte=0.5) & Q(target_success__lte=0.95), name="section_target_success_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(review_weight__gte=0) & Q(review_weight__lte=3), name="section_review_weight_range"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -1,21 +1,40 @@
-"""Choosing the next item: the one function the adaptive scheduler will replace.
+"""Choosing the next item: the adaptive policy of ``tutor.policies`` fed from the database.
 
-This first policy interleaves skills round-robin, giving priority to skills the
-student has practised least recently and answered worst, and never serves the
-skill or item just seen when there is an alternative. It reads only the
-database; the learner-model-driven policy keeps the same signature.
+The decision itself lives in the pure ``tutor.policies.adaptive`` (the same code the
+simulator benchmark judges); this module only gathers what it needs in a bounded
+number of queries, whatever the length of the student's history:
+
+* the course structure (skills, prerequisites, confusable pairs) and the class settings;
+* per-skill P(correct) from the student's meta-learned learner model when one is
+  active, else a transparent estimate from the student's own answers
+  (``policies.SkillEstimator``: Elo updates with forgetting), replayed over the most
+  recent ``RECENT_WINDOW`` answers on top of per-skill totals of the older ones;
+* then an item of the chosen skill near the chosen difficulty, never the item just seen.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Count, Max, Q
+from django.core.cache import cache
+from django.db.models import Count, F, Max, Min, Q
+from django.db.models.functions import Abs
+from django.utils import timezone
 
-from . import generators
+from . import generators, policies
 from .content import item_from_generator
-from .models import Attempt, Item, PracticeSession, SessionItem, Skill
+from .models import Attempt, Item, PracticeSession, Section, Skill
+
+logger = logging.getLogger(__name__)
+
+RECENT_WINDOW = 150  # answers replayed one by one; older ones enter as per-skill totals
+GENERATED_CANDIDATES = 12  # generated items considered when aiming at a difficulty
+DAY_S = 86400.0
 
 
 @dataclass(frozen=True)
@@ -24,79 +43,270 @@ class ItemChoice:
     reason: str
 
 
-def _skill_priority(*, student_id: int, skills: list[Skill]) -> list[tuple[float, Skill, str]]:
-    stats = {
-        row["skill_id"]: row
-        for row in Attempt.objects.filter(student_id=student_id, skill__in=skills)
-        .values("skill_id")
-        .annotate(n=Count("id"), n_correct=Count("id", filter=Q(correct=True)), last=Max("created_at"))
-    }
-    ranked: list[tuple[float, Skill, str]] = []
-    for skill in skills:
-        row = stats.get(skill.pk)
-        if row is None:
-            ranked.append((-1.0, skill, f"new skill: {skill.name}"))
-            continue
-        # Laplace-smoothed accuracy; lower accuracy = higher priority. Recency breaks ties.
-        accuracy = (row["n_correct"] + 1) / (row["n"] + 2)
-        ranked.append((accuracy, skill, f"practise {skill.name}: {row['n_correct']} of {row['n']} right so far"))
+def _days(moment: datetime) -> float:
+    return moment.timestamp() / DAY_S
 
-    def last_seen(skill: Skill) -> float:
-        return stats[skill.pk]["last"].timestamp() if skill.pk in stats else 0.0
 
-    ranked.sort(key=lambda r: (r[0], last_seen(r[1]), r[1].position))
-    # A skill waits until each of its prerequisites has been practised at least once.
-    ready = [r for r in ranked if all(p.pk in stats for p in r[1].prerequisites.all())]
-    return ready or ranked
+def _learner_model_predictions() -> Callable[..., dict[int, float] | None] | None:
+    """The learner-model selector, once that app provides it (imported lazily: it may not exist yet)."""
+    try:
+        from learner_models.selectors import skill_predictions_for_student
+    except ImportError:
+        return None
+    return skill_predictions_for_student
+
+
+def skill_estimator_for_student(
+    *, student_id: int, skill_ids: list[int], use_cache: bool = True
+) -> policies.SkillEstimator:
+    """The fallback estimate from the student's own answers (see ``_estimate``)."""
+    if not use_cache:
+        return _estimate_from_scratch(student_id=student_id, skill_ids=skill_ids)[0]
+    return _estimate(student_id=student_id, skill_ids=skill_ids)[0]
+
+
+ESTIMATE_CACHE_S = 3600
+_FIELDS = ("id", "skill_id", "correct", "created_at", "item__difficulty", "item_id")
+
+
+def _estimate_key(student_id: int) -> str:
+    return f"tutor:scheduler:estimate:v1:{student_id}"
+
+
+def _estimate(*, student_id: int, skill_ids: list[int]) -> tuple[policies.SkillEstimator, tuple[int, int] | None]:
+    """The estimator and the (item, skill) of the student's last answer.
+
+    Attempts are append-only, so the estimate is kept in the cache and only the answers
+    since the last call are folded in (one small query). A cold start (or a cache that no
+    longer matches the history: an erased or back-dated attempt) rebuilds it from the
+    database: per-skill totals of older answers plus the recent window, replayed.
+    """
+    key = _estimate_key(student_id)
+    cached = cache.get(key)
+    if cached is not None:
+        estimator, last_id, last_at, last = cached
+        rows = list(
+            Attempt.objects.filter(student_id=student_id, id__gte=last_id)
+            .order_by("created_at", "id")
+            .values_list(*_FIELDS)[: RECENT_WINDOW + 1]
+        )
+        newest_t = max((e.last_t for e in estimator.skills.values() if e.last_t is not None), default=-math.inf)
+        if (
+            rows
+            and rows[0][0] == last_id
+            and _days(rows[0][3]) == last_at  # the same attempt, not a reused id
+            and len(rows) <= RECENT_WINDOW
+            and all(_days(r[3]) >= newest_t for r in rows[1:])
+        ):
+            for _id, skill_id, correct, created_at, difficulty, item_id in rows[1:]:
+                estimator.observe(skill_id, correct=correct, now=_days(created_at), difficulty=difficulty)
+                last = (item_id, skill_id)
+            for sid in skill_ids:
+                estimator.get(sid)
+            if len(rows) > 1:
+                cache.set(key, (estimator, rows[-1][0], _days(rows[-1][3]), last), ESTIMATE_CACHE_S)
+            return estimator, last
+    estimator, last_id, last_at, last = _estimate_from_scratch(student_id=student_id, skill_ids=skill_ids)
+    if last_id is not None:
+        cache.set(key, (estimator, last_id, last_at, last), ESTIMATE_CACHE_S)
+    return estimator, last
+
+
+def _estimate_from_scratch(
+    *, student_id: int, skill_ids: list[int]
+) -> tuple[policies.SkillEstimator, int | None, float | None, tuple[int, int] | None]:
+    estimator = policies.SkillEstimator(skill_ids)
+    recent = list(
+        Attempt.objects.filter(student_id=student_id)
+        .order_by("-created_at", "-id")
+        .values_list(*_FIELDS)[:RECENT_WINDOW]
+    )
+    if not recent:
+        return estimator, None, None, None
+    last_id, last_at, last = recent[0][0], _days(recent[0][3]), (recent[0][5], recent[0][1])
+    recent.reverse()
+    if len(recent) == RECENT_WINDOW:
+        cut = recent[0][3]
+        older = (
+            Attempt.objects.filter(student_id=student_id, created_at__lt=cut)
+            .values("skill_id")
+            .annotate(
+                n=Count("id"),
+                n_correct=Count("id", filter=Q(correct=True)),
+                first=Min("created_at"),
+                last=Max("created_at"),
+            )
+        )
+        total = total_correct = 0
+        for row in older:
+            est = estimator.get(row["skill_id"])
+            accuracy = (row["n_correct"] + 1) / (row["n"] + 2)
+            est.theta = math.log(accuracy / (1 - accuracy))
+            est.n, est.n_correct = row["n"], row["n_correct"]
+            est.last_t = _days(row["last"])
+            # Practice spread over many days leaves a durable memory: a third of the span, at least 12 h.
+            est.half_life = max(0.5, (_days(row["last"]) - _days(row["first"])) / 3)
+            total += row["n"]
+            total_correct += row["n_correct"]
+        if total:
+            acc = (total_correct + 1) / (total + 2)
+            estimator.global_theta = math.log(acc / (1 - acc))
+            estimator.n_global = total
+    for _id, skill_id, correct, created_at, difficulty, _item_id in recent:
+        estimator.observe(skill_id, correct=correct, now=_days(created_at), difficulty=difficulty)
+    return estimator, last_id, last_at, last
+
+
+STRUCTURE_CACHE_S = 60
+
+
+def _structure(*, course_id: int, section: Section) -> tuple[list[policies.SkillView], dict[int, tuple[str, int, str]]]:
+    """Skills with prerequisites and confusable pairs: three queries, cached a minute per class.
+
+    A minute of staleness after a content edit is harmless to a schedule; the class's own
+    settings (skills in play, targets) are read fresh on every choice. The key carries the
+    class's creation time so that a reused id (test databases roll back) never hits.
+    """
+    key = f"tutor:scheduler:structure:v1:{course_id}:{section.pk}:{section.created_at.timestamp()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    # Plain tuples, not model instances: this runs on every item served.
+    rows = list(Skill.objects.filter(course_id=course_id).values_list("id", "name", "position", "slug"))
+    prereq: dict[int, list[int]] = {}
+    for from_id, to_id in Skill.prerequisites.through.objects.filter(from_skill__course_id=course_id).values_list(
+        "from_skill_id", "to_skill_id"
+    ):
+        prereq.setdefault(from_id, []).append(to_id)
+    confusable: dict[int, list[int]] = {}
+    for from_id, to_id in Skill.confusable_with.through.objects.filter(from_skill__course_id=course_id).values_list(
+        "from_skill_id", "to_skill_id"
+    ):
+        confusable.setdefault(from_id, []).append(to_id)
+    views = [
+        policies.SkillView(
+            skill_id=pk,
+            name=name,
+            position=position,
+            prerequisites=tuple(prereq.get(pk, ())),
+            confusable_with=tuple(confusable.get(pk, ())),
+        )
+        for pk, name, position, _slug in rows
+    ]
+    result = (views, {pk: (name, position, slug) for pk, name, position, slug in rows})
+    if rows:
+        cache.set(key, result, STRUCTURE_CACHE_S)
+    return result
 
 
 def item_next_for_student(*, session: PracticeSession, rng: random.Random | None = None) -> ItemChoice:
-    """Pick the next item for ``session``'s student. Never returns the item just shown."""
+    """Pick the next item for ``session``'s student, with the reason shown to their teacher.
+
+    Never returns the item just shown (when the skill has another). Raises ``LookupError``
+    when the course has no skills, or the chosen skill has no items and no generator.
+    """
     rng = rng or random.Random()
-    course = session.section.course
-    skills = list(Skill.objects.filter(course=course).prefetch_related("prerequisites"))
-    if not skills:
-        raise LookupError(f"course {course.slug!r} has no skills")
-    recent = list(
-        SessionItem.objects.filter(session__student_id=session.student_id)
-        .order_by("-served_at", "-id")
-        .values_list("item_id", "item__skill_id")[:3]
+    section = session.section
+    structure, skills = _structure(course_id=section.course_id, section=section)
+    if not structure:
+        raise LookupError(f"course {section.course_id} has no skills")
+    skill_ids = [v.skill_id for v in structure]
+    in_play = frozenset(section.skills_in_play.filter(course_id=section.course_id).values_list("id", flat=True))
+    settings = policies.PolicySettings(
+        target_success=section.target_success,
+        review_weight=section.review_weight,
+        skills_in_play=frozenset(in_play) or None,
     )
-    last_item_id = recent[0][0] if recent else None
-    last_skill_id = recent[0][1] if recent else None
+    now = timezone.now()
+    # An item served is answered before the next is chosen (or dropped when its session ends),
+    # so the last answer is the item just seen.
+    estimator, last = _estimate(student_id=session.student_id, skill_ids=skill_ids)
+    last_item_id, last_skill_id = last if last else (None, None)
 
-    ranked = _skill_priority(student_id=session.student_id, skills=skills)
-    candidates = [r for r in ranked if r[1].pk != last_skill_id] or ranked
-    _, skill, reason = candidates[0]
+    predictions = None
+    predict = _learner_model_predictions()
+    if predict is not None:
+        try:
+            predictions = predict(student=session.student, skill_ids=skill_ids)
+        except Exception:  # a broken model must not stop practice: fall back, loudly in the logs
+            logger.exception("learner-model predictions failed for student %s; using the fallback", session.student_id)
+            predictions = None
 
-    item = _fresh_item(skill=skill, student_id=session.student_id, avoid_item_id=last_item_id, rng=rng)
-    return ItemChoice(item=item, reason=reason)
-
-
-def _fresh_item(*, skill: Skill, student_id: int, avoid_item_id: int | None, rng: random.Random) -> Item:
-    seen = set(Attempt.objects.filter(student_id=student_id, skill=skill).values_list("item_id", flat=True))
-    unseen_authored = (
-        Item.objects.filter(skill=skill, source=Item.Source.AUTHORED).exclude(pk__in=seen).order_by("difficulty", "pk")
+    items_since = _items_since(estimator, now=_days(now))
+    views = policies.views_from_estimator(
+        estimator, structure, now=_days(now), items_since=items_since, predictions=predictions
     )
-    item = unseen_authored.first()
-    if item is not None:
-        return item
-    if skill.slug in generators.GENERATORS:
-        for _ in range(20):
-            item = item_from_generator(skill=skill, rng=rng)
-            if item.pk not in seen and item.pk != avoid_item_id:
-                return item
-        return item
-    # Authored-only skill, all seen: the least recently practised item that is not the last one.
-    reuse = (
-        Item.objects.filter(skill=skill)
-        .exclude(pk=avoid_item_id)
-        .annotate(last=Max("attempts__created_at", filter=Q(attempts__student_id=student_id)))
-        .order_by("last", "pk")
+    choice = policies.choose(
+        "adaptive", views, ctx=policies.Context(last_skill_id=last_skill_id), settings=settings, rng=rng
+    )
+    name, position, slug = skills[choice.skill_id]
+    skill = Skill(id=choice.skill_id, course_id=section.course_id, name=name, position=position, slug=slug)
+    target = 0.5 if choice.target_difficulty is None else choice.target_difficulty
+    item = _item_near(skill=skill, student_id=session.student_id, target=target, avoid_item_id=last_item_id, rng=rng)
+    return ItemChoice(item=item, reason=choice.reason)
+
+
+def _items_since(estimator: policies.SkillEstimator, *, now: float, sitting_days: float = 1 / 48) -> dict[int, int]:
+    """Recency rank (0 = the last one) of the skills practised in this sitting (the last 30 minutes).
+
+    Enough for the policy's massing discount; a skill last seen yesterday is not "just seen".
+    """
+    practised = sorted(
+        ((est.last_t, sid) for sid, est in estimator.skills.items() if est.last_t is not None),
+        reverse=True,
+    )
+    return {sid: rank for rank, (t, sid) in enumerate(practised) if now - t <= sitting_days}
+
+
+def _item_near(*, skill: Skill, student_id: int, target: float, avoid_item_id: int | None, rng: random.Random) -> Item:
+    """An item of ``skill`` close to ``target`` difficulty: unseen authored, else generated, else least recent."""
+    if skill.slug not in generators.GENERATORS:
+        # Authored only: unseen items first (nearest the target), then the least recently practised.
+        # Two queries bounded by this student's own answers and the skill's authored items.
+        last_seen = dict(
+            Attempt.objects.filter(student_id=student_id, skill_id=skill.pk)
+            .values("item_id")
+            .annotate(last=Max("created_at"))
+            .values_list("item_id", "last")
+        )
+        items = [i for i in Item.objects.filter(skill_id=skill.pk) if i.pk != avoid_item_id] or list(
+            Item.objects.filter(skill_id=skill.pk)
+        )
+        if not items:
+            raise LookupError(f"skill {skill.slug!r} has no items and no generator")
+        return min(
+            items,
+            key=lambda i: (
+                i.pk in last_seen,
+                last_seen[i.pk].timestamp() if i.pk in last_seen else 0.0,
+                abs(i.difficulty - target),
+                i.pk,
+            ),
+        )
+    seen = Attempt.objects.filter(student_id=student_id, skill_id=skill.pk).values("item_id")
+    authored = (
+        Item.objects.filter(skill_id=skill.pk, source=Item.Source.AUTHORED)
+        .exclude(pk__in=seen)
+        .annotate(gap=Abs(F("difficulty") - target))
+        .order_by("gap", "pk")
         .first()
     )
-    if reuse is None:
-        reuse = Item.objects.filter(skill=skill).first()
-    if reuse is None:
-        raise LookupError(f"skill {skill.slug!r} has no items and no generator")
-    return reuse
+    if authored is not None:
+        return authored
+    # Draw candidate parameters, keep the unseen one nearest the target, store only that one.
+    seeds = [rng.getrandbits(32) for _ in range(GENERATED_CANDIDATES)]
+    raws = [(s, generators.generate_item(skill.slug, random.Random(s))) for s in seeds]
+    seen_slugs = set(
+        Attempt.objects.filter(
+            student_id=student_id, item__course_id=skill.course_id, item__slug__in=[r["slug"] for _, r in raws]
+        ).values_list("item__slug", flat=True)
+    )
+    fresh = [(s, r) for s, r in raws if r["slug"] not in seen_slugs] or raws
+    fresh.sort(key=lambda sr: abs(float(sr[1].get("difficulty", 0.5)) - target))
+    item = None
+    for s, _raw in fresh:
+        item = item_from_generator(skill=skill, rng=random.Random(s))
+        if item.pk != avoid_item_id:
+            return item
+    assert item is not None
+    return item  # twelve draws of the very item just seen: a generator with one item

@@ -1,0 +1,161 @@
+"""The pure scheduling policies and the online estimate they read (no database)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tutor import policies
+from tutor.policies import Context, PolicySettings, SkillEstimator, SkillView
+
+
+def view(skill_id: int, **kw) -> SkillView:
+    kw.setdefault("name", f"S{skill_id}")
+    kw.setdefault("position", skill_id)
+    return SkillView(skill_id=skill_id, **kw)
+
+
+def practised(skill_id: int, *, p: float = 0.6, days: float = 0.01, recall: float = 0.95, n: int = 6, **kw):
+    return view(
+        skill_id, p_correct=p, days_since=days, recall=recall, n_attempts=n, uncertainty=1 / (1 + n) ** 0.5, **kw
+    )
+
+
+def test_prerequisites_are_respected():
+    base = practised(0, p=0.3, n=3)  # not yet solid
+    advanced = view(1, prerequisites=(0,), p_correct=0.3)
+    other = practised(2, p=0.9, n=10)
+    for seed in range(20):
+        choice = policies.choose(
+            "adaptive", [base, advanced, other], ctx=Context(last_skill_id=2), rng=random.Random(seed)
+        )
+        assert choice.skill_id != 1
+    solid = practised(0, p=0.8, n=10)
+    choices = {
+        policies.choose(
+            "adaptive", [solid, advanced, other], ctx=Context(last_skill_id=0), rng=random.Random(s)
+        ).skill_id
+        for s in range(5)
+    }
+    assert choices == {1}, "a skill whose prerequisite is solid and has all to learn should come next"
+
+
+def test_never_the_skill_just_seen_when_there_is_another():
+    views = [practised(0, p=0.2), practised(1, p=0.9, n=30)]
+    choice = policies.choose("adaptive", views, ctx=Context(last_skill_id=0), rng=random.Random(0))
+    assert choice.skill_id == 1
+    only = [practised(0, p=0.2)]
+    assert policies.choose("adaptive", only, ctx=Context(last_skill_id=0)).skill_id == 0
+
+
+def test_confusable_skill_is_interleaved_after_its_partner():
+    a = practised(0, p=0.6, confusable_with=(1,))
+    b = practised(1, p=0.6, confusable_with=(0,), position=9)  # last in course order: only contrast favours it
+    c = practised(2, p=0.6)
+    choice = policies.choose("adaptive", [a, b, c], ctx=Context(last_skill_id=0), rng=random.Random(1))
+    assert choice.skill_id == 1 and choice.kind == "interleave"
+    assert "right after the easily confused S0" in choice.reason
+
+
+def test_fading_skill_comes_due_for_review_with_a_reason():
+    fresh = [practised(i, p=0.7, recall=0.97, days=0.01) for i in range(1, 4)]
+    fading = practised(0, p=0.58, recall=0.35, days=6.2, name="fractions")
+    choice = policies.choose("adaptive", [*fresh, fading], ctx=Context(last_skill_id=1), rng=random.Random(0))
+    assert choice.skill_id == 0 and choice.kind == "review"
+    assert choice.reason == "review: fractions not practised for 6 days, predicted recall 58 %"
+
+
+def test_review_weight_changes_the_choice():
+    weak_new = practised(1, p=0.45, recall=0.99, days=0.01)
+    fading = practised(0, p=0.6, recall=0.5, days=4)
+    ctx = Context(last_skill_id=2)
+    extra = practised(2, p=0.9, n=20)
+    heavy = policies.choose("adaptive", [fading, weak_new, extra], ctx=ctx, settings=PolicySettings(review_weight=2.0))
+    none = policies.choose("adaptive", [fading, weak_new, extra], ctx=ctx, settings=PolicySettings(review_weight=0.0))
+    assert heavy.skill_id == 0 and none.skill_id == 1
+
+
+def test_aims_items_at_the_target_success():
+    v = practised(0, p=0.5)
+    easy = policies.choose("adaptive", [v], settings=PolicySettings(target_success=0.85))
+    hard = policies.choose("adaptive", [v], settings=PolicySettings(target_success=0.55))
+    assert easy.target_difficulty < hard.target_difficulty < 0.5
+    assert easy.p_correct == pytest.approx(0.85, abs=0.01) and hard.p_correct == pytest.approx(0.55, abs=0.01)
+
+
+def test_skills_in_play_limit_the_choice():
+    views = [view(i, p_correct=0.3) for i in range(5)]
+    settings = PolicySettings(skills_in_play=frozenset({3, 4}))
+    for name in policies.POLICIES:
+        for seed in range(10):
+            assert policies.choose(name, views, settings=settings, rng=random.Random(seed)).skill_id in {3, 4}
+
+
+def test_uncertain_skill_is_explored():
+    known = practised(0, p=0.5, n=200)
+    unsure = practised(1, p=0.5, n=1)
+    assert policies.choose("adaptive", [known, unsure], ctx=Context(last_skill_id=2)).skill_id == 1
+
+
+def test_baselines_behave_as_named():
+    views = [view(i) for i in range(3)]
+    assert policies.choose("blocked", views, ctx=Context(budget_per_skill=4)).skill_id == 0
+    views[0] = view(0, n_attempts=4)
+    assert policies.choose("blocked", views, ctx=Context(budget_per_skill=4)).skill_id == 1
+    assert policies.choose("round_robin", views).skill_id == 1
+    picks = {policies.choose("random", views, rng=random.Random(s)).skill_id for s in range(30)}
+    assert picks == {0, 1, 2}
+    with pytest.raises(ValueError):
+        policies.choose("nope", views)
+    with pytest.raises(ValueError):
+        policies.choose("adaptive", [])
+
+
+def test_estimator_learns_from_answers_and_forgets_with_time():
+    est = SkillEstimator([0, 1])
+    start = est.p_correct(0, now=0.0)
+    for i in range(6):
+        est.observe(0, correct=True, now=i / 1440)
+    learned = est.p_correct(0, now=0.01)
+    assert learned > start + 0.2
+    assert est.p_correct(0, now=10.0) < learned - 0.1, "ten days later the estimate should have faded"
+    for i in range(6):
+        est.observe(1, correct=False, now=i / 1440)
+    assert est.p_correct(1, now=0.01) < start
+    assert est.get(0).uncertainty() < SkillEstimator([0]).get(0).uncertainty()
+
+
+def test_spaced_success_lengthens_the_estimated_half_life():
+    massed, spaced = SkillEstimator([0]), SkillEstimator([0])
+    for i in range(5):
+        massed.observe(0, correct=True, now=i / 1440)
+        spaced.observe(0, correct=True, now=float(2 * i))
+    assert spaced.get(0).half_life > 2 * massed.get(0).half_life
+
+
+def test_adaptive_sequence_interleaves_and_never_repeats():
+    """A short run on the demo structure with simulated answers: no immediate repeats, pairs adjacent often."""
+    from tutor.simulator import bench, population
+
+    sim_skills, structure = bench.DEMO_SKILLS
+    student = population(n=1, skills=sim_skills, seed=3)[0]
+    est = SkillEstimator(v.skill_id for v in structure)
+    rng = random.Random(3)
+    seq: list[int] = []
+    for i in range(80):
+        student.advance(2.0 if i and i % 20 == 0 else 1 / 1440)
+        views = policies.views_from_estimator(est, structure, now=student.now)
+        c = policies.choose("adaptive", views, ctx=Context(last_skill_id=seq[-1] if seq else None), rng=rng)
+        r = student.present(c.skill_id, c.target_difficulty)
+        est.observe(c.skill_id, correct=r.correct, now=student.now, difficulty=c.target_difficulty)
+        seq.append(c.skill_id)
+    assert all(a != b for a, b in zip(seq, seq[1:], strict=False))
+    confusable = {(v.skill_id, c) for v in structure for c in v.confusable_with}
+    pairs = sum((a, b) in confusable for a, b in zip(seq, seq[1:], strict=False))
+    assert pairs >= 8, f"only {pairs} confusable transitions in 80 items"
+    for v in structure:
+        if v.skill_id in seq:
+            first = seq.index(v.skill_id)
+            assert all(p in seq[:first] for p in v.prerequisites), f"{v.name} served before its prerequisites"
+    assert len(set(seq)) >= 6, "practice should spread over the course, not stay on a few skills"

@@ -1,0 +1,103 @@
+"""Benchmark scheduling policies on simulated students: ``manage.py simulate --compare``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tutor.policies import POLICIES
+from tutor.simulator import SETTINGS, bench
+
+
+class Command(BaseCommand):
+    help = (
+        "Teach simulated students with a scheduling policy at a fixed practice budget and report the delayed "
+        "post-test (with 95 % confidence intervals). --compare runs every policy on the same students."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--policy", choices=sorted(POLICIES), default="adaptive")
+        parser.add_argument("--compare", action="store_true", help="run every policy on the same students")
+        parser.add_argument("--students", type=int, default=1000)
+        parser.add_argument("--budget", type=int, default=200, help="practice items per student")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--setting", choices=sorted(SETTINGS), default="maths", help="simulated world")
+        parser.add_argument("--session-length", type=int, default=20, help="items per session")
+        parser.add_argument("--gap-days", type=float, default=2.0, help="days between sessions")
+        parser.add_argument("--delay-days", type=float, default=7.0, help="days from the last session to the test")
+        parser.add_argument("--effects", action="store_true", help="also re-create the spacing/interleaving studies")
+        parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+    def handle(self, *args, **opt):
+        if opt["students"] < 2 or opt["budget"] < 1 or opt["session_length"] < 1:
+            raise CommandError("--students must be at least 2, --budget and --session-length at least 1")
+        names = list(POLICIES) if opt["compare"] else [opt["policy"]]
+        started = time.monotonic()
+
+        def progress(policy: str, done: int, total: int) -> None:
+            self.stderr.write(f"\r  {opt['setting']}: {policy} {done}/{total} students", ending="")
+            if done == total:
+                self.stderr.write("")
+
+        results = bench.benchmark(
+            policies_to_run=names,
+            students=opt["students"],
+            budget=opt["budget"],
+            seed=opt["seed"],
+            setting=opt["setting"],
+            session_length=opt["session_length"],
+            session_gap_days=opt["gap_days"],
+            test_delay_days=opt["delay_days"],
+            progress=progress,
+        )
+        diffs = {}
+        if "adaptive" in results:
+            for name, res in results.items():
+                if name != "adaptive":
+                    mean, ci = bench.paired_difference(results["adaptive"], res)
+                    diffs[f"adaptive-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
+        effects = bench.effect_sizes(setting=opt["setting"], seed=opt["seed"]) if opt["effects"] else None
+        wall = time.monotonic() - started
+        if opt["json"]:
+            out = {
+                "setting": opt["setting"],
+                "students": opt["students"],
+                "budget": opt["budget"],
+                "seed": opt["seed"],
+                "policies": {name: res.as_dict() for name, res in results.items()},
+                "differences": diffs,
+                "wall_s": round(wall, 1),
+            }
+            if effects is not None:
+                out["effects"] = {k: round(v, 3) for k, v in effects.items()}
+            self.stdout.write(json.dumps(out, indent=2))
+            return
+        world = SETTINGS[opt["setting"]]
+        self.stdout.write(
+            f"setting {world.name}: {world.description}\n"
+            f"{opt['students']} students, {opt['budget']} items each, sessions of {opt['session_length']} every "
+            f"{opt['gap_days']:g} days, post-test {opt['delay_days']:g} days after the last session, seed {opt['seed']}"
+        )
+        header = f"{'policy':<12} {'post-test':>22} {'skills mastered':>22} {'pts/100 items':>22} {'practice acc':>12}"
+        self.stdout.write(header)
+        self.stdout.write("-" * len(header))
+        for name, r in results.items():
+            self.stdout.write(
+                f"{name:<12} {_ci(100 * r.post_test, [100 * x for x in r.post_test_ci]):>22} "
+                f"{_ci(r.mastered, r.mastered_ci, 2):>22} {_ci(r.efficiency, r.efficiency_ci, 2):>22} "
+                f"{100 * r.practice_accuracy:>11.1f}%"
+            )
+        for key, d in diffs.items():
+            self.stdout.write(f"{key}: {d['points']:+.1f} points [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}] (paired)")
+        if effects is not None:
+            self.stdout.write(
+                f"simulator effects (Hedges g): spacing vs massing {effects['spacing_g']:.2f} (lit. 0.74), "
+                f"interleaving vs blocking {effects['interleaving_g']:.2f} (lit. 0.34 maths, < 0 vocabulary)"
+            )
+        self.stdout.write(f"wall time {wall:.1f} s")
+
+
+def _ci(mean: float, ci, digits: int = 1) -> str:
+    return f"{mean:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"

@@ -1,0 +1,366 @@
+"""Scheduling policies: which skill to practise next, at what difficulty, and why.
+
+Pure Python, no Django: the same code drives the product (``tutor.scheduler``) and the
+simulator benchmark (``tutor.simulator.bench``), so what is benchmarked is what ships.
+
+A policy sees one ``SkillView`` per skill (the structure of the course and the
+*estimated* state of the student on it) and returns a ``Choice``. It never sees the
+simulator's hidden truth: the estimates come from ``SkillEstimator`` (an online,
+transparent Elo-style estimate with forgetting, fed only observed responses and
+elapsed time) or, in the product, from the student's meta-learned learner model.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "POLICIES",
+    "Choice",
+    "Context",
+    "PolicySettings",
+    "SkillEstimate",
+    "SkillEstimator",
+    "SkillView",
+    "choose",
+    "difficulty_for_success",
+]
+
+# Item difficulty is on [0, 1]; one unit of difficulty is this many logits of P(correct).
+DIFFICULTY_SLOPE = 4.0
+DIFFICULTY_RANGE = (0.05, 0.95)
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
+
+
+def difficulty_for_success(p_mid: float, target: float) -> float:
+    """The item difficulty at which a student with P(correct)=``p_mid`` on a middling item succeeds with ``target``."""
+    d = 0.5 + (_logit(p_mid) - _logit(target)) / DIFFICULTY_SLOPE
+    return min(max(d, DIFFICULTY_RANGE[0]), DIFFICULTY_RANGE[1])
+
+
+# --- the online estimate (the product's fallback and the benchmark's only view) ----------------
+
+
+@dataclass
+class SkillEstimate:
+    """What the tutor believes about one skill of one student, from their answers alone."""
+
+    theta: float  # logit P(correct) on a middling item right after the last practice
+    theta_prior: float  # where knowledge decays back to when unpractised
+    n: int = 0
+    n_correct: int = 0
+    last_t: float | None = None  # days
+    half_life: float = 0.5  # days until what was learned is half forgotten (estimated)
+
+    def recall(self, now: float) -> float:
+        """Estimated fraction of what was learned that is still there (1 when never practised)."""
+        if self.last_t is None:
+            return 1.0
+        return 2.0 ** (-max(0.0, now - self.last_t) / self.half_life)
+
+    def p_now(self, now: float) -> float:
+        return _sigmoid(self.theta_prior + (self.theta - self.theta_prior) * self.recall(now))
+
+    def uncertainty(self) -> float:
+        """Shrinks like 1/sqrt(n): how much one more answer would move the estimate."""
+        return 1.0 / math.sqrt(1.0 + self.n)
+
+
+class SkillEstimator:
+    """Online per-skill estimate with forgetting: Elo updates on a logit, an exponential half-life per skill.
+
+    Deliberately simpler than (and of a different form from) the simulator: exponential
+    rather than power-law forgetting, one global ability shared by unseen skills. The
+    half-life doubles (times 1 + the surprise of recall) after a successful spaced
+    retrieval and halves after a lapse, as in half-life regression (Settles & Meeder 2016).
+    """
+
+    def __init__(self, skill_ids: Iterable[int], *, prior: float = -0.5) -> None:
+        self.global_theta = prior
+        self.n_global = 0
+        self.skills: dict[int, SkillEstimate] = {s: SkillEstimate(theta=prior, theta_prior=prior) for s in skill_ids}
+
+    def get(self, skill_id: int) -> SkillEstimate:
+        est = self.skills.get(skill_id)
+        if est is None:
+            est = self.skills[skill_id] = SkillEstimate(theta=self.global_theta, theta_prior=self.global_theta)
+        return est
+
+    def p_correct(self, skill_id: int, now: float, difficulty: float = 0.5) -> float:
+        est = self.get(skill_id)
+        return _sigmoid(_logit(est.p_now(now)) - DIFFICULTY_SLOPE * (difficulty - 0.5))
+
+    def observe(self, skill_id: int, *, correct: bool, now: float, difficulty: float = 0.5) -> None:
+        """Fold one observed answer into the estimate."""
+        est = self.get(skill_id)
+        if est.n == 0:
+            # A first answer on a new skill starts from the student's ability seen elsewhere.
+            est.theta = est.theta_prior = min(self.global_theta, 0.5)
+        r = est.recall(now)
+        p = self.p_correct(skill_id, now, difficulty)
+        y = 1.0 if correct else 0.0
+        k = 1.2 / (1.0 + 0.15 * est.n) + 0.25
+        est.theta = est.theta_prior + (est.theta - est.theta_prior) * r + k * (y - p)
+        if est.last_t is not None and now - est.last_t > 1e-3:
+            if correct:
+                est.half_life = min(365.0, est.half_life * (1.0 + 2.0 * (1.0 - r) + 0.3))
+            else:
+                est.half_life = max(0.25, est.half_life * 0.6)
+        est.last_t = now
+        est.n += 1
+        est.n_correct += int(correct)
+        self.n_global += 1
+        self.global_theta += (0.3 / math.sqrt(self.n_global)) * (y - _sigmoid(self.global_theta))
+
+
+# --- what a policy sees -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkillView:
+    """One skill as a policy sees it: course structure plus the estimated student state."""
+
+    skill_id: int
+    name: str
+    position: int = 0
+    prerequisites: tuple[int, ...] = ()
+    confusable_with: tuple[int, ...] = ()
+    n_attempts: int = 0
+    days_since: float | None = None  # None: never practised
+    items_since: int | None = None  # items served since this skill was last seen (None: never)
+    p_correct: float = 0.5  # predicted P(correct) now on a middling item
+    recall: float = 1.0  # predicted fraction of what was learned still retained
+    uncertainty: float = 1.0
+
+
+@dataclass(frozen=True)
+class Context:
+    """The moment of the choice: what was just served, and how much practice the plan allows."""
+
+    last_skill_id: int | None = None
+    budget_per_skill: int = 10  # for the blocked baseline: items per block
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """Teacher-tunable knobs (per class) plus the policy's own constants."""
+
+    target_success: float = 0.7  # desirable difficulty: aim items at this P(correct)
+    review_weight: float = 1.0  # how much fading skills are favoured over new ground
+    skills_in_play: frozenset[int] | None = None  # None: every skill of the course
+    mastery: float = 0.85  # P(correct) at which a skill counts as mastered
+    prerequisite_ready: float = 0.55  # a prerequisite must be predicted at least this good
+    review_below: float = 0.75  # predicted recall under which a practised skill is due
+    exploration: float = 0.35
+
+
+@dataclass(frozen=True)
+class Choice:
+    skill_id: int
+    target_difficulty: float | None  # None: any item of the skill will do
+    reason: str
+    kind: str = "practice"  # new | review | interleave | practice | explore | blocked | random | round_robin
+    p_correct: float | None = None  # predicted P(correct) at the target difficulty
+
+    def __post_init__(self) -> None:
+        if self.target_difficulty is not None and not 0.0 <= self.target_difficulty <= 1.0:
+            raise ValueError("target_difficulty must be within [0, 1]")
+
+
+def _in_play(views: Sequence[SkillView], settings: PolicySettings) -> list[SkillView]:
+    if settings.skills_in_play is None:
+        return list(views)
+    chosen = [v for v in views if v.skill_id in settings.skills_in_play]
+    return chosen or list(views)
+
+
+def _pct(p: float) -> str:
+    return f"{round(100 * p)} %"
+
+
+def _days(d: float) -> str:
+    if d < 1 / 24:
+        return f"{max(1, round(d * 24 * 60))} min"
+    if d < 1:
+        return f"{round(d * 24)} h"
+    n = round(d)
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+# --- the policies -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Scored:
+    score: float
+    view: SkillView
+    kind: str
+    reason: str = field(default="")
+
+
+def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
+    """Interleave, space by predicted forgetting, aim at desirable difficulty, respect prerequisites.
+
+    Each eligible skill gets a score that adds up the reasons to practise it now:
+    room to learn (1 - P), review urgency (predicted recall below ``review_below``),
+    contrast with a confusable skill just practised, and an exploration bonus where the
+    estimate is uncertain. A skill whose prerequisites are not yet predicted solid is not
+    eligible; the skill just practised is skipped when anything else is eligible.
+    """
+    pool = _in_play(views, settings)
+    by_id = {v.skill_id: v for v in views}
+    target = settings.target_success
+
+    def ready(v: SkillView) -> bool:
+        return all(
+            p not in by_id or by_id[p].p_correct >= settings.prerequisite_ready or by_id[p].n_attempts >= 8
+            for p in v.prerequisites
+        )
+
+    eligible = [v for v in pool if ready(v)]
+    if not eligible:  # nothing is ready (a teacher picked advanced skills only): the least blocked
+        fewest = min(sum(1 for p in v.prerequisites if p in by_id) for v in pool)
+        eligible = [v for v in pool if sum(1 for p in v.prerequisites if p in by_id) == fewest]
+    if len(eligible) > 1 and ctx.last_skill_id is not None:
+        eligible = [v for v in eligible if v.skill_id != ctx.last_skill_id] or eligible
+    last = by_id.get(ctx.last_skill_id) if ctx.last_skill_id is not None else None
+
+    scored: list[_Scored] = []
+    for v in eligible:
+        if v.n_attempts == 0:
+            # New ground: as much room to learn as the estimate says, plus the value of finding out.
+            score = (1.0 - v.p_correct) + settings.exploration * v.uncertainty
+            scored.append(_Scored(score, v, "new", f"new skill: {v.name}, prerequisites in place"))
+            continue
+        room = 1.0 - v.p_correct
+        score = room
+        kind = "practice"
+        reason = f"practise {v.name}: predicted success {_pct(v.p_correct)}"
+        due = max(0.0, settings.review_below - v.recall) / settings.review_below
+        if due > 0 and v.days_since is not None:
+            score += settings.review_weight * (0.2 + due)
+            kind = "review"
+            reason = f"review: {v.name} not practised for {_days(v.days_since)}, predicted recall {_pct(v.p_correct)}"
+        elif v.p_correct >= settings.mastery and v.recall > settings.review_below:
+            score -= 0.5  # mastered and fresh: leave it until it fades
+        # Massed repetition adds little: discount a skill seen in the last couple of items.
+        if v.items_since is not None and v.items_since < 2:
+            score -= 0.25
+        if last is not None and v.skill_id in last.confusable_with and last.n_attempts > 0:
+            score += 0.35
+            if kind != "review":
+                kind = "interleave"
+                reason = f"interleave: {v.name} right after the easily confused {last.name}"
+        bonus = settings.exploration * v.uncertainty * (1.0 - abs(v.p_correct - target))
+        if bonus > 0.25 and kind == "practice":
+            kind = "explore"
+            reason = f"explore: {v.name}, only {v.n_attempts} answer{'s' if v.n_attempts != 1 else ''} so far"
+        scored.append(_Scored(score + bonus, v, kind, reason))
+    best_score = max(s.score for s in scored)
+    # Ties (common at the start) break by course order, then at random.
+    best = [s for s in scored if s.score >= best_score - 1e-9]
+    top = min(best, key=lambda s: (s.view.position, rng.random()))
+    d = difficulty_for_success(top.view.p_correct, target)
+    p_at = _sigmoid(_logit(top.view.p_correct) - DIFFICULTY_SLOPE * (d - 0.5))
+    reason = top.reason
+    if top.kind in ("practice", "explore", "interleave"):
+        reason += f"; item aimed at {_pct(p_at)} success"
+    return Choice(skill_id=top.view.skill_id, target_difficulty=d, reason=reason, kind=top.kind, p_correct=p_at)
+
+
+def blocked(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
+    """Usual homework: one skill at a time in course order, ``budget_per_skill`` items each."""
+    pool = sorted(_in_play(views, settings), key=lambda v: v.position)
+    for v in pool:
+        if v.n_attempts < ctx.budget_per_skill:
+            return Choice(v.skill_id, None, f"blocked practice: {v.name}, item {v.n_attempts + 1}", "blocked")
+    v = min(pool, key=lambda v: (v.n_attempts, v.position))
+    return Choice(v.skill_id, None, f"blocked practice: {v.name} (extra)", "blocked")
+
+
+def random_interleaving(
+    views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random
+) -> Choice:
+    """Random interleaving: any skill in play, uniformly, whatever the student knows."""
+    v = rng.choice(_in_play(views, settings))
+    return Choice(v.skill_id, None, f"random interleaving: {v.name}", "random")
+
+
+def round_robin(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
+    """Fixed interleaving: cycle through the skills in course order (least practised first)."""
+    pool = _in_play(views, settings)
+    v = min(pool, key=lambda v: (v.n_attempts, v.position))
+    return Choice(v.skill_id, None, f"round robin: {v.name}", "round_robin")
+
+
+POLICIES = {
+    "adaptive": adaptive,
+    "blocked": blocked,
+    "random": random_interleaving,
+    "round_robin": round_robin,
+}
+
+
+def choose(
+    policy: str,
+    views: Sequence[SkillView],
+    *,
+    ctx: Context | None = None,
+    settings: PolicySettings | None = None,
+    rng: random.Random | None = None,
+) -> Choice:
+    """Run the named policy. Raises ``ValueError`` on an empty course or an unknown policy."""
+    if not views:
+        raise ValueError("no skills to choose from")
+    try:
+        fn = POLICIES[policy]
+    except KeyError:
+        raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}") from None
+    return fn(views, ctx or Context(), settings or PolicySettings(), rng or random.Random())
+
+
+def views_from_estimator(
+    estimator: SkillEstimator,
+    skills: Sequence[SkillView],
+    *,
+    now: float,
+    items_since: dict[int, int] | None = None,
+    predictions: dict[int, float] | None = None,
+) -> list[SkillView]:
+    """Fill the structural ``skills`` with the estimator's state at ``now`` (``predictions`` override P)."""
+    out = []
+    for s in skills:
+        est = estimator.get(s.skill_id)
+        p = est.p_now(now)
+        if predictions is not None and s.skill_id in predictions:
+            p = predictions[s.skill_id]
+        out.append(
+            SkillView(
+                skill_id=s.skill_id,
+                name=s.name,
+                position=s.position,
+                prerequisites=s.prerequisites,
+                confusable_with=s.confusable_with,
+                n_attempts=est.n,
+                days_since=None if est.last_t is None else max(0.0, now - est.last_t),
+                items_since=None if items_since is None else items_since.get(s.skill_id),
+                p_correct=p,
+                recall=est.recall(now),
+                uncertainty=est.uncertainty(),
+            )
+        )
+    return out

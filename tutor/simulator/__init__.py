@@ -1,0 +1,18 @@
+"""The student simulator: a library (no Django) for the scheduler benchmark, the demo and other benchmarks.
+
+``model`` holds the simulated students (step API: ``present`` an item, ``advance`` time);
+``bench`` runs scheduling policies on a population and re-creates classic experiments.
+"""
+
+from .model import SETTINGS, Response, SimSetting, SimSkill, SimulatedStudent, StudentTraits, population, traits_sample
+
+__all__ = [
+    "SETTINGS",
+    "Response",
+    "SimSetting",
+    "SimSkill",
+    "SimulatedStudent",
+    "StudentTraits",
+    "population",
+    "traits_sample",
+]
