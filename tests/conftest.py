@@ -39,3 +39,16 @@ def pytest_configure(config: pytest.Config) -> None:
             problems.append(f"CI=true but the broker does not answer: {broker['error']}")
     if problems:
         raise pytest.UsageError("\n".join(problems))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(request: pytest.FixtureRequest):
+    """Test databases reuse primary keys, so nothing cached by student id may outlive a test."""
+    if not request.config.pluginmanager.hasplugin("django"):
+        yield
+        return
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
