@@ -29,10 +29,7 @@ def _invalid(request: HttpRequest, template: str, ctx: dict, exc: services.Metac
 
 
 def _staff_section(request: HttpRequest, section_id: int) -> Section:
-    user = request.user
-    if not (user.is_superuser or user.role in (User.Role.TEACHER, User.Role.ADMIN)):
-        raise Http404("No such class")
-    return get_object_or_404(access.sections_visible_to(user), pk=section_id)
+    return get_object_or_404(access.sections_managed_by(request.user), pk=section_id)
 
 
 # --- inside the practice flow (the student alone) -----------------------------------------------------------

@@ -73,3 +73,10 @@ def can_act_in_session(user: User, session: PracticeSession) -> bool:
 def can_view_model_registry(user: User) -> bool:
     """Training runs and model versions hold no student data: staff of any organisation may watch them."""
     return user.is_authenticated and (user.is_superuser or user.role in (User.Role.TEACHER, User.Role.ADMIN))
+
+
+def sections_managed_by(user: User) -> QuerySet[Section]:
+    """Classes whose settings the user may change: their teachers, their organisation's admins, operators."""
+    if not user.is_authenticated or not (user.is_superuser or user.role in (User.Role.TEACHER, User.Role.ADMIN)):
+        return Section.objects.none()
+    return sections_visible_to(user)

@@ -119,3 +119,12 @@ def content_export(*, course: Course) -> ContentSpec:
             for i in items
         ),
     )
+
+
+def attempts_for_student(*, student: User, limit: int = 50) -> list[Attempt]:
+    """The student's latest attempts with the scheduler's reason for each item (teacher drill-down)."""
+    return list(
+        Attempt.objects.filter(student=student)
+        .select_related("item", "skill", "session_item")
+        .order_by("-created_at", "-id")[:limit]
+    )

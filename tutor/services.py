@@ -189,3 +189,46 @@ def session_end(*, session: PracticeSession) -> PracticeSession:
             PracticeSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=timezone.now())
         session.refresh_from_db(fields=["ended_at"])
     return session
+
+
+# --- class settings -----------------------------------------------------------
+
+
+def _number(value: object, *, field: str, low: float, high: float, label: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise PracticeError(f"{label} must be a number.", field=field) from None
+    if not low <= number <= high:  # also rejects NaN
+        raise PracticeError(f"{label} must be between {low:g} and {high:g}.", field=field)
+    return number
+
+
+@transaction.atomic
+def section_schedule_update(
+    *,
+    section: Section,
+    target_success: object,
+    review_weight: object,
+    session_length: object,
+    skill_ids: list[str] | list[int],
+) -> Section:
+    """Set how the scheduler works for one class. Validates everything before writing anything."""
+    target = _number(target_success, field="target_success", low=0.5, high=0.95, label="Target success")
+    review = _number(review_weight, field="review_weight", low=0.0, high=3.0, label="Review weight")
+    length = _number(session_length, field="session_length", low=1, high=50, label="Items per session")
+    if length != int(length):
+        raise PracticeError("Items per session must be a whole number.", field="session_length")
+    try:
+        wanted = {int(s) for s in skill_ids}
+    except (TypeError, ValueError):
+        raise PracticeError("Unknown skill.", field="skills_in_play") from None
+    skills = list(section.course.skills.filter(pk__in=wanted))
+    if len(skills) != len(wanted):
+        raise PracticeError("Choose skills of this class's course only.", field="skills_in_play")
+    Section.objects.filter(pk=section.pk).update(
+        target_success=target, review_weight=review, session_length=int(length)
+    )
+    section.refresh_from_db()
+    section.skills_in_play.set(skills)
+    return section

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from metacog import selectors as metacog_selectors
 from metacog import services as metacog_services
@@ -186,3 +186,41 @@ def practice_summary(request: HttpRequest, session_id: int) -> HttpResponse:
     summary = selectors.session_summary(session=session)
     extras = metacog_selectors.summary_extras(session=session, viewer=request.user)
     return render(request, "tutor/summary.html", {"session": session, "summary": summary, **extras})
+
+
+# --- teachers -----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def class_schedule(request: HttpRequest, section_id: int) -> HttpResponse:
+    section = get_object_or_404(access.sections_managed_by(request.user), pk=section_id)
+    error = field = None
+    status = 200
+    if request.method == "POST":
+        try:
+            services.section_schedule_update(
+                section=section,
+                target_success=request.POST.get("target_success"),
+                review_weight=request.POST.get("review_weight"),
+                session_length=request.POST.get("session_length"),
+                skill_ids=request.POST.getlist("skills_in_play"),
+            )
+        except services.PracticeError as exc:
+            error, field, status = exc.message, exc.field, 422
+        else:
+            return redirect("class_schedule", section_id=section.pk)
+    in_play = set(section.skills_in_play.values_list("pk", flat=True))
+    skills = [(s, s.pk in in_play) for s in section.course.skills.order_by("position", "slug")]
+    ctx = {"section": section, "skills": skills, "error": error, "error_field": field, "form": request.POST or None}
+    return render(request, "tutor/class_schedule.html", ctx, status=status)
+
+
+@login_required
+@require_GET
+def student_attempts(request: HttpRequest, student_id: int) -> HttpResponse:
+    if request.user.is_student:
+        raise Http404("No such student")
+    student = get_object_or_404(access.students_visible_to(request.user), pk=student_id)
+    attempts = selectors.attempts_for_student(student=student)
+    return render(request, "tutor/student_attempts.html", {"student": student, "attempts": attempts})
