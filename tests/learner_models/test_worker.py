@@ -16,25 +16,17 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from learner_models import services
 from learner_models.models import ModelVersion, TrainingRun
 from learner_models.selectors import skill_predictions_for_student
 from tests.learner_models.conftest import QUICK_BEST
+from tests.processes import shared_database_url
 from tutor.celery import app as celery_app
 from tutor.models import Skill, User
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 class Worker:
@@ -103,7 +95,7 @@ def start_worker(tmp_path):
     celery_app.control.purge()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": shared_database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "METIS_VAR_DIR": str(settings.VAR_DIR),
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),

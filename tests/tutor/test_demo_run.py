@@ -1,0 +1,79 @@
+"""`manage.py demo_run` (the last step of `make demo`) serves the site and a real worker; Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.processes import shared_database_url
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_run_serves_and_ctrl_c_stops_web_and_worker():
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": shared_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "METIS_VAR_DIR": str(settings.VAR_DIR),
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "demo_run", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    try:
+        deadline = time.monotonic() + 90
+        body = None
+        while time.monotonic() < deadline and (body is None or not any("ready." in line for line in lines)):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    body = json.load(response)
+            except OSError:
+                time.sleep(0.5)
+        out = "".join(lines)
+        assert body is not None and body["status"] == "ok", out
+        assert "ready." in out, "the Celery worker did not start:\n" + out
+        assert f"http://127.0.0.1:{port}/" in out and "demo-student-30" in out and "password" in out
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        assert proc.wait(timeout=60) == 0
+        time.sleep(1)
+        with pytest.raises(ProcessLookupError):
+            os.killpg(proc.pid, 0)  # nothing of the demo is left running
+    finally:
+        if proc.poll() is None or _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
