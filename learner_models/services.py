@@ -201,8 +201,7 @@ def training_run_execute(
         model = get_model(run.algorithm, **run.hyperparameters)
         callbacks = [_progress_recorder(run)] + ([progress] if progress else [])
         model.fit(train, device=resolved, callbacks=callbacks, seed=run.pk)
-        model.device = resolve_device("cpu")
-        model.net.to("cpu")
+        model.to("cpu")  # evaluation and the checkpoint are CPU-side, whatever device trained it
         metrics = {"held_out": _evaluate(model, held_out), "held_out_students": len(held_out)}
         version = _store_version(run, model, metrics)
     except Exception as exc:

@@ -1,16 +1,19 @@
+"""Fixtures for the Django side of learner_models. The core tests beside them run without Django,
+so nothing here imports Django code at load time and no fixture is autouse."""
+
 from __future__ import annotations
 
 import pytest
 
-from learner_models import loader
-from tutor.demo import demo_seed
-
 # Small enough to train in a couple of seconds on the demo histories, still the real `best` model.
-QUICK_BEST = {"epochs": 3, "hidden": 16, "d_model": 16, "head_hidden": 16, "patience": 3}
+QUICK_BEST = {"n_models": 1, "epochs": 3, "hidden": 16, "d_model": 16, "head_hidden": 16, "patience": 3}
 
 
-@pytest.fixture(autouse=True)
-def _media(settings, tmp_path):
+@pytest.fixture
+def isolated_media(settings, tmp_path):
+    """Checkpoints go to a fresh folder and no model stays cached between tests."""
+    from learner_models import loader
+
     settings.MEDIA_ROOT = tmp_path / "media"
     loader.clear()
     yield
@@ -18,6 +21,8 @@ def _media(settings, tmp_path):
 
 
 @pytest.fixture
-def demo_school(db):
+def demo_school(db, isolated_media):
     """The demo school with 29 simulated histories of 20 attempts (580 attempts)."""
+    from tutor.demo import demo_seed
+
     demo_seed(password="pw-for-tests", sessions_per_student=2, items_per_session=10)

@@ -17,7 +17,7 @@ from tests.learner_models.conftest import QUICK_BEST
 from tutor import services as tutor_services
 from tutor.models import Attempt, Section, Skill, User
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("isolated_media")]
 
 
 def _train(algorithm="best", hp=None):

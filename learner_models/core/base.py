@@ -1,0 +1,195 @@
+"""The one interface every learner model implements, and the checkpoint format.
+
+A model is fitted on a population of students, then `adapt` turns one student's
+responses into a small per-student state (a dict of tensors, kilobytes) that the
+product stores per student; `predict` reads P(correct) for next items from it.
+`predict_online` is the evaluation path: each response predicted from the
+earlier ones only, computed in one causal pass instead of T adaptations.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import StudentSequence, Vocab
+
+State = dict[str, torch.Tensor]
+Callback = Callable[[dict[str, Any]], None]
+
+CHECKPOINT_FORMAT = "metis-learner-model"
+CHECKPOINT_VERSION = 1
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """'auto' picks CUDA when present; everything else is passed to torch as-is."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def state_to_bytes(state: State) -> bytes:
+    """Serialise a per-student state for a database column (torch.save of CPU tensors)."""
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buf)
+    return buf.getvalue()
+
+
+def state_from_bytes(blob: bytes) -> State:
+    return torch.load(io.BytesIO(blob), weights_only=True)
+
+
+class LearnerModel:
+    """Base class. Subclasses set `name`, `Config`, build `self.net` in `_build` and fill the hooks."""
+
+    name: ClassVar[str] = "base"
+    Config: ClassVar[type] = object
+
+    def __init__(self, **config: Any) -> None:
+        known = {f.name for f in fields(self.Config)}
+        bad = set(config) - known
+        if bad:
+            raise TypeError(f"{self.name}: unknown config option(s) {sorted(bad)}; known: {sorted(known)}")
+        self.config = self.Config(**config)
+        self.vocab: Vocab | None = None
+        self.net: nn.Module | None = None
+        self.device = torch.device("cpu")
+
+    # -- interface ------------------------------------------------------------------------
+    def fit(
+        self,
+        sequences: Sequence[StudentSequence],
+        *,
+        device: str | torch.device = "cpu",
+        callbacks: Sequence[Callback] = (),
+        seed: int = 0,
+    ) -> LearnerModel:
+        """Fit / meta-train on a population of students (each student is one task)."""
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        self.device = resolve_device(device)
+        self.vocab = Vocab.fit(sequences)
+        self.net = self._build().to(self.device)
+        self._fit(list(sequences), list(callbacks), seed)
+        self.net.eval()
+        return self
+
+    def adapt(self, sequences: Sequence[StudentSequence]) -> list[State]:
+        """Per-student states from each student's responses so far (batched over students)."""
+        self._check_fitted()
+        seqs = list(sequences)
+        with torch.no_grad():
+            full = [i for i, s in enumerate(seqs) if len(s)]
+            got = dict(zip(full, self._adapt([seqs[i] for i in full]), strict=False)) if full else {}
+            return [got[i] if i in got else self._empty_state() for i in range(len(seqs))]
+
+    def predict(
+        self, state: State, skill_ids: Sequence[int] | np.ndarray, item_ids: Sequence[int] | np.ndarray | None = None
+    ) -> np.ndarray:
+        """P(correct) of the student's next response for each candidate skill (and item) id."""
+        self._check_fitted()
+        raw = np.asarray(skill_ids, dtype=np.int64)
+        sk = torch.from_numpy(self.vocab.map_skills(raw)).to(self.device)
+        it = torch.from_numpy(
+            self.vocab.map_items(None if item_ids is None else np.asarray(item_ids, dtype=np.int64), len(raw))
+        ).to(self.device)
+        with torch.no_grad():
+            st = {k: v.to(self.device) for k, v in state.items()}
+            return torch.sigmoid(self._predict_logits(st, sk, it)).float().cpu().numpy()
+
+    def predict_online(self, sequences: Sequence[StudentSequence]) -> list[np.ndarray]:
+        """For each student, P(correct) of every response given only the earlier ones."""
+        self._check_fitted()
+        with torch.no_grad():
+            return self._predict_online(list(sequences))
+
+    def to(self, device: str | torch.device) -> LearnerModel:
+        """Move a fitted model (e.g. trained on a GPU worker, served on CPU)."""
+        self.device = resolve_device(device)
+        if self.net is not None:
+            self.net.to(self.device)
+        return self
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Weights + config + vocabulary + format version: enough to rebuild without the training code path."""
+        self._check_fitted()
+        torch.save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "version": CHECKPOINT_VERSION,
+                "name": self.name,
+                "config": asdict(self.config),
+                "vocab": self.vocab.state_dict(),
+                "weights": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> LearnerModel:
+        from .registry import model_class
+
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+        if ck.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path}: not a learner-model checkpoint")
+        if ck["version"] > CHECKPOINT_VERSION:
+            raise ValueError(
+                f"{path}: checkpoint version {ck['version']} is newer than this code ({CHECKPOINT_VERSION})"
+            )
+        klass = model_class(ck["name"]) if cls is LearnerModel else cls
+        m = klass(**ck["config"])
+        m.name = ck["name"]  # keep the registered alias (e.g. 'best')
+        m.vocab = Vocab.from_state_dict(ck["vocab"])
+        m.device = resolve_device(device)
+        m.net = m._build()
+        m.net.load_state_dict(ck["weights"])
+        m.net.to(m.device).eval()
+        return m
+
+    # -- hooks ----------------------------------------------------------------------------
+    def _build(self) -> nn.Module:
+        raise NotImplementedError
+
+    def _fit(self, seqs: list[StudentSequence], callbacks: list[Callback], seed: int) -> None:
+        raise NotImplementedError
+
+    def _adapt(self, seqs: list[StudentSequence]) -> list[State]:
+        raise NotImplementedError
+
+    def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _predict_online(self, seqs: list[StudentSequence]) -> list[np.ndarray]:
+        # generic (slow) definition; models override with a causal batched pass
+        out = []
+        for s in seqs:
+            ps = []
+            for t in range(len(s)):
+                st = self._adapt([s.prefix(t)])[0] if t else self._empty_state()
+                sk = torch.from_numpy(self.vocab.map_skills(s.skills[t : t + 1])).to(self.device)
+                it = torch.from_numpy(self.vocab.map_items(None if s.items is None else s.items[t : t + 1], 1)).to(
+                    self.device
+                )
+                ps.append(float(torch.sigmoid(self._predict_logits(st, sk, it))[0]))
+            out.append(np.array(ps))
+        return out
+
+    def _empty_state(self) -> State:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if self.net is None or self.vocab is None:
+            raise RuntimeError(f"{self.name}: call fit() or load() first")
+
+
+def emit(callbacks: Sequence[Callback], **info: Any) -> None:
+    for cb in callbacks:
+        cb(info)

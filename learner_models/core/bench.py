@@ -1,0 +1,125 @@
+"""`python -m learner_models bench`: the serving and training numbers the product depends on.
+
+- adapt_one_p99_ms: refresh one student's state from 200 responses, one CPU thread (the per-answer path).
+- batched_speedup: adapting N students in batched calls vs looping the same adaptation per student
+  (the loop is timed on up to 2,000 of them and scaled linearly, to keep the run short).
+- metatrain_seconds: fitting the model on a KT training file (default assist2009_updated when present).
+Weights do not change the serving timings, so those use a model fitted briefly on synthetic students.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import StudentSequence, read_sequences
+from .registry import get_model
+
+DEFAULT_TRAIN = Path("/work/shared/data/kt/assist2009_updated_train.csv")
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _synthetic(n: int, length: int, n_ids: int, seed: int) -> list[StudentSequence]:
+    rng = np.random.default_rng(seed)
+    return [StudentSequence(rng.integers(0, n_ids, length), rng.integers(0, 2, length)) for _ in range(n)]
+
+
+def _serving(
+    name: str, n_students: int, length: int, device: str, quick: bool, loop_students: int = 2000
+) -> dict[str, float]:
+    cfg = {"epochs": 1} if name in ("best", "dkt", "dkt-lstm", "protonet", "matching", "dkvmn") else {}
+    if name in ("maml", "fomaml", "reptile", "metasgd"):
+        cfg = {"steps": 5}
+    model = get_model(name, **cfg).fit(_synthetic(200, 50, 110, 0), device=device, seed=0)
+    one = _synthetic(1, length, 110, 1)
+    for _ in range(5):
+        model.adapt(one)
+    times = []
+    for _ in range(50 if quick else 300):
+        t = time.perf_counter()
+        st = model.adapt(one)[0]
+        model.predict(st, [3])
+        times.append(1000 * (time.perf_counter() - t))
+    pop = _synthetic(n_students, length, 110, 2)
+    n_loop = min(n_students, loop_students)
+    _log(f"  {name}: per-student loop over {n_loop} of the {n_students} students (time scaled linearly) ...")
+    t = time.perf_counter()
+    for i, s in enumerate(pop[:n_loop]):
+        model.adapt([s])
+        if i % 500 == 499:
+            _log(f"    loop {100 * (i + 1) / n_loop:.0f}%")
+    loop_s = (time.perf_counter() - t) * n_students / n_loop
+    _log(f"  {name}: one batched call over {n_students} students ...")
+    t = time.perf_counter()
+    for a in range(0, n_students, 2500):  # chunks bound memory; still batched
+        model.adapt(pop[a : a + 2500])
+        _log(f"    batched {100 * min(a + 2500, n_students) / n_students:.0f}%")
+    batch_s = time.perf_counter() - t
+    return {
+        "adapt_one_p50_ms": float(np.percentile(times, 50)),
+        "adapt_one_p99_ms": float(np.percentile(times, 99)),
+        "loop_students_timed": n_loop,
+        "loop_s": loop_s,
+        "batched_s": batch_s,
+        "batched_speedup": loop_s / batch_s,
+    }
+
+
+def run_bench(args) -> int:
+    quick = bool(getattr(args, "quick", False))
+    n, length = (300, 50) if quick else (10_000, 200)
+    res: dict[str, float | str | int] = {
+        "model": args.model,
+        "students": n,
+        "responses_per_student": length,
+        "threads_serving": 1,
+    }
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _log(f"[1/3] serving path of '{args.model}' (1 thread, {length} responses per student)")
+        s = _serving(args.model, n, 200 if not quick else 50, args.device, quick)
+        res.update(s)
+        _log("[2/3] vmap-batched MAML inner loop vs per-student loop (1 thread)")
+        m = _serving("maml", n, 200 if not quick else 50, args.device, quick)
+        res.update({"maml_adapt_one_p99_ms": m["adapt_one_p99_ms"], "maml_batched_speedup": m["batched_speedup"]})
+    finally:
+        torch.set_num_threads(threads)
+    if getattr(args, "threads", 0):
+        torch.set_num_threads(args.threads)
+    res["threads_metatrain"] = torch.get_num_threads()
+    train_path = Path(args.train) if args.train else DEFAULT_TRAIN
+    if quick or not train_path.exists():
+        seqs, label = _synthetic(100, 30, 20, 3), "synthetic (100 students)"
+        cfg = {"epochs": 2} if args.model in ("best", "dkt", "dkt-lstm") else {}
+    else:
+        seqs, label, cfg = read_sequences(train_path), str(train_path), {}
+    _log(f"[3/3] meta-training '{args.model}' on {label} ({torch.get_num_threads()} threads)")
+    t = time.perf_counter()
+    get_model(args.model, **cfg).fit(
+        seqs,
+        device=args.device,
+        seed=0,
+        callbacks=[
+            lambda i: (
+                _log(f"    epoch {i.get('epoch')} {i.get('percent', 0):.0f}%") if i.get("stage") == "epoch" else None
+            )
+        ],
+    )
+    res["metatrain_seconds"] = time.perf_counter() - t
+    res["metatrain_data"] = label
+    if args.json:
+        print(json.dumps(res, indent=1))
+    else:
+        print(f"{'metric':28s} value")
+        for k, v in res.items():
+            print(f"{k:28s} {v:.3f}" if isinstance(v, float) else f"{k:28s} {v}")
+    return 0

@@ -1,0 +1,140 @@
+"""Command line: `python -m learner_models kt-eval ...` and `python -m learner_models bench`.
+
+Thin: parse arguments, call the core, print. Progress goes to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import KTFormatError, read_sequences
+from .evaluate import bucket_report, format_report
+from .registry import MODEL_NAMES, describe, get_model
+
+
+def _progress(info: dict) -> None:
+    parts = [f"{info.get('stage', '')}", f"epoch {info.get('epoch', '-')}"]
+    if "member" in info:
+        parts.insert(1, f"member {info['member']}")
+    if info.get("loss") is not None:
+        parts.append(f"loss {info['loss']:.4f}")
+    if info.get("val_auc") is not None and info["val_auc"] == info["val_auc"]:
+        parts.append(f"val_auc {info['val_auc']:.4f}")
+    parts.append(f"{info.get('percent', 0):5.1f}%")
+    print("  " + " | ".join(parts), file=sys.stderr, flush=True)
+
+
+def _write_preds(path: Path, preds: list[np.ndarray]) -> None:
+    """Write atomically so a failed run leaves nothing half-written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["student", "position", "p"])
+            for i, p in enumerate(preds):
+                for t, v in enumerate(p):
+                    w.writerow([i, t + 1, f"{float(v):.6f}"])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def kt_eval(args: argparse.Namespace) -> int:
+    try:
+        train = read_sequences(args.train, args.format)
+        test = read_sequences(args.test, args.format)
+    except KTFormatError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        overrides = json.loads(args.config)
+        model = get_model(args.model, **overrides)
+    except (ValueError, TypeError) as e:
+        print(f"error: --config: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if not out.parent.exists():
+        print(f"error: output folder {out.parent} does not exist", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.time()
+    print(
+        f"fitting {args.model} on {len(train)} students ({sum(map(len, train))} responses), "
+        f"device={args.device}, seed={args.seed}",
+        file=sys.stderr,
+        flush=True,
+    )
+    model.fit(train, device=args.device, callbacks=[_progress], seed=args.seed)
+    t_fit = time.time() - t0
+    preds = model.predict_online(test)
+    wall = time.time() - t0
+    _write_preds(out, preds)
+    rep = bucket_report([s.correct for s in test], preds)
+    print(
+        f"\n{args.model} {args.config if overrides else ''}: {len(test)} test students, fit {t_fit:.1f}s, fit+predict {wall:.1f}s"
+    )
+    print(format_report(rep))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = "\n".join(f"  {k:10s} {v}" for k, v in describe().items())
+    ap = argparse.ArgumentParser(
+        prog="python -m learner_models",
+        description="Metis learner-model core",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    ev = sub.add_parser(
+        "kt-eval",
+        help="fit on TRAIN, predict every TEST response from earlier ones",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="models:\n" + names,
+    )
+    ev.add_argument("--train", required=True)
+    ev.add_argument("--test", required=True)
+    ev.add_argument(
+        "--model",
+        default="best",
+        choices=MODEL_NAMES,
+        metavar="NAME",
+        help="one of: " + ", ".join(MODEL_NAMES) + " (default best)",
+    )
+    ev.add_argument("--out", required=True, help="predictions CSV: student,position,p")
+    ev.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    ev.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    ev.add_argument(
+        "--config",
+        default="{}",
+        help="JSON object of config overrides (research use; defaults are the ones reported in docs/learner-models.md)",
+    )
+    be = sub.add_parser("bench", help="adaptation latency, batched speed-up, meta-training time")
+    be.add_argument("--json", action="store_true")
+    be.add_argument("--train", default=None, help="KT file for the meta-training timing (dkvmn format)")
+    be.add_argument("--model", default="best", choices=MODEL_NAMES, metavar="NAME")
+    be.add_argument("--device", default="cpu")
+    be.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
+    be.add_argument("--threads", type=int, default=0, help="torch CPU threads for meta-training (0 = torch default)")
+    args = ap.parse_args(argv)
+    if args.cmd == "kt-eval":
+        return kt_eval(args)
+    from .bench import run_bench
+
+    return run_bench(args)

@@ -1,0 +1,397 @@
+"""Student response data: the contract types, file parsers and tensor batching.
+
+The Django side converts ORM rows into `Response` / `StudentSequence` through
+its own mappers; the core never sees a model instance. Inside the core a
+sequence is kept as NumPy arrays (one per field) because the KT files hold
+hundreds of thousands of responses.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+class KTFormatError(ValueError):
+    """A malformed input file; the message names the file, line and problem."""
+
+    def __init__(self, path: str | Path, line: int, problem: str) -> None:
+        super().__init__(f"{path}:{line}: {problem}")
+        self.path, self.line, self.problem = str(path), line, problem
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer. Optional fields are None when the source does not record them."""
+
+    skill: int
+    correct: int
+    item: int | None = None
+    confidence: float | None = None  # 0..1, rated before answering
+    response_time: float | None = None  # seconds
+    hints: int | None = None
+
+
+def _opt(values: Sequence[float | int | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+@dataclass(frozen=True, eq=False)
+class StudentSequence:
+    """One student's responses in answer order, stored column-wise (NaN = not recorded)."""
+
+    skills: np.ndarray  # (T,) int64
+    correct: np.ndarray  # (T,) int64 in {0, 1}
+    items: np.ndarray | None = None  # (T,) int64, -1 = none
+    confidence: np.ndarray | None = None  # (T,) float, NaN = not recorded
+    response_time: np.ndarray | None = None  # (T,) float seconds
+    hints: np.ndarray | None = None  # (T,) float count
+    student_id: str | None = field(default=None)
+
+    def __len__(self) -> int:
+        return int(self.skills.shape[0])
+
+    @classmethod
+    def from_responses(cls, responses: Iterable[Response], student_id: str | None = None) -> StudentSequence:
+        rs = list(responses)
+        items = [r.item for r in rs]
+        return cls(
+            skills=np.array([r.skill for r in rs], dtype=np.int64),
+            correct=np.array([int(r.correct) for r in rs], dtype=np.int64),
+            items=None
+            if all(i is None for i in items)
+            else np.array([-1 if i is None else i for i in items], dtype=np.int64),
+            confidence=_opt_or_none([r.confidence for r in rs]),
+            response_time=_opt_or_none([r.response_time for r in rs]),
+            hints=_opt_or_none([r.hints for r in rs]),
+            student_id=student_id,
+        )
+
+    def responses(self) -> list[Response]:
+        def get(a: np.ndarray | None, t: int, cast: type) -> object:
+            if a is None or (a.dtype.kind == "f" and math.isnan(a[t])) or (a.dtype.kind == "i" and a[t] < 0):
+                return None
+            return cast(a[t])
+
+        return [
+            Response(
+                int(self.skills[t]),
+                int(self.correct[t]),
+                get(self.items, t, int),
+                get(self.confidence, t, float),
+                get(self.response_time, t, float),
+                get(self.hints, t, int),
+            )
+            for t in range(len(self))
+        ]
+
+    def prefix(self, n: int) -> StudentSequence:
+        """The first n responses (what the tutor knew before answer n+1)."""
+
+        def cut(a):
+            return None if a is None else a[:n]
+
+        return StudentSequence(
+            self.skills[:n],
+            self.correct[:n],
+            cut(self.items),
+            cut(self.confidence),
+            cut(self.response_time),
+            cut(self.hints),
+            self.student_id,
+        )
+
+
+def _opt_or_none(values: list[float | int | None]) -> np.ndarray | None:
+    return None if all(v is None for v in values) else _opt(values)
+
+
+# ---------------------------------------------------------------------------- parsers
+
+
+def _int(path: Path, lineno: int, tok: str, what: str) -> int:
+    try:
+        return int(tok)
+    except ValueError:
+        raise KTFormatError(path, lineno, f"{what} {tok!r} is not an integer") from None
+
+
+def read_dkvmn(path: str | Path) -> list[StudentSequence]:
+    """Three-line format: count / ids / 0-1 answers per student (DKVMN reference data)."""
+    path = Path(path)
+    raw = path.read_text().splitlines()
+    lines = [(i + 1, ln.strip().rstrip(",")) for i, ln in enumerate(raw) if ln.strip()]
+    if len(lines) % 3:
+        raise KTFormatError(
+            path,
+            lines[-1][0] if lines else 1,
+            f"expected groups of 3 lines (count, ids, answers), got {len(lines)} non-blank lines",
+        )
+    seqs = []
+    for g in range(0, len(lines), 3):
+        (ln_n, s_n), (ln_q, s_q), (ln_a, s_a) = lines[g : g + 3]
+        n = _int(path, ln_n, s_n, "response count")
+        q = [_int(path, ln_q, t.strip(), "id") for t in s_q.split(",") if t.strip()]
+        a = [_int(path, ln_a, t.strip(), "answer") for t in s_a.split(",") if t.strip()]
+        if n <= 0:
+            raise KTFormatError(path, ln_n, f"response count must be positive, got {n}")
+        if len(q) != n:
+            raise KTFormatError(path, ln_q, f"expected {n} ids, got {len(q)}")
+        if len(a) != n:
+            raise KTFormatError(path, ln_a, f"expected {n} answers, got {len(a)}")
+        if any(x < 0 for x in q):
+            raise KTFormatError(path, ln_q, "ids must be non-negative")
+        if any(x not in (0, 1) for x in a):
+            raise KTFormatError(path, ln_a, "answers must be 0 or 1")
+        seqs.append(StudentSequence(np.array(q, dtype=np.int64), np.array(a, dtype=np.int64)))
+    if not seqs:
+        raise KTFormatError(path, 1, "no students in file")
+    return seqs
+
+
+LONG_REQUIRED = ("student", "skill", "correct")
+LONG_OPTIONAL = ("item", "timestamp", "confidence", "response_time", "hints")
+
+
+def read_long(path: str | Path) -> list[StudentSequence]:
+    """Long CSV: header `student,skill,correct[,item,timestamp,confidence,response_time,hints]`.
+
+    Rows are in answer order per student; students keep their order of first appearance.
+    """
+    path = Path(path)
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise KTFormatError(path, 1, "empty file (expected a header row)")
+        header = [h.strip() for h in header]
+        missing = [c for c in LONG_REQUIRED if c not in header]
+        if missing:
+            raise KTFormatError(path, 1, f"header lacks column(s) {', '.join(missing)}")
+        unknown = [c for c in header if c not in LONG_REQUIRED + LONG_OPTIONAL]
+        if unknown:
+            raise KTFormatError(path, 1, f"unknown column(s) {', '.join(unknown)}")
+        col = {h: i for i, h in enumerate(header)}
+        rows: dict[str, list[Response]] = {}
+
+        def cell(row: list[str], name: str) -> str | None:
+            v = row[col[name]].strip() if name in col else ""
+            return v or None
+
+        def num(
+            row: list[str], lineno: int, name: str, kind: type, lo: float | None = None, hi: float | None = None
+        ) -> float | int | None:
+            v = cell(row, name)
+            if v is None:
+                return None
+            try:
+                x = kind(v)
+            except ValueError:
+                raise KTFormatError(path, lineno, f"{name} {v!r} is not a {kind.__name__}") from None
+            if (lo is not None and x < lo) or (hi is not None and x > hi) or (isinstance(x, float) and math.isnan(x)):
+                raise KTFormatError(path, lineno, f"{name} {v!r} is out of range")
+            return x
+
+        for lineno, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != len(header):
+                raise KTFormatError(path, lineno, f"expected {len(header)} fields, got {len(row)}")
+
+            student = cell(row, "student")
+            if student is None:
+                raise KTFormatError(path, lineno, "student is empty")
+            skill, correct = num(row, lineno, "skill", int, 0), num(row, lineno, "correct", int, 0, 1)
+            if skill is None or correct is None:
+                raise KTFormatError(path, lineno, "skill and correct are required")
+            rows.setdefault(student, []).append(
+                Response(
+                    skill=int(skill),
+                    correct=int(correct),
+                    item=num(row, lineno, "item", int, 0),
+                    confidence=num(row, lineno, "confidence", float, 0.0, 1.0),
+                    response_time=num(row, lineno, "response_time", float, 0.0),
+                    hints=num(row, lineno, "hints", int, 0),
+                )
+            )
+    if not rows:
+        raise KTFormatError(path, 2, "no responses in file")
+    return [StudentSequence.from_responses(r, student_id=s) for s, r in rows.items()]
+
+
+def read_sequences(path: str | Path, fmt: str = "dkvmn") -> list[StudentSequence]:
+    if fmt == "dkvmn":
+        return read_dkvmn(path)
+    if fmt == "long":
+        return read_long(path)
+    raise ValueError(f"unknown format {fmt!r} (use dkvmn or long)")
+
+
+# ---------------------------------------------------------------------------- batching
+
+N_SIDE = 6  # side-feature channels, see side_features()
+
+
+def side_features(seq: StudentSequence) -> np.ndarray:
+    """(T, 6) float32: confidence, log time, log hints, each with a 'present' flag.
+
+    Missing values become 0 with flag 0, so a model trained with them still runs without.
+    """
+    T = len(seq)
+    out = np.zeros((T, N_SIDE), dtype=np.float32)
+    for j, (arr, fn) in enumerate(
+        ((seq.confidence, lambda x: x), (seq.response_time, lambda x: np.log1p(x) - 3.0), (seq.hints, np.log1p))
+    ):
+        if arr is not None:
+            ok = ~np.isnan(arr)
+            out[ok, 2 * j] = fn(arr[ok])
+            out[ok, 2 * j + 1] = 1.0
+    return out
+
+
+def count_features(skills: np.ndarray, correct: np.ndarray, n_ids: int) -> np.ndarray:
+    """(T, 4) PFA-style history before each response: log1p of successes/failures on this id and overall.
+
+    Vectorised (stable sort by id, exclusive cumulative sums per group): it runs on every adaptation.
+    """
+    T = len(skills)
+    y = correct.astype(np.float64)
+    order = np.argsort(skills, kind="stable")
+    s_sorted, y_sorted = skills[order], y[order]
+    cs = np.cumsum(y_sorted) - y_sorted
+    start = np.r_[0, np.flatnonzero(np.diff(s_sorted)) + 1] if T else np.zeros(0, dtype=np.int64)
+    grp = np.repeat(start, np.diff(np.r_[start, T]))
+    succ = np.empty(T)
+    cnt = np.empty(T)
+    succ[order] = cs - cs[grp]
+    cnt[order] = np.arange(T) - grp
+    gs = np.cumsum(y) - y
+    out = np.stack([succ, cnt - succ, gs, np.arange(T) - gs], 1) if T else np.zeros((0, 4))
+    return np.log1p(out).astype(np.float32)
+
+
+@dataclass
+class Batch:
+    """Padded tensors for B students of length ≤ T. Ids are already mapped to the model's vocabulary."""
+
+    skills: torch.Tensor  # (B, T) long, 0 = padding/unknown
+    items: torch.Tensor  # (B, T) long, 0 = none/unknown
+    correct: torch.Tensor  # (B, T) float
+    side: torch.Tensor  # (B, T, N_SIDE) float
+    counts: torch.Tensor  # (B, T, 4) float
+    mask: torch.Tensor  # (B, T) bool, True where a real response
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(*(getattr(self, f).to(device) for f in ("skills", "items", "correct", "side", "counts", "mask")))
+
+
+@dataclass
+class Vocab:
+    """Maps raw ids seen in training to 1..n; anything unseen maps to 0 (the shared 'unknown' row)."""
+
+    n_skills: int  # largest raw skill id seen + 1
+    n_items: int
+    seen_skills: np.ndarray  # (n_skills,) bool
+    seen_items: np.ndarray
+
+    @classmethod
+    def fit(cls, seqs: Sequence[StudentSequence]) -> Vocab:
+        ms = max(int(s.skills.max()) for s in seqs) + 1
+        its = [s.items for s in seqs if s.items is not None]
+        mi = max((int(i.max()) for i in its), default=-1) + 1
+        seen_s = np.zeros(ms, dtype=bool)
+        seen_i = np.zeros(max(mi, 1), dtype=bool)
+        for s in seqs:
+            seen_s[s.skills] = True
+            if s.items is not None:
+                seen_i[s.items[s.items >= 0]] = True
+        return cls(ms, mi, seen_s, seen_i)
+
+    def map_skills(self, raw: np.ndarray) -> np.ndarray:
+        ok = (raw >= 0) & (raw < self.n_skills)
+        out = np.zeros_like(raw)
+        out[ok] = np.where(self.seen_skills[raw[ok]], raw[ok] + 1, 0)
+        return out
+
+    def map_items(self, raw: np.ndarray | None, T: int) -> np.ndarray:
+        if raw is None or self.n_items == 0:
+            return np.zeros(T, dtype=np.int64)
+        ok = (raw >= 0) & (raw < self.n_items)
+        out = np.zeros_like(raw)
+        out[ok] = np.where(self.seen_items[raw[ok]], raw[ok] + 1, 0)
+        return out
+
+    def state_dict(self) -> dict:
+        return {
+            "n_skills": self.n_skills,
+            "n_items": self.n_items,
+            "seen_skills": self.seen_skills.tolist(),
+            "seen_items": self.seen_items.tolist(),
+        }
+
+    @classmethod
+    def from_state_dict(cls, d: dict) -> Vocab:
+        return cls(
+            d["n_skills"], d["n_items"], np.array(d["seen_skills"], dtype=bool), np.array(d["seen_items"], dtype=bool)
+        )
+
+
+def make_batch(seqs: Sequence[StudentSequence], vocab: Vocab, max_len: int | None = None) -> Batch:
+    """Pad B sequences (optionally keeping only the first max_len responses)."""
+    lens = [len(s) if max_len is None else min(len(s), max_len) for s in seqs]
+    B, T = len(seqs), max(lens)
+    skills = np.zeros((B, T), dtype=np.int64)
+    items = np.zeros((B, T), dtype=np.int64)
+    correct = np.zeros((B, T), dtype=np.float32)
+    side = np.zeros((B, T, N_SIDE), dtype=np.float32)
+    counts = np.zeros((B, T, 4), dtype=np.float32)
+    mask = np.zeros((B, T), dtype=bool)
+    for b, (s, n) in enumerate(zip(seqs, lens, strict=False)):
+        sk = vocab.map_skills(s.skills[:n])
+        skills[b, :n] = sk
+        items[b, :n] = vocab.map_items(None if s.items is None else s.items[:n], n)
+        correct[b, :n] = s.correct[:n]
+        side[b, :n] = side_features(s)[:n]
+        counts[b, :n] = count_features(sk, s.correct[:n], vocab.n_skills)
+        mask[b, :n] = True
+    return Batch(
+        torch.from_numpy(skills),
+        torch.from_numpy(items),
+        torch.from_numpy(correct),
+        torch.from_numpy(side),
+        torch.from_numpy(counts),
+        torch.from_numpy(mask),
+    )
+
+
+def length_batches(
+    seqs: Sequence[StudentSequence], tokens: int, rng: np.random.Generator | None = None
+) -> list[list[int]]:
+    """Index groups of similar length, each about `tokens` padded responses; shuffled when rng is given."""
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    groups, cur, cur_max = [], [], 0
+    for i in order:
+        m = max(cur_max, len(seqs[i]))
+        if cur and m * (len(cur) + 1) > tokens:
+            groups.append(cur)
+            cur, m = [], len(seqs[i])
+        cur.append(i)
+        cur_max = m
+    if cur:
+        groups.append(cur)
+    if rng is not None:
+        rng.shuffle(groups)
+    return groups
+
+
+def split_students(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train_idx, val_idx): hold out a fraction of the *training* students for early stopping/calibration."""
+    order = np.random.default_rng(seed).permutation(n)
+    nv = max(1, int(round(n * frac))) if n > 1 else 0
+    return np.sort(order[nv:]), np.sort(order[:nv])

@@ -1,0 +1,215 @@
+"""Model-based family: a recurrent sequence learner (DKT-style GRU/LSTM). The network *is* the learner.
+
+Hybrid touches that help cold start: the initial hidden state is learned across
+the population (a meta-learned prior student), the output head sees the target
+id's embedding, a per-id easiness bias and PFA-style success/failure counts,
+and the final logit is Platt-calibrated on held-out training students.
+The per-student state is the hidden vector plus the count vectors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .base import LearnerModel, State
+from .data import N_SIDE, Batch, StudentSequence, length_batches, make_batch
+from .train import TrainSettings, causal_logits, train_causal
+
+
+@dataclass
+class SequenceConfig:
+    cell: str = "gru"  # gru | lstm
+    n_models: int = 3  # ensemble size (members differ in seed and held-out students)
+    d_model: int = 128
+    hidden: int = 128
+    head_hidden: int = 128
+    dropout: float = 0.2
+    use_counts: bool = True  # PFA-style log success/failure counts in the head
+    use_side: bool = True  # confidence / response time / hints when present
+    epochs: int = 30
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    batch_students: int = 32
+    tokens_per_batch: int = 3200  # responses per optimiser step (short sequences batch many students)
+    tbptt: int = 100  # truncated BPTT chunk (long sequences train in chunks with carried state)
+    patience: int = 3
+    time_budget_s: float = 1500.0  # whole ensemble; a safety net, early stopping ends first
+    id_dropout: float = 0.02
+
+
+class SequenceNet(nn.Module):
+    def __init__(self, cfg: SequenceConfig, n_ids: int, n_items: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d, h = cfg.d_model, cfg.hidden
+        self.inter = nn.Embedding(2 * (n_ids + 1), d)  # (id, correct) -> input
+        self.target = nn.Embedding(n_ids + 1, d)  # id asked next
+        self.item = nn.Embedding(n_items + 1, d)  # optional item id (row 0 = none/unknown)
+        nn.init.zeros_(self.item.weight)
+        self.side = nn.Linear(N_SIDE, d)
+        self.rnn = (nn.GRU if cfg.cell == "gru" else nn.LSTM)(d, h, batch_first=True)
+        self.h0 = nn.Parameter(torch.zeros(1, 1, h))  # learned prior student
+        self.c0 = nn.Parameter(torch.zeros(1, 1, h)) if cfg.cell == "lstm" else None
+        self.drop = nn.Dropout(cfg.dropout)
+        n_cnt = 4 if cfg.use_counts else 0
+        self.head = nn.Sequential(
+            nn.Linear(h + d + n_cnt, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, 1)
+        )
+        self.bias = nn.Embedding(n_ids + 1, 1)  # per-id easiness
+        nn.init.zeros_(self.bias.weight)
+        self.register_buffer("calib", torch.tensor([1.0, 0.0]))
+
+    def _init_state(self, B: int) -> tuple[torch.Tensor, ...]:
+        h = self.h0.expand(1, B, -1).contiguous()
+        return (h,) if self.c0 is None else (h, self.c0.expand(1, B, -1).contiguous())
+
+    def _inputs(self, b: Batch) -> torch.Tensor:
+        x = self.inter(b.skills * 2 + b.correct.long()) + self.item(b.items)  # (B, T, d)
+        if self.cfg.use_side:
+            x = x + self.side(b.side)
+        return x
+
+    def head_logit(
+        self, h: torch.Tensor, skills: torch.Tensor, items: torch.Tensor, counts: torch.Tensor
+    ) -> torch.Tensor:
+        """h (..., H), ids (...), counts (..., 4) -> calibrated logit (...)."""
+        parts = [self.drop(h), self.target(skills) + self.item(items)]
+        if self.cfg.use_counts:
+            parts.append(counts)
+        z = self.head(torch.cat(parts, -1)).squeeze(-1) + self.bias(skills).squeeze(-1)
+        return self.calib[0] * z + self.calib[1]
+
+    def run(self, b: Batch, state: tuple[torch.Tensor, ...] | None = None):
+        B = b.skills.shape[0]
+        st = self._init_state(B) if state is None else state
+        out, last = self.rnn(self.drop(self._inputs(b)), st[0] if self.c0 is None else st)  # (B, T, H)
+        return out, ((last,) if self.c0 is None else last)
+
+    def forward_stateful(self, b: Batch, state: tuple[torch.Tensor, ...] | None = None):
+        """Causal logits (B, T) and the recurrent state after the chunk (for truncated BPTT).
+
+        Response t is predicted from the hidden state after responses < t; the first one from
+        `state` (the previous chunk) or the learned prior h0.
+        """
+        B = b.skills.shape[0]
+        st = self._init_state(B) if state is None else state
+        out, last = self.run(b, st)  # (B, T, H)
+        prev = torch.cat([st[0][0][:, None, :], out[:, :-1]], 1)  # (B, T, H) state before t
+        return self.head_logit(prev, b.skills, b.items, b.counts), last
+
+    def forward(self, b: Batch) -> torch.Tensor:
+        return self.forward_stateful(b)[0]
+
+
+class SequenceEnsemble(nn.Module):
+    """K independently trained SequenceNets; P(correct) is the mean of their calibrated probabilities."""
+
+    def __init__(self, cfg: SequenceConfig, n_ids: int, n_items: int) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(SequenceNet(cfg, n_ids, n_items) for _ in range(cfg.n_models))
+
+    @staticmethod
+    def mean_logit(logits: list[torch.Tensor]) -> torch.Tensor:
+        p = torch.stack([torch.sigmoid(z) for z in logits]).mean(0).clamp(1e-6, 1 - 1e-6)
+        return torch.logit(p)
+
+    def forward(self, b: Batch) -> torch.Tensor:
+        return self.mean_logit([m(b) for m in self.members])
+
+
+class SequenceKT(LearnerModel):
+    """DKT-style recurrent learner with a learned initial state and calibrated head (optionally an ensemble)."""
+
+    name = "dkt"
+    Config = SequenceConfig
+
+    def _build(self) -> nn.Module:
+        return SequenceEnsemble(self.config, self.vocab.n_skills, self.vocab.n_items)
+
+    def _fit(self, seqs, callbacks, seed) -> None:
+        c = self.config
+        st = TrainSettings(
+            epochs=c.epochs,
+            lr=c.lr,
+            weight_decay=c.weight_decay,
+            batch_students=c.batch_students,
+            tokens_per_batch=c.tokens_per_batch,
+            tbptt=c.tbptt,
+            patience=c.patience,
+            time_budget_s=c.time_budget_s / c.n_models,
+            id_dropout=c.id_dropout,
+        )
+        self.history = []
+        for k, member in enumerate(self.net.members):
+            # each member: its own seed and its own held-out students (bagging-like diversity)
+            torch.manual_seed(seed + 1000 * k)
+            cbs = [
+                lambda info, k=k, cb=cb: cb(
+                    {**info, "member": k + 1, "percent": (100 * k + info.get("percent", 0)) / c.n_models}
+                )
+                for cb in callbacks
+            ]
+            self.history.append(train_causal(member, seqs, self.vocab, self.device, st, cbs, seed + 1000 * k))
+
+    def _predict_online(self, seqs: list[StudentSequence]) -> list[np.ndarray]:
+        return [1 / (1 + np.exp(-z)) for z in causal_logits(self.net, seqs, self.vocab, self.device)]
+
+    def _adapt(self, seqs: list[StudentSequence]) -> list[State]:
+        states: list[State | None] = [None] * len(seqs)
+        n = self.vocab.n_skills + 1
+        lstm = self.config.cell == "lstm"
+        for idx in length_batches(seqs, 40000):
+            b = make_batch([seqs[i] for i in idx], self.vocab).to(self.device)
+            lens = b.mask.sum(1).cpu()
+            hs, cs = [], []
+            for m in self.net.members:
+                # pack so each student's final state is taken at its own length
+                packed = nn.utils.rnn.pack_padded_sequence(m._inputs(b), lens, batch_first=True, enforce_sorted=False)
+                init = m._init_state(len(idx))
+                _, last = m.rnn(packed, init if lstm else init[0])
+                hs.append(last[0][0] if lstm else last[0])  # (B, H)
+                if lstm:
+                    cs.append(last[1][0])
+            h = torch.stack(hs, 1)  # (B, K, H)
+            c = torch.stack(cs, 1) if lstm else None
+            keep = b.correct * b.mask
+            succ = torch.zeros(len(idx), n, device=self.device).scatter_add_(1, b.skills, keep)
+            seen = torch.zeros(len(idx), n, device=self.device).scatter_add_(1, b.skills, b.mask.float())
+            for j, i in enumerate(idx):
+                states[i] = {
+                    "h": h[j].clone(),
+                    "succ": succ[j],
+                    "fail": seen[j] - succ[j],
+                    **({"c": c[j].clone()} if lstm else {}),
+                }
+        return states  # type: ignore[return-value]
+
+    def _empty_state(self) -> State:
+        n = self.vocab.n_skills + 1
+        st = {
+            "h": torch.stack([m.h0[0, 0] for m in self.net.members]).detach().clone(),
+            "succ": torch.zeros(n, device=self.device),
+            "fail": torch.zeros(n, device=self.device),
+        }
+        if self.config.cell == "lstm":
+            st["c"] = torch.stack([m.c0[0, 0] for m in self.net.members]).detach().clone()
+        return st
+
+    def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        K = skills.shape[0]
+        counts = torch.stack(
+            [
+                state["succ"][skills],
+                state["fail"][skills],
+                state["succ"].sum().expand(K),
+                state["fail"].sum().expand(K),
+            ],
+            -1,
+        ).log1p()
+        return self.net.mean_logit(
+            [m.head_logit(state["h"][k].expand(K, -1), skills, items, counts) for k, m in enumerate(self.net.members)]
+        )

@@ -1,0 +1,83 @@
+"""Synthetic students and quick model configs for the core tests (no /work/shared data, no Django)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from learner_models.core.data import StudentSequence
+
+
+def synth(
+    n_students: int = 120, n_skills: int = 8, length: int = 30, seed: int = 0, side: bool = False
+) -> list[StudentSequence]:
+    """Students with a latent ability that grows with practice; skills with fixed difficulty.
+
+    A model that tracks the student beats chance clearly; a constant predictor does not.
+    """
+    rng = np.random.default_rng(seed)
+    diff = rng.normal(0, 1.0, n_skills)
+    out = []
+    for _ in range(n_students):
+        th = rng.normal(0, 1.2)
+        T = int(rng.integers(length // 2, length + 1))
+        sk = rng.integers(0, n_skills, T)
+        y = np.zeros(T, dtype=np.int64)
+        for t in range(T):
+            p = 1 / (1 + np.exp(-(th - diff[sk[t]])))
+            y[t] = rng.random() < p
+            th += 0.05
+        kw = {}
+        if side:
+            kw = {
+                "confidence": np.clip(y * 0.3 + rng.random(T) * 0.7, 0, 1).astype(np.float32),
+                "response_time": rng.gamma(2.0, 10.0, T).astype(np.float32),
+                "hints": rng.integers(0, 3, T).astype(np.float32),
+            }
+        out.append(StudentSequence(sk.astype(np.int64), y, **kw))
+    return out
+
+
+# Small configs so every family fits in about a second on one core.
+QUICK = {
+    "best": {
+        "epochs": 12,
+        "d_model": 16,
+        "hidden": 16,
+        "head_hidden": 16,
+        "batch_students": 16,
+        "dropout": 0.0,
+        "n_models": 2,
+        "tokens_per_batch": 200,
+        "tbptt": 10,
+    },
+    "dkt": {
+        "epochs": 12,
+        "d_model": 16,
+        "hidden": 16,
+        "head_hidden": 16,
+        "batch_students": 16,
+        "dropout": 0.0,
+        "tokens_per_batch": 200,
+        "tbptt": 10,
+    },
+    "dkt-lstm": {
+        "epochs": 12,
+        "d_model": 16,
+        "hidden": 16,
+        "head_hidden": 16,
+        "batch_students": 16,
+        "tbptt": 10,
+        "tokens_per_batch": 200,
+        "dropout": 0.0,
+    },
+    "dkvmn": {"epochs": 10, "tokens_per_batch": 400, "slots": 4, "dk": 8, "dv": 8, "hidden": 8},
+    "maml": {"steps": 150, "batch": 64, "dim": 4},
+    "fomaml": {"steps": 150, "batch": 64, "dim": 4},
+    "reptile": {"steps": 150, "batch": 64, "dim": 4},
+    "metasgd": {"steps": 150, "batch": 64, "dim": 4},
+    "protonet": {"epochs": 20, "tokens_per_batch": 200, "dim": 8, "n_types": 4, "lr": 1e-2},
+    "matching": {"epochs": 12, "tokens_per_batch": 200, "dim": 16},
+    "elo": {},
+    "pfa": {},
+    "bkt": {"iters": 40},
+}

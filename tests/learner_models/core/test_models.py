@@ -1,0 +1,100 @@
+"""Every family on the common interface: fits tiny synthetic data and beats chance; checkpoints
+round-trip bit for bit; the online pass equals adapt-then-predict (one adaptation path)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from learner_models.core import MODEL_NAMES, LearnerModel, get_model, state_from_bytes, state_to_bytes
+from learner_models.core.evaluate import auc
+from tests.learner_models.core.kt_helpers import QUICK
+
+FAMILIES = list(QUICK)
+
+
+def test_registry_covers_every_model():
+    assert set(MODEL_NAMES) == set(QUICK)
+    with pytest.raises(KeyError):
+        get_model("nope")
+    with pytest.raises(TypeError):
+        get_model("elo", not_an_option=1)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_fits_and_beats_chance(name, fitted, data):
+    m = fitted(name)
+    test = data[1]
+    p = m.predict_online(test)
+    assert [len(x) for x in p] == [len(s) for s in test]
+    a = auc(np.concatenate([s.correct for s in test]), np.concatenate(p))
+    assert a > 0.55, f"{name}: AUC {a:.3f}"
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_online_pass_equals_adapt_then_predict(name, fitted, data):
+    m = fitted(name)
+    s = data[1][0]
+    online = m.predict_online([s])[0]
+    for t in (0, 1, len(s) - 1):
+        state = m.adapt([s.prefix(t)])[0]
+        assert m.predict(state, s.skills[t : t + 1])[0] == pytest.approx(online[t], abs=1e-5)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_checkpoint_round_trip_is_bit_for_bit(name, fitted, data, tmp_path):
+    m = fitted(name)
+    path = tmp_path / f"{name}.pt"
+    m.save(path)
+    ck = torch.load(path, weights_only=True)
+    assert ck["name"] == name and ck["version"] >= 1 and isinstance(ck["config"], dict)
+    m2 = LearnerModel.load(path)
+    assert type(m2) is type(m) and m2.config == m.config
+    for a, b in zip(m.predict_online(data[1][:5]), m2.predict_online(data[1][:5]), strict=False):
+        assert np.array_equal(a, b)
+    st, st2 = m.adapt(data[1][:2]), m2.adapt(data[1][:2])
+    ids = np.arange(10)
+    assert np.array_equal(m.predict(st[1], ids), m2.predict(st2[1], ids))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_state_is_small_and_serialises(name, fitted, data):
+    m = fitted(name)
+    state = m.adapt([data[1][0]])[0]
+    blob = state_to_bytes(state)
+    assert len(blob) < 64 * 1024
+    back = state_from_bytes(blob)
+    assert np.array_equal(m.predict(back, [0, 1, 2]), m.predict(state, [0, 1, 2]))
+
+
+def test_new_student_and_unseen_ids_get_sensible_predictions(fitted):
+    m = fitted("best")
+    empty = m.adapt(
+        [
+            m_seq := __import__("learner_models.core", fromlist=["StudentSequence"]).StudentSequence(
+                np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            )
+        ]
+    )[0]
+    assert len(m_seq) == 0
+    p = m.predict(empty, [0, 1, 12345])
+    assert np.all((p > 0.05) & (p < 0.95))
+
+
+def test_side_inputs_are_used_when_present():
+    from tests.learner_models.core.kt_helpers import synth
+
+    tr = synth(80, seed=0, side=True)
+    m = get_model("best", **QUICK["best"]).fit(tr, seed=0)
+    s = tr[0]
+    stripped = type(s)(s.skills, s.correct)
+    assert not np.allclose(m.predict_online([s])[0], m.predict_online([stripped])[0])  # it reads them
+    assert np.all(np.isfinite(m.predict_online([stripped])[0]))  # and works without them
+
+
+def test_device_is_passed_through():
+    from tests.learner_models.core.kt_helpers import synth
+
+    m = get_model("elo").fit(synth(10), device="auto")
+    assert m.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
