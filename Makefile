@@ -27,7 +27,7 @@ demo: $(VENV)/.runtime
 ## make test: the whole suite (learner-model core first, without Django)
 test: $(VENV)/.dev
 	@if [ -d tests/learner_models/core ]; then \
-		$(PY) -m pytest -p no:django -p no:cacheprovider tests/learner_models/core -q; fi
+		$(PY) -m pytest -p no:django -p no:cacheprovider -W ignore::pytest.PytestConfigWarning tests/learner_models/core -q; fi
 	$(PY) -m pytest --ignore=tests/learner_models/core -q
 
 lint: $(VENV)/.dev
