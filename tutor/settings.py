@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("METIS_VAR_DIR", BASE_DIR / "var"))
@@ -185,7 +185,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 # Long meta-training on `metatrain` (GPU workers where present: the device is picked
 # automatically), per-student refreshes on `adapt`, the rest on `default`.
-CELERY_TASK_QUEUES = [Queue("default"), Queue("metatrain"), Queue("adapt")]
+# Each queue has its own direct exchange and routing key: a task routed to one queue lands in that one only.
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("default", "metatrain", "adapt")]
+CELERY_TASK_DEFAULT_EXCHANGE = "default"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "default"
 CELERY_TASK_ROUTES = {
     "learner_models.tasks.metatrain_run": {"queue": "metatrain"},
     "learner_models.tasks.student_state_refresh_task": {"queue": "adapt"},
