@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -38,7 +39,7 @@ def test_demo_run_serves_and_ctrl_c_stops_web_and_worker():
         "PYTHONUNBUFFERED": "1",
     }
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "demo_run", "--port", str(port)],
+        [sys.executable, "manage.py", "demo_run", "--port", str(port), "-v", "2"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -47,6 +48,7 @@ def test_demo_run_serves_and_ctrl_c_stops_web_and_worker():
         start_new_session=True,
     )
     lines: list[str] = []
+    children: list[int] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     try:
         deadline = time.monotonic() + 90
@@ -61,14 +63,17 @@ def test_demo_run_serves_and_ctrl_c_stops_web_and_worker():
         assert body is not None and body["status"] == "ok", out
         assert "ready." in out, "the Celery worker did not start:\n" + out
         assert f"http://127.0.0.1:{port}/" in out and "demo-student-30" in out and "password" in out
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the terminal signals the demo's process group
         assert proc.wait(timeout=60) == 0
-        time.sleep(1)
-        with pytest.raises(ProcessLookupError):
-            os.killpg(proc.pid, 0)  # nothing of the demo is left running
+        children = [int(p) for p in re.findall(r"^demo-child-pid (\d+)$", "".join(lines), flags=re.M)]
+        assert len(children) == 2
+        for pid in children:  # nothing of the demo is left running
+            with pytest.raises(ProcessLookupError):
+                os.killpg(pid, 0)
     finally:
-        if proc.poll() is None or _group_alive(proc.pid):
-            os.killpg(proc.pid, signal.SIGKILL)
+        for pgid in (proc.pid, *children):
+            if _group_alive(pgid):
+                os.killpg(pgid, signal.SIGKILL)
 
 
 def _group_alive(pgid: int) -> bool:

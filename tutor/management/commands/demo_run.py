@@ -20,6 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
 
     def handle(self, *args, port: int, host: str, **options):
+        # Ctrl-C and a plain `kill` both stop the demo, even where the shell started us ignoring SIGINT.
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         worker = subprocess.Popen(
             [
@@ -42,14 +45,19 @@ class Command(BaseCommand):
                 "demo@%h",
             ],
             env=env,
+            start_new_session=True,  # its own process group: stopping it reaches its pool and beat too
         )
-        web = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"], env=env)
+        web = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"], env=env, start_new_session=True
+        )
         self.stdout.write(
             f"\nMetis demo at http://{host}:{port}/  (health: http://{host}:{port}/healthz)\n"
             f"  teacher: {DEMO_TEACHER}\n  students: {DEMO_STUDENTS[0]} .. {DEMO_STUDENTS[-1]} "
             f"({DEMO_STUDENTS[-1]} starts fresh)\n  password: {settings.DEMO_PASSWORD}\n"
             "Ctrl-C stops the web server and the worker.\n"
         )
+        if options["verbosity"] >= 2:
+            self.stdout.write(f"demo-child-pid {worker.pid}\ndemo-child-pid {web.pid}")
         procs = {"web server": web, "worker": worker}
         try:
             while True:
@@ -62,10 +70,21 @@ class Command(BaseCommand):
             self.stdout.write("\nstopping...")
         finally:
             for proc in procs.values():
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
+                _signal_group(proc, signal.SIGTERM)
             for proc in procs.values():
                 try:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    pass
+                _signal_group(proc, signal.SIGKILL)  # whatever of the group outlived a warm shutdown
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
