@@ -102,8 +102,13 @@ TEMPLATES = [
 ]
 
 # --- database -----------------------------------------------------------------
-DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'metis.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if DEBUG else 60)}
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'metis.sqlite3'}"
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if DEBUG else 60)}
+except ValueError as exc:  # dj-database-url's UnknownSchemeError is a ValueError
+    raise ImproperlyConfigured(
+        f"DATABASE_URL is not a database URL ({exc}); e.g. postgres://user@host:5432/metis"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and Celery worker write the same file: WAL lets readers
     # run beside one writer, IMMEDIATE takes the write lock up front (no deadlock
@@ -164,7 +169,7 @@ STORAGES = {
 # Default: kombu's filesystem transport, a real broker that needs no server. Its
 # queue folders live under var/broker so the web server and worker share them.
 BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("queue", "processed", "control"):

@@ -43,3 +43,13 @@ def test_production_passes_deploy_checks():
         "WARNING",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_bad_database_url_names_the_variable():
+    result = _check({"DATABASE_URL": "mysqlx://nowhere/db"})
+    assert result.returncode != 0 and "DATABASE_URL is not a database URL" in result.stderr
+
+
+def test_empty_variables_fall_back_to_the_embedded_defaults(tmp_path):
+    result = _check({"DATABASE_URL": "", "CELERY_BROKER_URL": "", "METIS_VAR_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
