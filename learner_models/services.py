@@ -11,6 +11,7 @@ Guarantees (see docs/operations.md):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.files import File
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -175,10 +176,14 @@ def training_run_execute(
     worker = worker or worker_name()
     run = training_run_claim(run_id=run_id, worker=worker)
     if run is None:
-        return ModelVersion.objects.filter(training_run_id=run_id).first()
+        existing = ModelVersion.objects.filter(training_run_id=run_id).first()
+        if existing is not None:  # the run finished, but its worker may have died before the promotion
+            model_version_promote_if_better(version=existing)
+        return existing
     existing = ModelVersion.objects.filter(training_run=run).first()
     if existing is not None:  # killed after saving the version but before marking the run
         _finish(run, TrainingRun.Status.SUCCEEDED)
+        model_version_promote_if_better(version=existing)
         return existing
     device = device or os.environ.get("METIS_TRAIN_DEVICE", "auto")
     try:
@@ -204,6 +209,11 @@ def training_run_execute(
         model.to("cpu")  # evaluation and the checkpoint are CPU-side, whatever device trained it
         metrics = {"held_out": _evaluate(model, held_out), "held_out_students": len(held_out)}
         version = _store_version(run, model, metrics)
+    except (OperationalError, InterfaceError, ConnectionError):
+        # Transient (database or broker connection): hand the run back; the task's retry claims it again.
+        with contextlib.suppress(Exception):
+            TrainingRun.objects.filter(pk=run.pk, worker=worker).update(status=TrainingRun.Status.QUEUED, worker="")
+        raise
     except Exception as exc:
         reason = _failure_reason(exc)
         log.exception("training run %s failed: %s", run.pk, reason)
@@ -302,21 +312,32 @@ def active_version() -> ModelVersion | None:
 
 
 def model_version_promote_if_better(*, version: ModelVersion) -> bool:
-    """Champion/challenger on the challenger's held-out students; promotes atomically if it wins."""
+    """Champion/challenger on the challenger's held-out students; promotes atomically if it wins.
+
+    Decides once per version: a version already decided (active, retired, or with a reason) is left alone.
+    """
+    version.refresh_from_db()
+    if version.status != ModelVersion.Status.CANDIDATE or version.status_reason:
+        return version.status == ModelVersion.Status.ACTIVE
     champion = active_version()
     challenger_auc = (version.metrics.get("held_out") or {}).get("all")
     if champion is not None and champion.pk != version.pk:
         data = dataset_from_attempts(cutoff_attempt_id=version.training_run.cutoff_attempt_id)
         _, held_out = _split(data)
-        champion_metrics = _evaluate(loader.load_model(champion), held_out)
+        try:
+            champion_metrics = _evaluate(loader.load_model(champion), held_out)
+        except Exception as exc:  # e.g. a checkpoint the current code cannot read: it cannot keep serving either
+            log.exception("active version %s could not be evaluated", champion.pk)
+            champion_metrics = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         metrics = {**version.metrics, "champion": {"version": champion.pk, "held_out": champion_metrics}}
         champion_auc = champion_metrics.get("all")
         wins = challenger_auc is not None and (champion_auc is None or challenger_auc > champion_auc)
-        reason = (
-            f"held-out AUC {challenger_auc:.4f} vs active v{champion.pk} {champion_auc:.4f}"
-            if challenger_auc is not None and champion_auc is not None
-            else "no held-out AUC to compare"
-        )
+        if "error" in champion_metrics:
+            reason = f"active v{champion.pk} could not be evaluated ({champion_metrics['error']})"
+        elif challenger_auc is not None and champion_auc is not None:
+            reason = f"held-out AUC {challenger_auc:.4f} vs active v{champion.pk} {champion_auc:.4f}"
+        else:
+            reason = "no held-out AUC to compare"
         ModelVersion.objects.filter(pk=version.pk).update(metrics=metrics)
     else:
         wins = challenger_auc is not None or not version.metrics.get("held_out_students")

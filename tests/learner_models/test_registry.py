@@ -6,6 +6,7 @@ import hashlib
 import math
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -45,6 +46,28 @@ def test_identical_request_is_one_run_and_executing_twice_is_one_version(demo_sc
     assert again.pk == run.pk and not created
     assert services.training_run_execute(run_id=run.pk).pk == version.pk
     assert ModelVersion.objects.count() == 1 and TrainingRun.objects.count() == 1
+
+
+def test_a_worker_that_died_before_promotion_is_finished_by_the_next_execution(demo_school):
+    run, _, version = _train()
+    # As if the worker died right after storing the version: run still "running", version undecided.
+    ModelVersion.objects.filter(pk=version.pk).update(status="candidate", status_reason="", activated_at=None)
+    TrainingRun.objects.filter(pk=run.pk).update(status="running", worker="gone-host:1", heartbeat_at=None)
+    again = services.training_run_execute(run_id=run.pk)
+    again.refresh_from_db()
+    run.refresh_from_db()
+    assert again.pk == version.pk and again.status == "active" and run.status == "succeeded"
+    assert ModelVersion.objects.count() == 1
+
+
+def test_an_unreadable_champion_does_not_block_a_new_version(demo_school):
+    _, _, first = _train()
+    first.checkpoint.save("broken.pt", ContentFile(b"not a checkpoint"), save=False)
+    ModelVersion.objects.filter(pk=first.pk).update(checkpoint=first.checkpoint.name)
+    run, _ = services.training_run_request(algorithm="elo", enqueue=False)
+    second = services.training_run_execute(run_id=run.pk)
+    second.refresh_from_db()
+    assert second.status == "active" and "could not be evaluated" in second.status_reason
 
 
 def test_challenger_is_promoted_only_if_it_beats_the_champion(demo_school):
