@@ -174,3 +174,37 @@ def test_healthz_reports_the_active_model(demo_school, client):
     body = client.get("/healthz").json()
     assert body["learner_model"]["active_version"] == version.pk
     assert body["learner_model"]["last_training_age_s"] >= 0
+
+
+def test_new_attempts_past_the_threshold_request_a_training(demo_school, settings):
+    _train()
+    assert services.metatrain_if_due(threshold=5) is None  # nothing new since the version's cut-off
+    student = User.objects.get(username="demo-student-02")
+    template = Attempt.objects.filter(student=student).first()
+    for n in range(5):
+        Attempt.objects.create(
+            student=student,
+            item=template.item,
+            skill=template.skill,
+            answer="1",
+            correct=bool(n % 2),
+            confidence=0.5,
+            idempotency_key=f"late-{n}",
+            created_at=template.created_at,
+        )
+    run = services.metatrain_if_due(threshold=5)
+    assert run is not None and run.trigger == TrainingRun.Trigger.THRESHOLD and run.status == "queued"
+    assert services.metatrain_if_due(threshold=5).pk == run.pk  # asking again is the same run
+
+
+def test_slow_adaptation_is_queued_on_the_adapt_queue(demo_school, monkeypatch):
+    from learner_models import loader, tasks
+
+    _, _, version = _train("elo", {})
+    queued = []
+    monkeypatch.setattr(tasks.student_state_refresh_task, "delay", lambda *args: queued.append(args))
+    student = User.objects.get(username="demo-student-03")
+    assert services.student_state_after_attempt(student_id=student.pk) == "inline"
+    loader.record_adapt_ms(version.pk, 500.0)  # as if this worker's adaptations took half a second
+    assert services.student_state_after_attempt(student_id=student.pk) == "queued"
+    assert queued == [(student.pk, version.pk)]
