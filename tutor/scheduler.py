@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +24,8 @@ from django.core.cache import cache
 from django.db.models import Count, F, Max, Min, Q
 from django.db.models.functions import Abs
 from django.utils import timezone
+
+from learner_models.selectors import skill_predictions_for_student
 
 from . import generators, policies
 from .content import item_from_generator
@@ -45,15 +46,6 @@ class ItemChoice:
 
 def _days(moment: datetime) -> float:
     return moment.timestamp() / DAY_S
-
-
-def _learner_model_predictions() -> Callable[..., dict[int, float] | None] | None:
-    """The learner-model selector, once that app provides it (imported lazily: it may not exist yet)."""
-    try:
-        from learner_models.selectors import skill_predictions_for_student
-    except ImportError:
-        return None
-    return skill_predictions_for_student
 
 
 def skill_estimator_for_student(
@@ -223,14 +215,11 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
     estimator, last = _estimate(student_id=session.student_id, skill_ids=skill_ids)
     last_item_id, last_skill_id = last if last else (None, None)
 
-    predictions = None
-    predict = _learner_model_predictions()
-    if predict is not None:
-        try:
-            predictions = predict(student=session.student, skill_ids=skill_ids)
-        except Exception:  # a broken model must not stop practice: fall back, loudly in the logs
-            logger.exception("learner-model predictions failed for student %s; using the fallback", session.student_id)
-            predictions = None
+    try:
+        predictions = skill_predictions_for_student(student=session.student, skill_ids=skill_ids)
+    except Exception:  # a broken model must not stop practice: fall back, loudly in the logs
+        logger.exception("learner-model predictions failed for student %s; using the fallback", session.student_id)
+        predictions = None
 
     items_since = _items_since(estimator, now=_days(now))
     views = policies.views_from_estimator(

@@ -97,7 +97,7 @@ def test_confusable_skill_follows_its_partner(course, monkeypatch):
     history(student, a, days_ago=0.001, n=1)
     # c has a little more room to learn than b: only the contrast with a makes b the better choice.
     predictions = {a.pk: 0.6, b.pk: 0.6, c.pk: 0.5}
-    monkeypatch.setattr(scheduler, "_learner_model_predictions", lambda: lambda **kw: predictions)
+    monkeypatch.setattr(scheduler, "skill_predictions_for_student", lambda **kw: predictions)
     choice = next_choice(section, student)
     assert choice.item.skill == b and "easily confused" in choice.reason
 
@@ -154,10 +154,10 @@ def test_learner_model_predictions_drive_the_choice_when_present(course, monkeyp
         calls.append(sorted(skill_ids))
         return {sid: (0.15 if sid == weak.pk else 0.97) for sid in skill_ids}
 
-    monkeypatch.setattr(scheduler, "_learner_model_predictions", lambda: predictions)
+    monkeypatch.setattr(scheduler, "skill_predictions_for_student", predictions)
     assert next_choice(section, student).item.skill == weak
     assert calls == [sorted(s.pk for s in skills)]
-    monkeypatch.setattr(scheduler, "_learner_model_predictions", lambda: lambda **kw: None)
+    monkeypatch.setattr(scheduler, "skill_predictions_for_student", lambda **kw: None)
     assert next_choice(section, student).item.skill in skills  # falls back to the estimate from history
 
 
