@@ -16,8 +16,9 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "best": (
         "sequence",
         "SequenceKT",
-        {},
-        "3 GRU learners (ensemble): learned prior state, id bias, PFA counts, side inputs, calibration",
+        {"stack": True},
+        "3 GRU learners (ensemble): learned prior state, id bias, PFA counts, side inputs, calibration,"
+        " stacked with Elo and PFA",
     ),
     "dkt": (
         "sequence",

@@ -3,8 +3,9 @@
 Hybrid touches that help cold start: the initial hidden state is learned across
 the population (a meta-learned prior student), the output head sees the target
 id's embedding, a per-id easiness bias and PFA-style success/failure counts,
-and the final logit is Platt-calibrated on held-out training students.
-The per-student state is the hidden vector plus the count vectors.
+and the final logit is Platt-calibrated on held-out training students. With `stack`, the
+ensemble's logit is combined with Elo and PFA logits by a logistic stack fitted on held-out students.
+The per-student state is the hidden vector plus the count vectors (and the Elo ability with `stack`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .base import LearnerModel, State
-from .data import N_SIDE, Batch, StudentSequence, length_batches, make_batch
+from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet
+from .data import N_SIDE, Batch, StudentSequence, length_batches, make_batch, split_students
 from .train import TrainSettings, causal_logits, train_causal
 
 
@@ -39,6 +42,8 @@ class SequenceConfig:
     patience: int = 3
     time_budget_s: float = 1500.0  # whole ensemble; a safety net, early stopping ends first
     id_dropout: float = 0.02
+    # final logit = logistic stack of the ensemble, Elo and PFA logits (weights fitted on held-out students)
+    stack: bool = False
 
 
 class SequenceNet(nn.Module):
@@ -111,14 +116,46 @@ class SequenceEnsemble(nn.Module):
     def __init__(self, cfg: SequenceConfig, n_ids: int, n_items: int) -> None:
         super().__init__()
         self.members = nn.ModuleList(SequenceNet(cfg, n_ids, n_items) for _ in range(cfg.n_models))
+        self.stacked = cfg.stack
+        if cfg.stack:
+            self.elo = EloNet(n_ids, EloConfig.k)
+            self.pfa = PFANet(n_ids)
+            for p in self.pfa.parameters():
+                p.requires_grad_(False)
+            # weights of (ensemble logit, Elo logit, PFA logit, 1); identity until fitted
+            self.register_buffer("stack_w", torch.tensor([1.0, 0.0, 0.0, 0.0]))
 
     @staticmethod
     def mean_logit(logits: list[torch.Tensor]) -> torch.Tensor:
         p = torch.stack([torch.sigmoid(z) for z in logits]).mean(0).clamp(1e-6, 1 - 1e-6)
         return torch.logit(p)
 
+    def elo_logits(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Online Elo logits (B, T) before each response and each student's ability after the last one (B,)."""
+        d = self.elo.difficulty.float()[b.skills]
+        k = float(self.elo.k)
+        y, m = b.correct.float(), b.mask.float()
+        th = torch.zeros(b.skills.shape[0], device=d.device)
+        out = []
+        for t in range(d.shape[1]):
+            z = th - d[:, t]
+            out.append(z)
+            th = th + k * (y[:, t] - torch.sigmoid(z)) * m[:, t]
+        return (torch.stack(out, 1) if out else d), th
+
+    def base_logits(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Elo and PFA logits (B, T) of every response given the earlier ones."""
+        B, T = b.skills.shape
+        pfa = self.pfa(b.skills.reshape(-1), b.counts.reshape(-1, 4)).reshape(B, T)
+        return self.elo_logits(b)[0], pfa
+
+    def combine(self, z: torch.Tensor, elo: torch.Tensor, pfa: torch.Tensor) -> torch.Tensor:
+        w = self.stack_w
+        return w[0] * z + w[1] * elo + w[2] * pfa + w[3]
+
     def forward(self, b: Batch) -> torch.Tensor:
-        return self.mean_logit([m(b) for m in self.members])
+        z = self.mean_logit([m(b) for m in self.members])
+        return self.combine(z, *self.base_logits(b)) if self.stacked else z
 
 
 class SequenceKT(LearnerModel):
@@ -154,6 +191,61 @@ class SequenceKT(LearnerModel):
                 for cb in callbacks
             ]
             self.history.append(train_causal(member, seqs, self.vocab, self.device, st, cbs, seed + 1000 * k))
+        if c.stack:
+            self._fit_stack(seqs, seed, st.val_frac)
+
+    def _fit_base(self, seqs: list[StudentSequence], seed: int) -> None:
+        """Elo and PFA fitted on `seqs` with this model's id vocabulary, loaded into the ensemble."""
+        for base, target in ((EloKT(), self.net.elo), (PFAKT(), self.net.pfa)):
+            base.vocab, base.device = self.vocab, self.device
+            base.net = base._build().to(self.device)
+            base._fit(seqs, [], seed)
+            target.load_state_dict(base.net.state_dict())
+
+    def _fit_stack(self, seqs: list[StudentSequence], seed: int, val_frac: float) -> None:
+        """Stacking weights on each member's held-out students, then Elo and PFA on all training students.
+
+        A held-out student contributes that member's calibrated logit and the logits of an Elo and a PFA
+        fitted on the students no member held out (all three out of sample); the weights are applied to
+        the ensemble's logit at prediction time.
+        """
+        net = self.net
+        vals = [split_students(len(seqs), val_frac, seed + 1000 * k)[1] for k in range(len(net.members))]
+        held = set(np.concatenate(vals).tolist()) if vals else set()
+        rest = [s for i, s in enumerate(seqs) if i not in held]
+        self._fit_base(rest if rest else seqs, seed)
+        feats, ys = [], []
+        with torch.no_grad():
+            for k, member in enumerate(net.members):
+                val = [seqs[i] for i in vals[k]]
+                member.eval()
+                for idx in length_batches(val, 40000):
+                    b = make_batch([val[i] for i in idx], self.vocab).to(self.device)
+                    z = member(b)
+                    e, p = net.base_logits(b)
+                    m = b.mask
+                    feats.append(torch.stack([z[m], e[m], p[m]], 1).double().cpu())
+                    ys.append(b.correct[m].double().cpu())
+        if feats:
+            self._fit_weights(torch.cat(feats), torch.cat(ys))
+        self._fit_base(seqs, seed)
+
+    def _fit_weights(self, X: torch.Tensor, y: torch.Tensor) -> None:
+        net = self.net
+        X = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
+        w = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([w], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = F.binary_cross_entropy_with_logits(X @ w, y)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        got = w.detach()
+        if torch.isfinite(got).all():
+            net.stack_w.copy_(got.to(net.stack_w.dtype))
 
     def _predict_online(self, seqs: list[StudentSequence]) -> list[np.ndarray]:
         return [1 / (1 + np.exp(-z)) for z in causal_logits(self.net, seqs, self.vocab, self.device)]
@@ -176,6 +268,7 @@ class SequenceKT(LearnerModel):
                     cs.append(last[1][0])
             h = torch.stack(hs, 1)  # (B, K, H)
             c = torch.stack(cs, 1) if lstm else None
+            theta = self.net.elo_logits(b)[1] if self.net.stacked else None
             keep = b.correct * b.mask
             succ = torch.zeros(len(idx), n, device=self.device).scatter_add_(1, b.skills, keep)
             seen = torch.zeros(len(idx), n, device=self.device).scatter_add_(1, b.skills, b.mask.float())
@@ -185,6 +278,7 @@ class SequenceKT(LearnerModel):
                     "succ": succ[j],
                     "fail": seen[j] - succ[j],
                     **({"c": c[j].clone()} if lstm else {}),
+                    **({"theta": theta[j : j + 1].clone()} if theta is not None else {}),
                 }
         return states  # type: ignore[return-value]
 
@@ -197,6 +291,8 @@ class SequenceKT(LearnerModel):
         }
         if self.config.cell == "lstm":
             st["c"] = torch.stack([m.c0[0, 0] for m in self.net.members]).detach().clone()
+        if self.net.stacked:
+            st["theta"] = torch.zeros(1, device=self.device)
         return st
 
     def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
@@ -210,6 +306,10 @@ class SequenceKT(LearnerModel):
             ],
             -1,
         ).log1p()
-        return self.net.mean_logit(
+        z = self.net.mean_logit(
             [m.head_logit(state["h"][k].expand(K, -1), skills, items, counts) for k, m in enumerate(self.net.members)]
         )
+        if not self.net.stacked:
+            return z
+        elo = state["theta"] - self.net.elo.difficulty.float()[skills]
+        return self.net.combine(z, elo, self.net.pfa(skills, counts))

@@ -98,3 +98,21 @@ def test_device_is_passed_through():
 
     m = get_model("elo").fit(synth(10), device="auto")
     assert m.device.type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_best_stacks_the_ensemble_with_elo_and_pfa(fitted, data):
+    m = fitted("best")
+    net = m.net
+    assert net.stacked and not fitted("dkt").net.stacked
+    w = net.stack_w
+    assert torch.isfinite(w).all() and not torch.equal(w, torch.tensor([1.0, 0.0, 0.0, 0.0]))
+    # the stacked logit is the weighted sum of the ensemble, Elo and PFA logits
+    s = data[1][:3]
+    stacked = m.predict_online(s)
+    net.stacked = False
+    try:
+        plain = m.predict_online(s)
+    finally:
+        net.stacked = True
+    assert any(not np.allclose(a, b) for a, b in zip(stacked, plain, strict=True))
+    assert "theta" in m.adapt(s[:1])[0] and "theta" in m.adapt([s[0].prefix(0)])[0]
