@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
-from .base import LearnerModel, State
+from .base import State
 from .data import Batch, StudentSequence, length_batches, make_batch
-from .train import TrainSettings, causal_logits, train_causal
+from .train import CausalNetModel
 
 
 @dataclass
@@ -91,27 +90,13 @@ class MemoryNet(nn.Module):
         return mv
 
 
-class MemoryKT(LearnerModel):
+class MemoryKT(CausalNetModel):
     name = "dkvmn"
     Config = MemoryConfig
+    predict_tokens = 200000
 
     def _build(self) -> nn.Module:
         return MemoryNet(self.config, self.vocab.n_skills)
-
-    def _fit(self, seqs, callbacks, seed) -> None:
-        c = self.config
-        st = TrainSettings(
-            epochs=c.epochs,
-            lr=c.lr,
-            tokens_per_batch=c.tokens_per_batch,
-            patience=c.patience,
-            max_len=c.max_len,
-            time_budget_s=c.time_budget_s,
-        )
-        self.history = train_causal(self.net, seqs, self.vocab, self.device, st, callbacks, seed)
-
-    def _predict_online(self, seqs):
-        return [1 / (1 + np.exp(-z)) for z in causal_logits(self.net, seqs, self.vocab, self.device, tokens=200000)]
 
     def _adapt(self, seqs: list[StudentSequence]) -> list[State]:
         out: list[State | None] = [None] * len(seqs)

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import LearnerModel, State
+from .base import State
 from .data import Batch, StudentSequence
-from .train import TrainSettings, causal_logits, train_causal
+from .train import CausalNetModel
 
 
 @dataclass
@@ -69,26 +69,12 @@ class PrototypeNet(nn.Module):
         return self.score(total, count, b.skills)
 
 
-class PrototypeKT(LearnerModel):
+class PrototypeKT(CausalNetModel):
     name = "protonet"
     Config = PrototypeConfig
 
     def _build(self) -> nn.Module:
         return PrototypeNet(self.config, self.vocab.n_skills)
-
-    def _fit(self, seqs, callbacks, seed) -> None:
-        c = self.config
-        st = TrainSettings(
-            epochs=c.epochs,
-            lr=c.lr,
-            tokens_per_batch=c.tokens_per_batch,
-            patience=c.patience,
-            time_budget_s=c.time_budget_s,
-        )
-        self.history = train_causal(self.net, seqs, self.vocab, self.device, st, callbacks, seed)
-
-    def _predict_online(self, seqs):
-        return [1 / (1 + np.exp(-z)) for z in causal_logits(self.net, seqs, self.vocab, self.device)]
 
     def _adapt(self, seqs: list[StudentSequence]) -> list[State]:
         out = []
@@ -157,27 +143,14 @@ class MatchingNet(nn.Module):
         return self.score(b.skills, b.skills, b.correct, allow)
 
 
-class MatchingKT(LearnerModel):
+class MatchingKT(CausalNetModel):
     name = "matching"
     Config = MatchingConfig
+    train_overrides = {"max_len": 400}
+    predict_tokens = 8000
 
     def _build(self) -> nn.Module:
         return MatchingNet(self.config, self.vocab.n_skills)
-
-    def _fit(self, seqs, callbacks, seed) -> None:
-        c = self.config
-        st = TrainSettings(
-            epochs=c.epochs,
-            lr=c.lr,
-            tokens_per_batch=c.tokens_per_batch,
-            patience=c.patience,
-            time_budget_s=c.time_budget_s,
-            max_len=400,
-        )
-        self.history = train_causal(self.net, seqs, self.vocab, self.device, st, callbacks, seed)
-
-    def _predict_online(self, seqs):
-        return [1 / (1 + np.exp(-z)) for z in causal_logits(self.net, seqs, self.vocab, self.device, tokens=8000)]
 
     def _adapt(self, seqs):
         w = self.config.window

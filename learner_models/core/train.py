@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Callback, emit
+from .base import Callback, LearnerModel, emit
 from .data import Batch, StudentSequence, Vocab, length_batches, make_batch
 from .evaluate import auc
 
@@ -205,3 +206,24 @@ def train_causal(
         percent=100.0,
     )
     return {"history": hist, "best_val_auc": best_auc}
+
+
+def settings_from_config(config: Any, **overrides: Any) -> TrainSettings:
+    """TrainSettings from the model config's fields of the same names (epochs, lr, ...), plus overrides."""
+    names = {f.name for f in fields(TrainSettings)}
+    return TrainSettings(**{**{k: v for k, v in asdict(config).items() if k in names}, **overrides})
+
+
+class CausalNetModel(LearnerModel):
+    """A learner whose net is trained by ``train_causal`` and evaluated by one causal pass (``causal_logits``)."""
+
+    train_overrides: ClassVar[dict[str, Any]] = {}
+    predict_tokens: ClassVar[int] = 40000  # padded responses per evaluation batch
+
+    def _fit(self, seqs, callbacks, seed) -> None:
+        st = settings_from_config(self.config, **self.train_overrides)
+        self.history = train_causal(self.net, seqs, self.vocab, self.device, st, callbacks, seed)
+
+    def _predict_online(self, seqs):
+        logits = causal_logits(self.net, seqs, self.vocab, self.device, tokens=self.predict_tokens)
+        return [1 / (1 + np.exp(-z)) for z in logits]
