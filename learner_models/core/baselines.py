@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import LearnerModel, State, emit
-from .data import StudentSequence
+from .data import StudentSequence, count_features_from_state
 
 
 def _mapped(model: LearnerModel, s: StudentSequence) -> np.ndarray:
@@ -185,16 +185,7 @@ class PFAKT(LearnerModel):
         return {"succ": torch.zeros(n), "fail": torch.zeros(n)}
 
     def _predict_logits(self, state, skills, items):
-        K = skills.shape[0]
-        counts = torch.stack(
-            [
-                state["succ"][skills],
-                state["fail"][skills],
-                state["succ"].sum().expand(K),
-                state["fail"].sum().expand(K),
-            ],
-            -1,
-        ).log1p()
+        counts = count_features_from_state(state["succ"], state["fail"], skills)
         return self.net(skills, counts)
 
 

@@ -276,6 +276,13 @@ def count_features(skills: np.ndarray, correct: np.ndarray, n_ids: int) -> np.nd
     return np.log1p(out).astype(np.float32)
 
 
+def count_features_from_state(succ: torch.Tensor, fail: torch.Tensor, skills: torch.Tensor) -> torch.Tensor:
+    """(K, 4) the same features as ``count_features`` for K candidate ids, from a state's per-id totals."""
+    K = skills.shape[0]
+    counts = torch.stack([succ[skills], fail[skills], succ.sum().expand(K), fail.sum().expand(K)], -1)
+    return counts.log1p()
+
+
 @dataclass
 class Batch:
     """Padded tensors for B students of length ≤ T. Ids are already mapped to the model's vocabulary."""

@@ -220,19 +220,18 @@ class FastWeightKT(LearnerModel):
                 s_ids, s_y, s_m = flat.window(st, ps - c.window, c.window, ps)
                 q_ids, _, _ = flat.window(st, ps, 1, ps + 1)
                 s_ids, s_y, s_m, q_ids = self._tensors(s_ids, s_y, s_m, q_ids)
-                fast = batched_adapt(
-                    self.net,
-                    self.net.emb(s_ids),
-                    self.net.bias(s_ids).squeeze(-1),
-                    s_y,
-                    s_m,
-                    c.inner_steps,
-                    c.prior_count,
-                    True,
-                )
+                fast = self._serve_adapt(s_ids, s_y, s_m)
                 lg = batched_logits(self.net, fast, self.net.emb(q_ids), self.net.bias(q_ids).squeeze(-1))[:, 0]
                 out[a : a + chunk] = (self.net.calib[0] * lg + self.net.calib[1]).cpu().numpy()
         return np.split(out, np.cumsum(flat.lens)[:-1])
+
+    def _serve_adapt(self, s_ids, s_y, s_m):
+        """The shared inner loop on support windows, as evaluation and serving run it (no meta-gradient)."""
+        c = self.config
+        net = self.net
+        return batched_adapt(
+            net, net.emb(s_ids), net.bias(s_ids).squeeze(-1), s_y, s_m, c.inner_steps, c.prior_count, True
+        )
 
     def _predict_online(self, seqs):
         return [1 / (1 + np.exp(-z)) for z in self._online_logits(seqs)]
@@ -243,16 +242,7 @@ class FastWeightKT(LearnerModel):
         stud = np.arange(len(seqs))
         s_ids, s_y, s_m = flat.window(stud, flat.lens - c.window, c.window, flat.lens)
         s_ids, s_y, s_m = self._tensors(s_ids, s_y, s_m)
-        fast = batched_adapt(
-            self.net,
-            self.net.emb(s_ids),
-            self.net.bias(s_ids).squeeze(-1),
-            s_y,
-            s_m,
-            c.inner_steps,
-            c.prior_count,
-            True,
-        )
+        fast = self._serve_adapt(s_ids, s_y, s_m)
         return [{k: v[i].clone() for k, v in fast.items()} for i in range(len(seqs))]
 
     def _empty_state(self) -> State:

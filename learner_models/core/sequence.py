@@ -19,7 +19,7 @@ from torch import nn
 
 from .base import LearnerModel, State
 from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet
-from .data import N_SIDE, Batch, StudentSequence, length_batches, make_batch, split_students
+from .data import N_SIDE, Batch, StudentSequence, count_features_from_state, length_batches, make_batch, split_students
 from .train import TrainSettings, causal_logits, train_causal
 
 
@@ -297,15 +297,7 @@ class SequenceKT(LearnerModel):
 
     def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         K = skills.shape[0]
-        counts = torch.stack(
-            [
-                state["succ"][skills],
-                state["fail"][skills],
-                state["succ"].sum().expand(K),
-                state["fail"].sum().expand(K),
-            ],
-            -1,
-        ).log1p()
+        counts = count_features_from_state(state["succ"], state["fail"], skills)
         z = self.net.mean_logit(
             [m.head_logit(state["h"][k].expand(K, -1), skills, items, counts) for k, m in enumerate(self.net.members)]
         )
