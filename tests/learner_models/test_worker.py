@@ -5,14 +5,9 @@ Locally the broker is the embedded filesystem transport; in CI (CI=true) it is R
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -21,87 +16,26 @@ from learner_models import services
 from learner_models.models import ModelVersion, TrainingRun
 from learner_models.selectors import skill_predictions_for_student
 from tests.learner_models.conftest import QUICK_BEST
-from tests.processes import shared_database_url
+from tests.processes import ChildProcess, child_env
 from tutor.celery import app as celery_app
 from tutor.models import Skill, User
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
-class Worker:
+class Worker(ChildProcess):
     def __init__(self, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tutor",
-                "worker",
-                "-Q",
-                "default,metatrain,adapt",
-                "-c",
-                "1",
-                "-P",
-                "prefork",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-l",
-                "INFO",
-                "-n",
-                f"test-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
+        argv = [sys.executable, "-m", "celery", "-A", "tutor", "worker", "-Q", "default,metatrain,adapt"]
+        argv += ["-c", "1", "-P", "prefork", "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        argv += ["-l", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h"]
+        super().__init__(argv, env)
         self.wait_for("ready.", timeout=60)
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    def wait_for(self, text: str, *, timeout: float, count: int = 1) -> None:
-        deadline = time.monotonic() + timeout
-        while sum(text in line for line in self.lines) < count:
-            if self.proc.poll() is not None:
-                raise AssertionError("worker exited:\n" + "".join(self.lines[-40:]))
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {text!r} from the worker in {timeout}s:\n" + "".join(self.lines[-40:]))
-            time.sleep(0.1)
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)  # the main process and its pool child, no goodbye
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture
 def start_worker(tmp_path):
     celery_app.control.purge()
-    env = {
-        **os.environ,
-        "DATABASE_URL": shared_database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "METIS_VAR_DIR": str(settings.VAR_DIR),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "METIS_TRAIN_DEVICE": "cpu",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = child_env(MEDIA_ROOT=str(settings.MEDIA_ROOT), METIS_TRAIN_DEVICE="cpu")
     workers: list[Worker] = []
 
     def start() -> Worker:
