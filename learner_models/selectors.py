@@ -37,21 +37,25 @@ def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int,
     return {sid: float(p) for sid, p in zip(skill_ids, probs, strict=True)}
 
 
-def registry_overview(*, runs: int = 20) -> dict:
-    now = timezone.now()
+def _last_training_age_s() -> float | None:
     last_ok = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-finished_at").first()
+    if last_ok is None or last_ok.finished_at is None:
+        return None
+    return (timezone.now() - last_ok.finished_at).total_seconds()
+
+
+def registry_overview(*, runs: int = 20) -> dict:
     return {
         "active": active_model_version(),
         "versions": list(ModelVersion.objects.select_related("training_run").order_by("-id")[:runs]),
         "runs": list(TrainingRun.objects.order_by("-created_at", "-id")[:runs]),
-        "last_success_age_s": (now - last_ok.finished_at).total_seconds() if last_ok and last_ok.finished_at else None,
+        "last_success_age_s": _last_training_age_s(),
     }
 
 
 def model_health() -> dict:
     version = active_model_version()
-    last_ok = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-finished_at").first()
-    age = (timezone.now() - last_ok.finished_at).total_seconds() if last_ok and last_ok.finished_at else None
+    age = _last_training_age_s()
     return {
         "active_version": version.pk if version else None,
         "algorithm": version.algorithm if version else None,

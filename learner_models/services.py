@@ -40,6 +40,7 @@ from learner_models.core.registry import MODEL_NAMES, get_model
 from . import loader
 from .mappers import Dataset, dataset_from_attempts, sequence_for_student
 from .models import ModelVersion, StudentModelState, TrainingRun
+from .selectors import active_model_version
 
 log = logging.getLogger(__name__)
 
@@ -307,10 +308,6 @@ def _pid_alive(pid: int) -> bool:
 # --- promotion ----------------------------------------------------------------
 
 
-def active_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
-
-
 def model_version_promote_if_better(*, version: ModelVersion) -> bool:
     """Champion/challenger on the challenger's held-out students; promotes atomically if it wins.
 
@@ -319,7 +316,7 @@ def model_version_promote_if_better(*, version: ModelVersion) -> bool:
     version.refresh_from_db()
     if version.status != ModelVersion.Status.CANDIDATE or version.status_reason:
         return version.status == ModelVersion.Status.ACTIVE
-    champion = active_version()
+    champion = active_model_version()
     challenger_auc = (version.metrics.get("held_out") or {}).get("all")
     if champion is not None and champion.pk != version.pk:
         data = dataset_from_attempts(cutoff_attempt_id=version.training_run.cutoff_attempt_id)
@@ -372,7 +369,7 @@ def model_version_activate(*, version: ModelVersion, reason: str = "activated by
 
 def student_state_refresh(*, student_id: int, version: ModelVersion | None = None) -> StudentModelState | None:
     """Adapt the student's model under ``version`` (default: the active one) from all their attempts."""
-    version = version or active_version()
+    version = version or active_model_version()
     if version is None:
         return None
     model = loader.load_model(version)
@@ -417,7 +414,7 @@ def students_readapt(*, version: ModelVersion, student_ids: list[int] | None = N
 
 def student_state_after_attempt(*, student_id: int) -> str:
     """Refresh inline when adapting is cheap (≤ 20 ms on this worker), else on the ``adapt`` queue."""
-    version = active_version()
+    version = active_model_version()
     if version is None:
         return "no-model"
     if loader.typical_adapt_ms(version.pk) <= INLINE_ADAPT_BUDGET_MS:

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from learner_models import services
 from learner_models.models import ModelVersion, TrainingRun
-from learner_models.selectors import skill_predictions_for_student
+from learner_models.selectors import active_model_version, skill_predictions_for_student
 from tests.learner_models.conftest import QUICK_BEST
 from tests.processes import ChildProcess, child_env
 from tutor.celery import app as celery_app
@@ -93,7 +93,7 @@ def test_sigkilled_worker_mid_training_ends_with_one_new_version_and_old_keeps_s
 
     run.refresh_from_db()
     assert run.status == "running" and not ModelVersion.objects.filter(training_run=run).exists()
-    assert services.active_version().pk == old.pk
+    assert active_model_version().pk == old.pk
     assert skill_predictions_for_student(student=student, skill_ids=skills) is not None  # old version serves
 
     start_worker()  # a fresh worker re-queues the orphaned run and trains it again
@@ -113,4 +113,4 @@ def test_failing_training_in_the_worker_leaves_the_active_version(demo_school, s
     _wait(lambda: TrainingRun.objects.get(pk=bad.pk).status == "failed", timeout=120, what="the failure")
     bad.refresh_from_db()
     assert bad.error
-    assert services.active_version().pk == good.pk and ModelVersion.objects.count() == 1
+    assert active_model_version().pk == good.pk and ModelVersion.objects.count() == 1
