@@ -19,7 +19,18 @@ from . import generators, policies
 from .answers import correct_answer_display
 from .content import content_import, item_from_generator
 from .content_format import ContentSpec, CourseSpec, SkillSpec
-from .models import Attempt, Enrollment, Item, Organisation, PracticeSession, Section, SessionItem, Skill, User
+from .models import (
+    CONFIDENCE_SCALE,
+    Attempt,
+    Enrollment,
+    Item,
+    Organisation,
+    PracticeSession,
+    Section,
+    SessionItem,
+    Skill,
+    User,
+)
 from .simulator import SETTINGS as SIM_SETTINGS
 from .simulator import SimSkill, SimulatedStudent, traits_sample
 
@@ -28,7 +39,6 @@ DEMO_CLASS = "Demo class"
 DEMO_TEACHER = "demo-teacher"
 DEMO_STUDENTS = [f"demo-student-{i:02d}" for i in range(1, 31)]
 FRESH_STUDENT = "demo-student-30"
-CONFIDENCE_LEVELS = (0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ def demo_course_spec() -> ContentSpec:
 
 
 def _quantise_confidence(p: float) -> float:
-    return min(CONFIDENCE_LEVELS, key=lambda level: abs(level - p))
+    return min((level for level, _ in CONFIDENCE_SCALE), key=lambda level: abs(level - p))
 
 
 def _course_structure(skills: list[Skill]) -> tuple[list[SimSkill], list[policies.SkillView]]:

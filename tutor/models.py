@@ -11,6 +11,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+# The confidence scale students rate before answering, stored as the probability of being right.
+CONFIDENCE_SCALE = [(0.25, "Guessing"), (0.5, "Unsure"), (0.75, "Fairly sure"), (1.0, "Certain")]
+
 ITEM_TYPE_CHOICES = [
     ("multiple_choice", "Multiple choice"),
     ("numeric", "Numeric"),

@@ -16,14 +16,9 @@ from metacog import services as metacog_services
 from . import access, selectors, services
 from .answers import correct_answer_display
 from .health import health_report
-from .models import Attempt, PracticeSession, Section, SessionItem
+from .models import CONFIDENCE_SCALE, Attempt, PracticeSession, Section, SessionItem
 
-CONFIDENCE_CHOICES = [
-    ("0.25", "Guessing", "25 %"),
-    ("0.5", "Unsure", "50 %"),
-    ("0.75", "Fairly sure", "75 %"),
-    ("1.0", "Certain", "100 %"),
-]
+CONFIDENCE_CHOICES = [(str(p), label, f"{p:.0%}".replace("%", " %")) for p, label in CONFIDENCE_SCALE]
 
 
 @require_GET
