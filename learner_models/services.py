@@ -296,13 +296,19 @@ def training_runs_recover(*, host: str | None = None) -> list[int]:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs. A zombie (killed, not yet reaped: common in containers whose PID 1
+    reaps late) is dead: it will never heartbeat again."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): kill(pid, 0) is all we know
+    return state != "Z"
 
 
 # --- promotion ----------------------------------------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import time
+from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -208,3 +211,20 @@ def test_slow_adaptation_is_queued_on_the_adapt_queue(demo_school, monkeypatch):
     loader.record_adapt_ms(version.pk, 500.0)  # as if this worker's adaptations took half a second
     assert services.student_state_after_attempt(student_id=student.pk) == "queued"
     assert queued == [(student.pk, version.pk)]
+
+
+def test_a_zombie_worker_counts_as_dead(db):
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child never exited"
+        time.sleep(0.05)
+    try:
+        assert not services._pid_alive(child.pid)  # exited, not yet reaped by its parent (us)
+        assert services._pid_alive(os.getpid())
+    finally:
+        child.wait()
+    assert not services._pid_alive(child.pid)

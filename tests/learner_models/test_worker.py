@@ -96,8 +96,12 @@ def test_sigkilled_worker_mid_training_ends_with_one_new_version_and_old_keeps_s
     assert active_model_version().pk == old.pk
     assert skill_predictions_for_student(student=student, skill_ids=skills) is not None  # old version serves
 
-    start_worker()  # a fresh worker re-queues the orphaned run and trains it again
-    _wait(lambda: TrainingRun.objects.get(pk=run.pk).status == "succeeded", timeout=240, what="the recovered run")
+    fresh = start_worker()  # a fresh worker re-queues the orphaned run and trains it again
+    try:
+        _wait(lambda: TrainingRun.objects.get(pk=run.pk).status == "succeeded", timeout=240, what="the recovered run")
+    except AssertionError as exc:
+        run.refresh_from_db()
+        raise AssertionError(f"{exc}; run {run.status} by {run.worker!r}\n{fresh.output[-4000:]}") from None
     run.refresh_from_db()
     assert run.executions == 2
     assert ModelVersion.objects.filter(training_run=run).count() == 1
