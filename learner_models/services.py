@@ -271,10 +271,6 @@ def _jsonable(config: Any) -> dict:
     return json.loads(json.dumps(raw, default=str))
 
 
-def training_run_heartbeat(*, run_id: int) -> None:
-    TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(heartbeat_at=timezone.now())
-
-
 def training_runs_recover(*, host: str | None = None) -> list[int]:
     """Re-queue runs whose worker died: on ``host``, runs whose worker pid is gone; anywhere, stale heartbeats."""
     from .tasks import metatrain_run
