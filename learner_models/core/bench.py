@@ -2,7 +2,8 @@
 
 - adapt_one_p99_ms: refresh one student's state from 200 responses, one CPU thread (the per-answer path).
 - batched_speedup: adapting N students in batched calls vs looping the same adaptation per student
-  (the loop is timed on up to 2,000 of them and scaled linearly, to keep the run short).
+  (the loop is timed on up to 2,000 of them and scaled linearly, to keep the run short), both with
+  every CPU thread torch uses (threads_batched); batched_speedup_1thread is the same on one thread.
 - metatrain_seconds: fitting the model on a KT training file (default assist2009_updated when present).
 Weights do not change the serving timings, so those use a model fitted briefly on synthetic students.
 """
@@ -32,12 +33,33 @@ def _synthetic(n: int, length: int, n_ids: int, seed: int) -> list[StudentSequen
     return [StudentSequence(rng.integers(0, n_ids, length), rng.integers(0, 2, length)) for _ in range(n)]
 
 
+def _loop_vs_batched(model, pop: list[StudentSequence], loop_students: int, label: str) -> tuple[float, float]:
+    """Seconds to adapt every student of `pop` one call per student (timed on a prefix, scaled) and batched."""
+    n = len(pop)
+    n_loop = min(n, loop_students)
+    _log(f"  {label}: per-student loop over {n_loop} of the {n} students (time scaled linearly) ...")
+    t = time.perf_counter()
+    for i, s in enumerate(pop[:n_loop]):
+        model.adapt([s])
+        if i % 500 == 499:
+            _log(f"    loop {100 * (i + 1) / n_loop:.0f}%")
+    loop_s = (time.perf_counter() - t) * n / n_loop
+    _log(f"  {label}: batched calls over {n} students ...")
+    t = time.perf_counter()
+    for a in range(0, n, 2500):  # chunks bound memory; still batched
+        model.adapt(pop[a : a + 2500])
+        _log(f"    batched {100 * min(a + 2500, n) / n:.0f}%")
+    return loop_s, time.perf_counter() - t
+
+
 def _serving(
-    name: str, n_students: int, length: int, device: str, quick: bool, loop_students: int = 2000
+    name: str, n_students: int, length: int, device: str, quick: bool, threads: int, loop_students: int = 2000
 ) -> dict[str, float]:
+    """Serving timings: adapt one student on one thread; loop vs batched on one thread and on `threads`."""
     cfg = {"epochs": 1} if name in ("best", "dkt", "dkt-lstm", "protonet", "matching", "dkvmn") else {}
     if name in ("maml", "fomaml", "reptile", "metasgd"):
         cfg = {"steps": 5}
+    torch.set_num_threads(1)
     model = get_model(name, **cfg).fit(_synthetic(200, 50, 110, 0), device=device, seed=0)
     one = _synthetic(1, length, 110, 1)
     for _ in range(5):
@@ -49,28 +71,25 @@ def _serving(
         model.predict(st, [3])
         times.append(1000 * (time.perf_counter() - t))
     pop = _synthetic(n_students, length, 110, 2)
-    n_loop = min(n_students, loop_students)
-    _log(f"  {name}: per-student loop over {n_loop} of the {n_students} students (time scaled linearly) ...")
-    t = time.perf_counter()
-    for i, s in enumerate(pop[:n_loop]):
-        model.adapt([s])
-        if i % 500 == 499:
-            _log(f"    loop {100 * (i + 1) / n_loop:.0f}%")
-    loop_s = (time.perf_counter() - t) * n_students / n_loop
-    _log(f"  {name}: one batched call over {n_students} students ...")
-    t = time.perf_counter()
-    for a in range(0, n_students, 2500):  # chunks bound memory; still batched
-        model.adapt(pop[a : a + 2500])
-        _log(f"    batched {100 * min(a + 2500, n_students) / n_students:.0f}%")
-    batch_s = time.perf_counter() - t
-    return {
+    loop1, batch1 = _loop_vs_batched(model, pop, loop_students, f"{name}, 1 thread")
+    out = {
         "adapt_one_p50_ms": float(np.percentile(times, 50)),
         "adapt_one_p99_ms": float(np.percentile(times, 99)),
-        "loop_students_timed": n_loop,
-        "loop_s": loop_s,
-        "batched_s": batch_s,
-        "batched_speedup": loop_s / batch_s,
+        "loop_students_timed": min(n_students, loop_students),
+        "loop_s_1thread": loop1,
+        "batched_s_1thread": batch1,
+        "batched_speedup_1thread": loop1 / batch1,
     }
+    if threads > 1:
+        torch.set_num_threads(threads)
+        loop_n, batch_n = _loop_vs_batched(model, pop, loop_students, f"{name}, {threads} threads")
+        torch.set_num_threads(1)
+    else:
+        loop_n, batch_n = loop1, batch1
+    out.update(
+        {"threads_batched": threads, "loop_s": loop_n, "batched_s": batch_n, "batched_speedup": loop_n / batch_n}
+    )
+    return out
 
 
 def run_bench(args) -> int:
@@ -83,14 +102,19 @@ def run_bench(args) -> int:
         "threads_serving": 1,
     }
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
-        _log(f"[1/3] serving path of '{args.model}' (1 thread, {length} responses per student)")
-        s = _serving(args.model, n, 200 if not quick else 50, args.device, quick)
+        _log(f"[1/3] serving path of '{args.model}' ({length} responses per student)")
+        s = _serving(args.model, n, length, args.device, quick, threads)
         res.update(s)
-        _log("[2/3] vmap-batched MAML inner loop vs per-student loop (1 thread)")
-        m = _serving("maml", n, 200 if not quick else 50, args.device, quick)
-        res.update({"maml_adapt_one_p99_ms": m["adapt_one_p99_ms"], "maml_batched_speedup": m["batched_speedup"]})
+        _log("[2/3] vmap-batched MAML inner loop vs per-student loop")
+        m = _serving("maml", n, length, args.device, quick, threads)
+        res.update(
+            {
+                "maml_adapt_one_p99_ms": m["adapt_one_p99_ms"],
+                "maml_batched_speedup": m["batched_speedup"],
+                "maml_batched_speedup_1thread": m["batched_speedup_1thread"],
+            }
+        )
     finally:
         torch.set_num_threads(threads)
     if getattr(args, "threads", 0):

@@ -349,8 +349,13 @@ class Vocab:
         )
 
 
-def make_batch(seqs: Sequence[StudentSequence], vocab: Vocab, max_len: int | None = None) -> Batch:
-    """Pad B sequences (optionally keeping only the first max_len responses)."""
+def make_batch(
+    seqs: Sequence[StudentSequence], vocab: Vocab, max_len: int | None = None, features: bool = True
+) -> Batch:
+    """Pad B sequences (optionally keeping only the first max_len responses).
+
+    ``features=False`` leaves the count channels at zero (paths that only run the recurrence).
+    """
     lens = [len(s) if max_len is None else min(len(s), max_len) for s in seqs]
     B, T = len(seqs), max(lens)
     skills = np.zeros((B, T), dtype=np.int64)
@@ -364,8 +369,10 @@ def make_batch(seqs: Sequence[StudentSequence], vocab: Vocab, max_len: int | Non
         skills[b, :n] = sk
         items[b, :n] = vocab.map_items(None if s.items is None else s.items[:n], n)
         correct[b, :n] = s.correct[:n]
-        side[b, :n] = side_features(s)[:n]
-        counts[b, :n] = count_features(sk, s.correct[:n], vocab.n_skills)
+        if s.confidence is not None or s.response_time is not None or s.hints is not None:
+            side[b, :n] = side_features(s)[:n]
+        if features:
+            counts[b, :n] = count_features(sk, s.correct[:n], vocab.n_skills)
         mask[b, :n] = True
     return Batch(
         torch.from_numpy(skills),

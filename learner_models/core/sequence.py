@@ -110,6 +110,78 @@ class SequenceNet(nn.Module):
         return self.forward_stateful(b)[0]
 
 
+FUSED_MIN_BATCH = 16  # students per call from which adaptation runs all members in one fused recurrence
+
+
+class FusedGRU:
+    """All GRU members of an ensemble as one recurrence, for adaptation (inference only, no dropout).
+
+    The same function as running every member's ``nn.GRU`` over packed sequences (tests hold them equal),
+    arranged for speed: the input side of every gate is linear in the embeddings, so it becomes
+    per-member lookup tables of pre-multiplied rows (a gather per step instead of an input matmul), and
+    the K members advance together with one batched matmul per step. tanh(x) is computed as
+    2·sigmoid(2x) − 1 (the factor 2 folded into the weights): PyTorch's CPU tanh is several times slower.
+    Built once per weights: ``for_members`` keys a cache on the parameters' in-place version counters.
+    """
+
+    def __init__(self, members: list[SequenceNet]) -> None:
+        with torch.no_grad():
+            H = members[0].cfg.hidden
+            scale = torch.ones(3 * H, device=members[0].h0.device)
+            scale[2 * H :] = 2.0  # pre-activation of the candidate state, doubled for the sigmoid form
+            tab, tab_item, side_w, whh, bhh, h0 = [], [], [], [], [], []
+            for m in members:
+                w_ih = m.rnn.weight_ih_l0  # (3H, d)
+                bias = m.rnn.bias_ih_l0
+                if m.cfg.use_side:
+                    bias = bias + m.side.bias @ w_ih.T
+                    side_w.append((w_ih @ m.side.weight).T * scale)  # (N_SIDE, 3H)
+                tab_item.append(m.item.weight @ w_ih.T * scale)  # (n_items + 1, 3H)
+                tab.append((m.inter.weight @ w_ih.T + bias) * scale)  # (2V, 3H)
+                whh.append(m.rnn.weight_hh_l0.T * scale)
+                bhh.append(m.rnn.bias_hh_l0 * scale)
+                h0.append(m.h0[0, 0])
+            self.H = H
+            self.tab = torch.stack(tab)  # (K, 2V, 3H)
+            self.tab_item = torch.stack(tab_item)  # (K, n_items + 1, 3H)
+            self.item_none = self.tab_item[:, :1]  # (K, 1, 3H): row 0, 'no item'
+            self.side_w = torch.stack(side_w) if len(side_w) == len(members) else None
+            self.w_hh = torch.stack(whh)  # (K, H, 3H)
+            self.b_hh = torch.stack(bhh)[:, None, :]  # (K, 1, 3H)
+            self.h0 = torch.stack(h0)[:, None, :]  # (K, 1, H)
+
+    @staticmethod
+    def for_members(owner: nn.Module, members: list[SequenceNet]) -> FusedGRU:
+        key = tuple((p.data_ptr(), p._version) for m in members for p in m.parameters())
+        cached = getattr(owner, "_fused_gru", None)
+        if cached is None or cached[0] != key:
+            cached = (key, FusedGRU(members))
+            object.__setattr__(owner, "_fused_gru", cached)  # a plain attribute, not a submodule
+        return cached[1]
+
+    def last(self, b: Batch) -> torch.Tensor:
+        """(B, K, H): each member's hidden state after each student's last response."""
+        B, T = b.skills.shape
+        H = self.H
+        tok = (b.skills * 2 + b.correct.long()).T.contiguous()  # (T, B)
+        items = b.items.T.contiguous() if bool(b.items.any()) else None
+        side = b.side.transpose(0, 1).contiguous() if self.side_w is not None and bool(b.side.any()) else None
+        live = b.mask.T[:, None, :, None]  # (T, 1, B, 1)
+        n_live = b.mask.sum(0).tolist()  # students still answering at each step (padding is at the end)
+        h = self.h0.expand(-1, B, -1).contiguous()  # (K, B, H)
+        for t in range(T):
+            gi = self.tab.index_select(1, tok[t])  # (K, B, 3H)
+            gi = gi + (self.item_none if items is None else self.tab_item.index_select(1, items[t]))
+            if side is not None:
+                gi = gi + side[t] @ self.side_w
+            gh = torch.baddbmm(self.b_hh, h, self.w_hh)  # (K, B, 3H)
+            rz = torch.sigmoid(gi[..., : 2 * H] + gh[..., : 2 * H])
+            new = torch.sigmoid(gi[..., 2 * H :] + rz[..., :H] * gh[..., 2 * H :]).mul_(2).sub_(1)
+            new = torch.lerp(new, h, rz[..., H:])  # (1 - z) * n + z * h
+            h = new if n_live[t] == B else torch.where(live[t], new, h)
+        return h.transpose(0, 1)
+
+
 class SequenceEnsemble(nn.Module):
     """K independently trained SequenceNets; P(correct) is the mean of their calibrated probabilities."""
 
@@ -255,19 +327,25 @@ class SequenceKT(LearnerModel):
         n = self.vocab.n_skills + 1
         lstm = self.config.cell == "lstm"
         for idx in length_batches(seqs, 40000):
-            b = make_batch([seqs[i] for i in idx], self.vocab).to(self.device)
-            lens = b.mask.sum(1).cpu()
-            hs, cs = [], []
-            for m in self.net.members:
-                # pack so each student's final state is taken at its own length
-                packed = nn.utils.rnn.pack_padded_sequence(m._inputs(b), lens, batch_first=True, enforce_sorted=False)
-                init = m._init_state(len(idx))
-                _, last = m.rnn(packed, init if lstm else init[0])
-                hs.append(last[0][0] if lstm else last[0])  # (B, H)
-                if lstm:
-                    cs.append(last[1][0])
-            h = torch.stack(hs, 1)  # (B, K, H)
-            c = torch.stack(cs, 1) if lstm else None
+            b = make_batch([seqs[i] for i in idx], self.vocab, features=False).to(self.device)
+            c = None
+            if not lstm and len(idx) >= FUSED_MIN_BATCH:
+                h = FusedGRU.for_members(self.net, list(self.net.members)).last(b)  # (B, K, H)
+            else:
+                lens = b.mask.sum(1).cpu()
+                hs, cs = [], []
+                for m in self.net.members:
+                    # pack so each student's final state is taken at its own length
+                    packed = nn.utils.rnn.pack_padded_sequence(
+                        m._inputs(b), lens, batch_first=True, enforce_sorted=False
+                    )
+                    init = m._init_state(len(idx))
+                    _, last = m.rnn(packed, init if lstm else init[0])
+                    hs.append(last[0][0] if lstm else last[0])  # (B, H)
+                    if lstm:
+                        cs.append(last[1][0])
+                h = torch.stack(hs, 1)  # (B, K, H)
+                c = torch.stack(cs, 1) if lstm else None
             theta = self.net.elo_logits(b)[1] if self.net.stacked else None
             keep = b.correct * b.mask
             succ = torch.zeros(len(idx), n, device=self.device).scatter_add_(1, b.skills, keep)

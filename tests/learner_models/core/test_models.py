@@ -116,3 +116,45 @@ def test_best_stacks_the_ensemble_with_elo_and_pfa(fitted, data):
         net.stacked = True
     assert any(not np.allclose(a, b) for a, b in zip(stacked, plain, strict=True))
     assert "theta" in m.adapt(s[:1])[0] and "theta" in m.adapt([s[0].prefix(0)])[0]
+
+
+@pytest.mark.parametrize("side", [False, True])
+def test_fused_batched_adaptation_equals_each_members_packed_gru(side):
+    """The large-batch path (all members in one recurrence, lookup-table inputs) computes the same states."""
+    from learner_models.core import sequence
+    from learner_models.core.data import StudentSequence
+    from tests.learner_models.core.kt_helpers import synth
+
+    rng = np.random.default_rng(7)
+    tr = [
+        StudentSequence(s.skills, s.correct, items=rng.integers(0, 30, len(s)), confidence=s.confidence)
+        for s in synth(60, seed=3, side=side)
+    ]
+    m = get_model("best", **QUICK["best"]).fit(tr, seed=0)
+    with torch.no_grad():  # trained item rows are zero on this data; make them matter
+        for member in m.net.members:
+            member.item.weight.normal_(0, 0.3)
+    students = [
+        StudentSequence(
+            s.skills, s.correct, items=rng.integers(-1, 40, len(s)), **({"confidence": s.confidence} if side else {})
+        )
+        for s in synth(40, seed=4, side=side, length=50)
+    ]
+    old = sequence.FUSED_MIN_BATCH
+    try:
+        sequence.FUSED_MIN_BATCH = 10**9
+        packed = m.adapt(students)
+        sequence.FUSED_MIN_BATCH = 1
+        fused = m.adapt(students)
+        for a, b in zip(packed, fused, strict=True):
+            torch.testing.assert_close(b["h"], a["h"], rtol=1e-5, atol=1e-5)
+            assert torch.equal(a["succ"], b["succ"]) and torch.equal(a["theta"], b["theta"])
+        # the cached tables follow the weights when they change in place
+        with torch.no_grad():
+            m.net.members[0].rnn.weight_hh_l0.mul_(0.5)
+        after = m.adapt(students[:2])
+        sequence.FUSED_MIN_BATCH = 10**9
+        torch.testing.assert_close(after[0]["h"], m.adapt(students[:2])[0]["h"], rtol=1e-5, atol=1e-5)
+        assert not torch.allclose(after[0]["h"], fused[0]["h"])
+    finally:
+        sequence.FUSED_MIN_BATCH = old
