@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import Count, Max
+
 from learner_models.core.data import Response, StudentSequence
 from tutor.models import Attempt
 
@@ -63,3 +65,23 @@ def sequence_for_student(*, student_id: int) -> tuple[StudentSequence, int, int]
     rows = list(Attempt.objects.filter(student_id=student_id).order_by("created_at", "id").values_list(*_FIELDS))
     seq = StudentSequence.from_responses([_response(r) for r in rows], student_id=str(student_id))
     return seq, len(rows), max((r[0] for r in rows), default=0)
+
+
+def sequence_after(
+    *, student_id: int, last_attempt_id: int, n_attempts: int
+) -> tuple[StudentSequence, int, int] | None:
+    """The attempts a stored state has not seen yet: (those attempts, total attempts, last attempt id).
+
+    The state covered the student's first ``n_attempts`` attempts in answer order, ending at
+    ``last_attempt_id``. None when that no longer describes the history (an attempt was removed, or one
+    was recorded with an earlier time than the ones covered), so the caller adapts from scratch.
+    """
+    qs = Attempt.objects.filter(student_id=student_id)
+    head = qs.filter(id__lte=last_attempt_id).aggregate(n=Count("id"), last=Max("created_at"))
+    if head["n"] != n_attempts:
+        return None
+    rows = list(qs.filter(id__gt=last_attempt_id).order_by("created_at", "id").values_list(*_FIELDS, "created_at"))
+    if rows and head["last"] is not None and rows[0][-1] < head["last"]:
+        return None
+    seq = StudentSequence.from_responses([_response(r[:-1]) for r in rows], student_id=str(student_id))
+    return seq, n_attempts + len(rows), max([last_attempt_id] + [r[0] for r in rows])

@@ -33,12 +33,12 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from learner_models.core.base import resolve_device, state_to_bytes
+from learner_models.core.base import resolve_device, state_from_bytes, state_to_bytes
 from learner_models.core.evaluate import bucket_report
 from learner_models.core.registry import MODEL_NAMES, get_model
 
 from . import loader
-from .mappers import Dataset, dataset_from_attempts, sequence_for_student
+from .mappers import Dataset, dataset_from_attempts, sequence_after, sequence_for_student
 from .models import ModelVersion, StudentModelState, TrainingRun
 from .selectors import active_model_version
 
@@ -369,22 +369,57 @@ def model_version_activate(*, version: ModelVersion, reason: str = "activated by
 # --- per-student states -------------------------------------------------------
 
 
+def _state_continued(model, stored: StudentModelState | None, student_id: int):
+    """(state, attempts, last attempt id, model ms) by extending the stored state with the attempts it has
+    not seen; None when it cannot be continued (no state, a family that re-reads the whole history, or a
+    history that changed under it)."""
+    if stored is None:
+        return None
+    after = sequence_after(student_id=student_id, last_attempt_id=stored.last_attempt_id, n_attempts=stored.n_attempts)
+    if after is None:
+        return None
+    seq, n, last_id = after
+    started = time.perf_counter()
+    state = model.extend(state_from_bytes(bytes(stored.state)), seq)
+    return None if state is None else (state, n, last_id, (time.perf_counter() - started) * 1000)
+
+
 def student_state_refresh(*, student_id: int, version: ModelVersion | None = None) -> StudentModelState | None:
-    """Adapt the student's model under ``version`` (default: the active one) from all their attempts."""
+    """The student's adapted state under ``version`` (default: the active one), covering all their attempts.
+
+    A stored state is continued with only the attempts it has not seen (``LearnerModel.extend``, the same
+    state as adapting from scratch), so the per-answer cost does not grow with the student's history;
+    otherwise the model adapts from every attempt. A refresh never overwrites a state covering more attempts.
+    """
     version = version or active_model_version()
     if version is None:
         return None
     model = loader.load_model(version)
-    seq, n, last_id = sequence_for_student(student_id=student_id)
-    started = time.perf_counter()
-    state = model.adapt([seq])[0]
-    adapt_ms = (time.perf_counter() - started) * 1000
+    stored = StudentModelState.objects.filter(student_id=student_id, model_version=version).first()
+    got = _state_continued(model, stored, student_id)
+    if got is None:
+        seq, n, last_id = sequence_for_student(student_id=student_id)
+        started = time.perf_counter()
+        state = model.adapt([seq])[0]
+        got = (state, n, last_id, (time.perf_counter() - started) * 1000)
+    state, n, last_id, adapt_ms = got
     loader.record_adapt_ms(version.pk, adapt_ms)
-    obj, _ = StudentModelState.objects.update_or_create(
-        student_id=student_id,
-        model_version=version,
-        defaults={"state": state_to_bytes(state), "n_attempts": n, "last_attempt_id": last_id, "adapt_ms": adapt_ms},
-    )
+    with transaction.atomic():
+        current = (
+            StudentModelState.objects.select_for_update().filter(student_id=student_id, model_version=version).first()
+        )
+        if current is not None and current.last_attempt_id > last_id:
+            return current  # a concurrent refresh already covered more
+        obj, _ = StudentModelState.objects.update_or_create(
+            student_id=student_id,
+            model_version=version,
+            defaults={
+                "state": state_to_bytes(state),
+                "n_attempts": n,
+                "last_attempt_id": last_id,
+                "adapt_ms": adapt_ms,
+            },
+        )
     return obj
 
 

@@ -90,6 +90,21 @@ class LearnerModel:
             got = dict(zip(full, self._adapt([seqs[i] for i in full]), strict=False)) if full else {}
             return [got[i] if i in got else self._empty_state() for i in range(len(seqs))]
 
+    def extend(self, state: State, new: StudentSequence) -> State | None:
+        """The state after also seeing ``new``: the responses that came after those ``state`` covers.
+
+        The same state as adapting on the whole history at once (tests hold them equal), at the cost of
+        the new responses only, so a tutor can refresh a student after each answer however long their
+        history. None when the family cannot continue a state (its adaptation re-reads the whole
+        history, e.g. gradient steps on the last responses); the caller then adapts from scratch.
+        """
+        self._check_fitted()
+        with torch.no_grad():
+            st = {k: v.to(self.device) for k, v in state.items()}
+            if len(new) == 0:
+                return {k: v.clone() for k, v in st.items()}
+            return self._extend(st, new)
+
     def predict(
         self, state: State, skill_ids: Sequence[int] | np.ndarray, item_ids: Sequence[int] | np.ndarray | None = None
     ) -> np.ndarray:
@@ -166,6 +181,9 @@ class LearnerModel:
 
     def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _extend(self, state: State, new: StudentSequence) -> State | None:
+        return None  # families whose state cannot be continued
 
     def _predict_online(self, seqs: list[StudentSequence]) -> list[np.ndarray]:
         # generic (slow) definition; models override with a causal batched pass

@@ -70,9 +70,9 @@ class EloKT(LearnerModel):
         d[0] = d[seen].mean() if len(seen) else 0.0  # unseen ids: average difficulty
         self.net.difficulty.copy_(torch.from_numpy(d))
 
-    def _run(self, s: StudentSequence) -> tuple[np.ndarray, float]:
+    def _run(self, s: StudentSequence, theta: float = 0.0) -> tuple[np.ndarray, float]:
         d, k = self.net.difficulty.cpu().numpy(), float(self.net.k)
-        th, ps = 0.0, []
+        th, ps = theta, []
         for q, y in zip(_mapped(self, s), s.correct, strict=False):
             p, th = elo_update(th, d[q], int(y), k)
             ps.append(p)
@@ -86,6 +86,10 @@ class EloKT(LearnerModel):
 
     def _empty_state(self) -> State:
         return {"theta": torch.zeros(1, dtype=torch.float64)}
+
+    def _extend(self, state, new):
+        theta = self._run(new, float(state["theta"][0]))[1]
+        return {"theta": torch.tensor([theta], dtype=torch.float64)}
 
     def _predict_logits(self, state, skills, items):
         return (state["theta"] - self.net.difficulty[skills]).float()
@@ -183,6 +187,10 @@ class PFAKT(LearnerModel):
     def _empty_state(self) -> State:
         n = self.vocab.n_skills + 1
         return {"succ": torch.zeros(n), "fail": torch.zeros(n)}
+
+    def _extend(self, state, new):
+        got = self._adapt([new])[0]
+        return {"succ": state["succ"].cpu() + got["succ"], "fail": state["fail"].cpu() + got["fail"]}
 
     def _predict_logits(self, state, skills, items):
         counts = count_features_from_state(state["succ"], state["fail"], skills)

@@ -1,6 +1,7 @@
 """`python -m learner_models bench`: the serving and training numbers the product depends on.
 
-- adapt_one_p99_ms: refresh one student's state from 200 responses, one CPU thread (the per-answer path).
+- adapt_one_p99_ms: adapt one student's state from 200 responses, one CPU thread (a student with no stored
+  state); extend_one_p99_ms: add one new answer to a stored state (the per-answer path where the family can).
 - batched_speedup: adapting N students in batched calls vs looping the same adaptation per student
   (the loop is timed on up to 2,000 of them and scaled linearly, to keep the run short), both with
   every CPU thread torch uses (threads_batched); batched_speedup_1thread is the same on one thread.
@@ -70,11 +71,19 @@ def _serving(
         st = model.adapt(one)[0]
         model.predict(st, [3])
         times.append(1000 * (time.perf_counter() - t))
+    base = model.adapt([one[0].prefix(length - 1)])[0]
+    ext = []
+    for _ in range(50 if quick else 300):
+        t = time.perf_counter()
+        st = model.extend(base, one[0].since(length - 1))
+        ext.append(1000 * (time.perf_counter() - t))
     pop = _synthetic(n_students, length, 110, 2)
     loop1, batch1 = _loop_vs_batched(model, pop, loop_students, f"{name}, 1 thread")
     out = {
         "adapt_one_p50_ms": float(np.percentile(times, 50)),
         "adapt_one_p99_ms": float(np.percentile(times, 99)),
+        # one new answer added to a stored state (None: the family re-adapts from the whole history)
+        "extend_one_p99_ms": float(np.percentile(ext, 99)) if st is not None else None,
         "loop_students_timed": min(n_students, loop_students),
         "loop_s_1thread": loop1,
         "batched_s_1thread": batch1,

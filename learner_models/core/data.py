@@ -93,13 +93,19 @@ class StudentSequence:
 
     def prefix(self, n: int) -> StudentSequence:
         """The first n responses (what the tutor knew before answer n+1)."""
+        return self._slice(slice(None, n))
 
+    def since(self, n: int) -> StudentSequence:
+        """The responses after the first n (what ``LearnerModel.extend`` adds to a state covering n)."""
+        return self._slice(slice(n, None))
+
+    def _slice(self, sl: slice) -> StudentSequence:
         def cut(a):
-            return None if a is None else a[:n]
+            return None if a is None else a[sl]
 
         return StudentSequence(
-            self.skills[:n],
-            self.correct[:n],
+            self.skills[sl],
+            self.correct[sl],
             cut(self.items),
             cut(self.confidence),
             cut(self.response_time),

@@ -202,12 +202,15 @@ class SequenceEnsemble(nn.Module):
         p = torch.stack([torch.sigmoid(z) for z in logits]).mean(0).clamp(1e-6, 1 - 1e-6)
         return torch.logit(p)
 
-    def elo_logits(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Online Elo logits (B, T) before each response and each student's ability after the last one (B,)."""
+    def elo_logits(self, b: Batch, theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Online Elo logits (B, T) before each response and each student's ability after the last one (B,).
+
+        ``theta`` (B,) continues from known abilities instead of the prior 0.
+        """
         d = self.elo.difficulty.float()[b.skills]
         k = float(self.elo.k)
         y, m = b.correct.float(), b.mask.float()
-        th = torch.zeros(b.skills.shape[0], device=d.device)
+        th = torch.zeros(b.skills.shape[0], device=d.device) if theta is None else theta.float().clone()
         out = []
         for t in range(d.shape[1]):
             z = th - d[:, t]
@@ -359,6 +362,29 @@ class SequenceKT(LearnerModel):
                     **({"theta": theta[j : j + 1].clone()} if theta is not None else {}),
                 }
         return states  # type: ignore[return-value]
+
+    def _extend(self, state: State, new: StudentSequence) -> State:
+        b = make_batch([new], self.vocab, features=False).to(self.device)
+        lstm = self.config.cell == "lstm"
+        hs, cs = [], []
+        for k, m in enumerate(self.net.members):
+            h0 = state["h"][k][None, None].contiguous()  # (1, 1, H)
+            init = (h0, state["c"][k][None, None].contiguous()) if lstm else h0
+            _, last = m.rnn(m._inputs(b), init)
+            hs.append(last[0][0, 0] if lstm else last[0, 0])
+            if lstm:
+                cs.append(last[1][0, 0])
+        keep = b.correct[0] * b.mask[0]
+        out = {
+            "h": torch.stack(hs),
+            "succ": state["succ"].clone().scatter_add_(0, b.skills[0], keep),
+            "fail": state["fail"].clone().scatter_add_(0, b.skills[0], b.mask[0].float() - keep),
+        }
+        if lstm:
+            out["c"] = torch.stack(cs)
+        if self.net.stacked:
+            out["theta"] = self.net.elo_logits(b, state["theta"])[1]
+        return out
 
     def _empty_state(self) -> State:
         n = self.vocab.n_skills + 1

@@ -6,6 +6,7 @@ import hashlib
 import math
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,76 @@ def test_a_zombie_worker_counts_as_dead(db):
     finally:
         child.wait()
     assert not services._pid_alive(child.pid)
+
+
+def test_each_answer_continues_the_stored_state_and_matches_adapting_from_scratch(
+    demo_school, monkeypatch, django_capture_on_commit_callbacks
+):
+    from learner_models import loader
+    from learner_models.core.base import state_from_bytes
+    from learner_models.mappers import sequence_for_student
+
+    _, _, version = _train()
+    full_reads = []
+    monkeypatch.setattr(
+        services, "sequence_for_student", lambda **kw: full_reads.append(kw) or sequence_for_student(**kw)
+    )
+    section = Section.objects.get(name="Demo class")
+    student = User.objects.get(username="demo-student-30")
+    session = tutor_services.session_start(student=student, section=section)
+    for n in range(4):
+        si = tutor_services.session_item_current(session=session)
+        with django_capture_on_commit_callbacks(execute=True):
+            tutor_services.attempt_record(
+                student=student, session_item=si, answer=wrong_answer(si.item), confidence=0.4, idempotency_key=f"c{n}"
+            )
+    assert len(full_reads) == 1, "only the first answer (no stored state yet) reads the whole history"
+    state = StudentModelState.objects.get(student=student, model_version=version)
+    assert state.n_attempts == 4 and state.last_attempt_id == Attempt.objects.filter(student=student).latest("id").pk
+    model = loader.load_model(version)
+    skills = list(Skill.objects.filter(course=section.course).values_list("pk", flat=True))
+    scratch = model.adapt([sequence_for_student(student_id=student.pk)[0]])[0]
+    continued = state_from_bytes(bytes(state.state))
+    assert abs(model.predict(continued, skills) - model.predict(scratch, skills)).max() < 1e-5
+
+    # an attempt recorded with an earlier time than the covered ones: the history changed, adapt from scratch
+    first = Attempt.objects.filter(student=student).order_by("created_at").first()
+    Attempt.objects.create(
+        student=student,
+        item=first.item,
+        skill=first.skill,
+        answer="1",
+        correct=True,
+        confidence=0.9,
+        idempotency_key="late-import",
+        created_at=first.created_at - timedelta(minutes=5),
+    )
+    services.student_state_refresh(student_id=student.pk, version=version)
+    assert len(full_reads) == 2
+    state.refresh_from_db()
+    assert state.n_attempts == 5
+    scratch = model.adapt([sequence_for_student(student_id=student.pk)[0]])[0]
+    assert (
+        abs(model.predict(state_from_bytes(bytes(state.state)), skills) - model.predict(scratch, skills)).max() < 1e-5
+    )
+
+
+def test_a_refresh_never_replaces_a_state_that_covers_more_attempts(demo_school):
+    _, _, version = _train("elo", {})
+    student = User.objects.get(username="demo-student-03")
+    state = services.student_state_refresh(student_id=student.pk, version=version)
+    newer = state.last_attempt_id + 10**6  # as if a concurrent refresh had already seen later attempts
+    StudentModelState.objects.filter(pk=state.pk).update(last_attempt_id=newer, n_attempts=999)
+    got = services.student_state_refresh(student_id=student.pk, version=version)
+    assert got.last_attempt_id == newer and got.n_attempts == 999
+
+
+def test_learner_bench_times_the_per_answer_refresh_by_continuing_states(demo_school, capsys):
+    import json
+
+    _train()
+    call_command("learner_bench", "--repeats", "1", "--json")
+    out = json.loads(capsys.readouterr().out)
+    assert out["students"] == 29 and out["batch_readapt_students"] == 29
+    assert out["refresh_continued_share"] == 1.0  # demo histories are in time order: every refresh continued
+    assert 0 < out["refresh_ms_p50"] <= out["refresh_ms_p99"] and out["refresh_from_scratch_ms_p50"] > 0

@@ -42,6 +42,29 @@ def test_online_pass_equals_adapt_then_predict(name, fitted, data):
         assert m.predict(state, s.skills[t : t + 1])[0] == pytest.approx(online[t], abs=1e-5)
 
 
+EXTENDS = {"best", "dkt", "dkt-lstm", "elo", "pfa"}  # families whose state continues response by response
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_extending_a_state_equals_adapting_the_whole_history(name, fitted, data):
+    m = fitted(name)
+    s = data[1][2]
+    ids = np.arange(10)
+    full = m.predict(m.adapt([s])[0], ids)
+    for cut in (0, 1, len(s) // 2, len(s) - 1):
+        state = m.adapt([s.prefix(cut)])[0]
+        got = m.extend(state_from_bytes(state_to_bytes(state)), s.since(cut))
+        if name not in EXTENDS:
+            assert got is None  # the caller adapts from scratch
+            continue
+        assert got is not None and set(got) == set(state)
+        np.testing.assert_allclose(m.predict(got, ids), full, atol=1e-5)
+    # nothing new: the same state, not the same object
+    state = m.adapt([s])[0]
+    same = m.extend(state, s.prefix(0))
+    assert same is not state and np.array_equal(m.predict(same, ids), full)
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_checkpoint_round_trip_is_bit_for_bit(name, fitted, data, tmp_path):
     m = fitted(name)
