@@ -205,18 +205,23 @@ class SequenceEnsemble(nn.Module):
     def elo_logits(self, b: Batch, theta: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Online Elo logits (B, T) before each response and each student's ability after the last one (B,).
 
-        ``theta`` (B,) continues from known abilities instead of the prior 0.
+        ``theta`` (B,) continues from known abilities instead of the prior 0. The Elo parameters are fixed
+        (no gradient), so the sequential update runs in NumPy: a step costs a few microseconds instead of
+        a handful of tensor-op dispatches, which matters most for the one-student path.
         """
-        d = self.elo.difficulty.float()[b.skills]
+        d = self.elo.difficulty.detach().cpu().numpy()[b.skills.cpu().numpy()]  # (B, T) float64
         k = float(self.elo.k)
-        y, m = b.correct.float(), b.mask.float()
-        th = torch.zeros(b.skills.shape[0], device=d.device) if theta is None else theta.float().clone()
-        out = []
-        for t in range(d.shape[1]):
+        y = b.correct.detach().cpu().numpy().astype(np.float64)
+        m = b.mask.cpu().numpy()
+        B, T = d.shape
+        th = np.zeros(B) if theta is None else theta.detach().cpu().numpy().astype(np.float64).reshape(B)
+        out = np.empty((B, T))
+        for t in range(T):
             z = th - d[:, t]
-            out.append(z)
-            th = th + k * (y[:, t] - torch.sigmoid(z)) * m[:, t]
-        return (torch.stack(out, 1) if out else d), th
+            out[:, t] = z
+            th = th + np.where(m[:, t], k * (y[:, t] - 1.0 / (1.0 + np.exp(-z))), 0.0)
+        dev = b.skills.device
+        return torch.from_numpy(out).float().to(dev), torch.from_numpy(th).float().to(dev)
 
     def base_logits(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Elo and PFA logits (B, T) of every response given the earlier ones."""
@@ -337,13 +342,16 @@ class SequenceKT(LearnerModel):
             else:
                 lens = b.mask.sum(1).cpu()
                 hs, cs = [], []
+                same_length = bool((lens == lens[0]).all())
                 for m in self.net.members:
-                    # pack so each student's final state is taken at its own length
-                    packed = nn.utils.rnn.pack_padded_sequence(
-                        m._inputs(b), lens, batch_first=True, enforce_sorted=False
-                    )
+                    # pack so each student's final state is taken at its own length; equal lengths (one
+                    # student, the per-answer case) need no packing, and nn.GRU then computes the input
+                    # side of all steps in one matmul
+                    x = m._inputs(b)
+                    if not same_length:
+                        x = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
                     init = m._init_state(len(idx))
-                    _, last = m.rnn(packed, init if lstm else init[0])
+                    _, last = m.rnn(x, init if lstm else init[0])
                     hs.append(last[0][0] if lstm else last[0])  # (B, H)
                     if lstm:
                         cs.append(last[1][0])
