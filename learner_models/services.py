@@ -389,7 +389,8 @@ def student_state_refresh(*, student_id: int, version: ModelVersion | None = Non
 
     A stored state is continued with only the attempts it has not seen (``LearnerModel.extend``, the same
     state as adapting from scratch), so the per-answer cost does not grow with the student's history;
-    otherwise the model adapts from every attempt. A refresh never overwrites a state covering more attempts.
+    otherwise the model adapts from every attempt. A refresh never overwrites a state that a concurrent
+    refresh stored meanwhile covering more attempts.
     """
     version = version or active_model_version()
     if version is None:
@@ -408,8 +409,12 @@ def student_state_refresh(*, student_id: int, version: ModelVersion | None = Non
         current = (
             StudentModelState.objects.select_for_update().filter(student_id=student_id, model_version=version).first()
         )
-        if current is not None and current.last_attempt_id > last_id:
-            return current  # a concurrent refresh already covered more
+        written_meanwhile = current is not None and (
+            stored is None
+            or (current.last_attempt_id, current.n_attempts) != (stored.last_attempt_id, stored.n_attempts)
+        )
+        if written_meanwhile and current.last_attempt_id > last_id:
+            return current  # a concurrent refresh already covered more attempts
         obj, _ = StudentModelState.objects.update_or_create(
             student_id=student_id,
             model_version=version,

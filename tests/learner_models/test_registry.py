@@ -283,14 +283,31 @@ def test_each_answer_continues_the_stored_state_and_matches_adapting_from_scratc
     )
 
 
-def test_a_refresh_never_replaces_a_state_that_covers_more_attempts(demo_school):
+def test_a_refresh_never_replaces_a_newer_state_stored_meanwhile(demo_school, monkeypatch):
     _, _, version = _train("elo", {})
     student = User.objects.get(username="demo-student-03")
     state = services.student_state_refresh(student_id=student.pk, version=version)
-    newer = state.last_attempt_id + 10**6  # as if a concurrent refresh had already seen later attempts
-    StudentModelState.objects.filter(pk=state.pk).update(last_attempt_id=newer, n_attempts=999)
+    newer = state.last_attempt_id + 10**6
+    real = services._state_continued
+
+    def concurrent_refresh_lands_first(model, stored, student_id):
+        # another worker stores a state covering later attempts while this refresh is computing
+        StudentModelState.objects.filter(pk=state.pk).update(last_attempt_id=newer, n_attempts=999)
+        return real(model, stored, student_id)
+
+    monkeypatch.setattr(services, "_state_continued", concurrent_refresh_lands_first)
     got = services.student_state_refresh(student_id=student.pk, version=version)
-    assert got.last_attempt_id == newer and got.n_attempts == 999
+    assert (got.last_attempt_id, got.n_attempts) == (newer, 999)
+
+
+def test_a_removed_attempt_is_forgotten_by_the_next_refresh(demo_school):
+    _, _, version = _train("elo", {})
+    student = User.objects.get(username="demo-student-03")
+    state = services.student_state_refresh(student_id=student.pk, version=version)
+    last = Attempt.objects.get(pk=state.last_attempt_id)
+    last.delete()
+    got = services.student_state_refresh(student_id=student.pk, version=version)
+    assert got.n_attempts == state.n_attempts - 1 and got.last_attempt_id < state.last_attempt_id
 
 
 def test_learner_bench_times_the_per_answer_refresh_by_continuing_states(demo_school, capsys):
