@@ -117,11 +117,17 @@ class FusedGRU:
     """All GRU members of an ensemble as one recurrence, for adaptation (inference only, no dropout).
 
     The same function as running every member's ``nn.GRU`` over packed sequences (tests hold them equal),
-    arranged for speed: the input side of every gate is linear in the embeddings, so it becomes
-    per-member lookup tables of pre-multiplied rows (a gather per step instead of an input matmul), and
-    the K members advance together with one batched matmul per step. tanh(x) is computed as
-    2·sigmoid(2x) − 1 (the factor 2 folded into the weights): PyTorch's CPU tanh is several times slower.
-    Built once per weights: ``for_members`` keys a cache on the parameters' in-place version counters.
+    arranged for speed on large batches:
+
+    - the input side of every gate is linear in the embeddings, so it becomes per-member lookup tables
+      of pre-multiplied rows (a gather per step instead of an input matmul), with the input biases and
+      the hidden biases of the reset/update gates folded in;
+    - the K members advance together: one batched matmul per step for the reset/update gates (added
+      straight onto the gathered rows) and one for the candidate state;
+    - tanh(x) is computed as 2·sigmoid(2x) − 1, the factor 2 folded into the weights: PyTorch's CPU
+      tanh is several times slower than its sigmoid.
+
+    Built once per weights: ``for_members`` keys a cache on the parameters' storage and version counters.
     """
 
     def __init__(self, members: list[SequenceNet]) -> None:
@@ -129,25 +135,30 @@ class FusedGRU:
             H = members[0].cfg.hidden
             scale = torch.ones(3 * H, device=members[0].h0.device)
             scale[2 * H :] = 2.0  # pre-activation of the candidate state, doubled for the sigmoid form
-            tab, tab_item, side_w, whh, bhh, h0 = [], [], [], [], [], []
+            tab, tab_item, side_w, w_rz, w_n, b_n, h0 = [], [], [], [], [], [], []
             for m in members:
-                w_ih = m.rnn.weight_ih_l0  # (3H, d)
-                bias = m.rnn.bias_ih_l0
+                w_ih, w_hh, b_hh = m.rnn.weight_ih_l0, m.rnn.weight_hh_l0, m.rnn.bias_hh_l0  # (3H, d), (3H, H)
+                bias = m.rnn.bias_ih_l0 + torch.cat([b_hh[: 2 * H], torch.zeros_like(b_hh[2 * H :])])
                 if m.cfg.use_side:
                     bias = bias + m.side.bias @ w_ih.T
                     side_w.append((w_ih @ m.side.weight).T * scale)  # (N_SIDE, 3H)
                 tab_item.append(m.item.weight @ w_ih.T * scale)  # (n_items + 1, 3H)
                 tab.append((m.inter.weight @ w_ih.T + bias) * scale)  # (2V, 3H)
-                whh.append(m.rnn.weight_hh_l0.T * scale)
-                bhh.append(m.rnn.bias_hh_l0 * scale)
+                w_rz.append(w_hh[: 2 * H].T)  # (H, 2H)
+                w_n.append(w_hh[2 * H :].T * 2.0)  # (H, H)
+                b_n.append(b_hh[2 * H :] * 2.0)
                 h0.append(m.h0[0, 0])
             self.H = H
             self.tab = torch.stack(tab)  # (K, 2V, 3H)
             self.tab_item = torch.stack(tab_item)  # (K, n_items + 1, 3H)
-            self.item_none = self.tab_item[:, :1]  # (K, 1, 3H): row 0, 'no item'
+            self.tab_no_item = self.tab + self.tab_item[:, :1]  # row 0 of the item table: 'no item'
+            # its reset/update and candidate parts as separate contiguous tables (the matmuls add onto them)
+            self.tab_rz = self.tab_no_item[..., : 2 * H].contiguous()
+            self.tab_n = self.tab_no_item[..., 2 * H :].contiguous()
             self.side_w = torch.stack(side_w) if len(side_w) == len(members) else None
-            self.w_hh = torch.stack(whh)  # (K, H, 3H)
-            self.b_hh = torch.stack(bhh)[:, None, :]  # (K, 1, 3H)
+            self.w_rz = torch.stack(w_rz)  # (K, H, 2H)
+            self.w_n = torch.stack(w_n)  # (K, H, H)
+            self.b_n = torch.stack(b_n)[:, None, :]  # (K, 1, H)
             self.h0 = torch.stack(h0)[:, None, :]  # (K, 1, H)
 
     @staticmethod
@@ -166,18 +177,23 @@ class FusedGRU:
         tok = (b.skills * 2 + b.correct.long()).T.contiguous()  # (T, B)
         items = b.items.T.contiguous() if bool(b.items.any()) else None
         side = b.side.transpose(0, 1).contiguous() if self.side_w is not None and bool(b.side.any()) else None
+        tab = self.tab if items is not None else self.tab_no_item
         live = b.mask.T[:, None, :, None]  # (T, 1, B, 1)
         n_live = b.mask.sum(0).tolist()  # students still answering at each step (padding is at the end)
         h = self.h0.expand(-1, B, -1).contiguous()  # (K, B, H)
         for t in range(T):
-            gi = self.tab.index_select(1, tok[t])  # (K, B, 3H)
-            gi = gi + (self.item_none if items is None else self.tab_item.index_select(1, items[t]))
-            if side is not None:
-                gi = gi + side[t] @ self.side_w
-            gh = torch.baddbmm(self.b_hh, h, self.w_hh)  # (K, B, 3H)
-            rz = torch.sigmoid(gi[..., : 2 * H] + gh[..., : 2 * H])
-            new = torch.sigmoid(gi[..., 2 * H :] + rz[..., :H] * gh[..., 2 * H :]).mul_(2).sub_(1)
-            new = torch.lerp(new, h, rz[..., H:])  # (1 - z) * n + z * h
+            if items is None and side is None:  # the common case: two contiguous gathers
+                gi_rz, gi_n = self.tab_rz.index_select(1, tok[t]), self.tab_n.index_select(1, tok[t])
+            else:
+                gi = tab.index_select(1, tok[t])  # (K, B, 3H)
+                if items is not None:
+                    gi += self.tab_item.index_select(1, items[t])
+                if side is not None:
+                    gi += side[t] @ self.side_w
+                gi_rz, gi_n = gi[..., : 2 * H], gi[..., 2 * H :]
+            rz = torch.baddbmm(gi_rz, h, self.w_rz).sigmoid_()  # (K, B, 2H)
+            new = torch.addcmul(gi_n, rz[..., :H], torch.baddbmm(self.b_n, h, self.w_n))
+            new = torch.lerp(new.sigmoid_().mul_(2).sub_(1), h, rz[..., H:])  # (1 - z) * n + z * h
             h = new if n_live[t] == B else torch.where(live[t], new, h)
         return h.transpose(0, 1)
 

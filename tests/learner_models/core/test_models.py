@@ -141,8 +141,8 @@ def test_best_stacks_the_ensemble_with_elo_and_pfa(fitted, data):
     assert "theta" in m.adapt(s[:1])[0] and "theta" in m.adapt([s[0].prefix(0)])[0]
 
 
-@pytest.mark.parametrize("side", [False, True])
-def test_fused_batched_adaptation_equals_each_members_packed_gru(side):
+@pytest.mark.parametrize(("side", "with_items"), [(False, False), (False, True), (True, False), (True, True)])
+def test_fused_batched_adaptation_equals_each_members_packed_gru(side, with_items):
     """The large-batch path (all members in one recurrence, lookup-table inputs) computes the same states."""
     from learner_models.core import sequence
     from learner_models.core.data import StudentSequence
@@ -159,7 +159,10 @@ def test_fused_batched_adaptation_equals_each_members_packed_gru(side):
             member.item.weight.normal_(0, 0.3)
     students = [
         StudentSequence(
-            s.skills, s.correct, items=rng.integers(-1, 40, len(s)), **({"confidence": s.confidence} if side else {})
+            s.skills,
+            s.correct,
+            items=rng.integers(-1, 40, len(s)) if with_items else None,
+            **({"confidence": s.confidence} if side else {}),
         )
         for s in synth(40, seed=4, side=side, length=50)
     ]
