@@ -110,7 +110,10 @@ class SequenceNet(nn.Module):
         return self.forward_stateful(b)[0]
 
 
-FUSED_MIN_BATCH = 16  # students per call from which adaptation runs all members in one fused recurrence
+# Students per adapt call from which the GRU members run as one fused recurrence (FusedGRU), by device
+# type. On CPU it is the faster path even for one student (about 11 against 13 ms for 200 responses);
+# on CUDA a small batch is left to cuDNN's GRU, which launches far fewer kernels per step.
+FUSED_MIN_BATCH = {"cpu": 1, "cuda": 16}
 
 
 class FusedGRU:
@@ -353,7 +356,7 @@ class SequenceKT(LearnerModel):
         for idx in length_batches(seqs, 40000):
             b = make_batch([seqs[i] for i in idx], self.vocab, features=False).to(self.device)
             c = None
-            if not lstm and len(idx) >= FUSED_MIN_BATCH:
+            if not lstm and len(idx) >= FUSED_MIN_BATCH.get(self.device.type, 16):
                 h = FusedGRU.for_members(self.net, list(self.net.members)).last(b)  # (B, K, H)
             else:
                 lens = b.mask.sum(1).cpu()

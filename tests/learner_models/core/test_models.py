@@ -166,11 +166,11 @@ def test_fused_batched_adaptation_equals_each_members_packed_gru(side, with_item
         )
         for s in synth(40, seed=4, side=side, length=50)
     ]
-    old = sequence.FUSED_MIN_BATCH
+    old = dict(sequence.FUSED_MIN_BATCH)
     try:
-        sequence.FUSED_MIN_BATCH = 10**9
+        sequence.FUSED_MIN_BATCH.update(cpu=10**9)
         packed = m.adapt(students)
-        sequence.FUSED_MIN_BATCH = 1
+        sequence.FUSED_MIN_BATCH.update(cpu=1)
         fused = m.adapt(students)
         for a, b in zip(packed, fused, strict=True):
             torch.testing.assert_close(b["h"], a["h"], rtol=1e-5, atol=1e-5)
@@ -179,8 +179,8 @@ def test_fused_batched_adaptation_equals_each_members_packed_gru(side, with_item
         with torch.no_grad():
             m.net.members[0].rnn.weight_hh_l0.mul_(0.5)
         after = m.adapt(students[:2])
-        sequence.FUSED_MIN_BATCH = 10**9
+        sequence.FUSED_MIN_BATCH.update(cpu=10**9)
         torch.testing.assert_close(after[0]["h"], m.adapt(students[:2])[0]["h"], rtol=1e-5, atol=1e-5)
         assert not torch.allclose(after[0]["h"], fused[0]["h"])
     finally:
-        sequence.FUSED_MIN_BATCH = old
+        sequence.FUSED_MIN_BATCH.update(old)
