@@ -142,6 +142,17 @@ def test_rollback_command_and_unknown_version(demo_school):
         call_command("model_activate", "999")
 
 
+def _answer_wrong(student, section, n: int, capture_on_commit) -> None:
+    """n wrong answers through the practice services, running each commit's callbacks (the refresh)."""
+    session = tutor_services.session_start(student=student, section=section)
+    for k in range(n):
+        si = tutor_services.session_item_current(session=session)
+        with capture_on_commit(execute=True):
+            tutor_services.attempt_record(
+                student=student, session_item=si, answer=wrong_answer(si.item), confidence=0.5, idempotency_key=f"w{k}"
+            )
+
+
 def test_each_answer_refreshes_the_students_adapted_state(demo_school, django_capture_on_commit_callbacks):
     # Elo: a model whose direction after three wrong answers is certain (ability goes down).
     _, _, version = _train("elo", {})
@@ -150,13 +161,7 @@ def test_each_answer_refreshes_the_students_adapted_state(demo_school, django_ca
     skills = list(Skill.objects.filter(course=section.course).values_list("pk", flat=True))
     before = skill_predictions_for_student(student=student, skill_ids=skills)
     assert before is not None and all(0 < p < 1 for p in before.values())
-    session = tutor_services.session_start(student=student, section=section)
-    for n in range(3):
-        si = tutor_services.session_item_current(session=session)
-        with django_capture_on_commit_callbacks(execute=True):
-            tutor_services.attempt_record(
-                student=student, session_item=si, answer=wrong_answer(si.item), confidence=0.5, idempotency_key=f"k{n}"
-            )
+    _answer_wrong(student, section, 3, django_capture_on_commit_callbacks)
     state = StudentModelState.objects.get(student=student, model_version=version)
     assert state.n_attempts == 3 and state.last_attempt_id == Attempt.objects.filter(student=student).latest("id").pk
     after = skill_predictions_for_student(student=student, skill_ids=skills)
@@ -245,13 +250,7 @@ def test_each_answer_continues_the_stored_state_and_matches_adapting_from_scratc
     )
     section = Section.objects.get(name="Demo class")
     student = User.objects.get(username="demo-student-30")
-    session = tutor_services.session_start(student=student, section=section)
-    for n in range(4):
-        si = tutor_services.session_item_current(session=session)
-        with django_capture_on_commit_callbacks(execute=True):
-            tutor_services.attempt_record(
-                student=student, session_item=si, answer=wrong_answer(si.item), confidence=0.4, idempotency_key=f"c{n}"
-            )
+    _answer_wrong(student, section, 4, django_capture_on_commit_callbacks)
     assert len(full_reads) == 1, "only the first answer (no stored state yet) reads the whole history"
     state = StudentModelState.objects.get(student=student, model_version=version)
     assert state.n_attempts == 4 and state.last_attempt_id == Attempt.objects.filter(student=student).latest("id").pk
