@@ -38,38 +38,20 @@ def synth(
 
 
 # Small configs so every family fits in about a second on one core.
+_SEQUENCE = {
+    "epochs": 12,
+    "d_model": 16,
+    "hidden": 16,
+    "head_hidden": 16,
+    "batch_students": 16,
+    "dropout": 0.0,
+    "tokens_per_batch": 200,
+    "tbptt": 10,
+}
 QUICK = {
-    "best": {
-        "epochs": 12,
-        "d_model": 16,
-        "hidden": 16,
-        "head_hidden": 16,
-        "batch_students": 16,
-        "dropout": 0.0,
-        "n_models": 2,
-        "tokens_per_batch": 200,
-        "tbptt": 10,
-    },
-    "dkt": {
-        "epochs": 12,
-        "d_model": 16,
-        "hidden": 16,
-        "head_hidden": 16,
-        "batch_students": 16,
-        "dropout": 0.0,
-        "tokens_per_batch": 200,
-        "tbptt": 10,
-    },
-    "dkt-lstm": {
-        "epochs": 12,
-        "d_model": 16,
-        "hidden": 16,
-        "head_hidden": 16,
-        "batch_students": 16,
-        "tbptt": 10,
-        "tokens_per_batch": 200,
-        "dropout": 0.0,
-    },
+    "best": {**_SEQUENCE, "n_models": 2},
+    "dkt": dict(_SEQUENCE),
+    "dkt-lstm": dict(_SEQUENCE),
     "dkvmn": {"epochs": 10, "tokens_per_batch": 400, "slots": 4, "dk": 8, "dv": 8, "hidden": 8},
     "maml": {"steps": 150, "batch": 64, "dim": 4},
     "fomaml": {"steps": 150, "batch": 64, "dim": 4},
