@@ -415,17 +415,15 @@ def student_state_refresh(*, student_id: int, version: ModelVersion | None = Non
         )
         if written_meanwhile and current.last_attempt_id > last_id:
             return current  # a concurrent refresh already covered more attempts
-        obj, _ = StudentModelState.objects.update_or_create(
-            student_id=student_id,
-            model_version=version,
-            defaults={
-                "state": state_to_bytes(state),
-                "n_attempts": n,
-                "last_attempt_id": last_id,
-                "adapt_ms": adapt_ms,
-            },
-        )
-    return obj
+        values = {"state": state_to_bytes(state), "n_attempts": n, "last_attempt_id": last_id, "adapt_ms": adapt_ms}
+        if current is None:  # update_or_create settles a concurrent first insert
+            return StudentModelState.objects.update_or_create(
+                student_id=student_id, model_version=version, defaults=values
+            )[0]
+        for field, value in values.items():  # the row is already locked and loaded: no second read
+            setattr(current, field, value)
+        current.save(update_fields=[*values, "updated_at"])
+    return current
 
 
 def students_readapt(*, version: ModelVersion, student_ids: list[int] | None = None, batch_size: int = 256) -> int:
