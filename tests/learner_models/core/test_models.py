@@ -175,6 +175,20 @@ def test_fused_batched_adaptation_equals_each_members_packed_gru(side, with_item
         for a, b in zip(packed, fused, strict=True):
             torch.testing.assert_close(b["h"], a["h"], rtol=1e-5, atol=1e-5)
             assert torch.equal(a["succ"], b["succ"]) and torch.equal(a["theta"], b["theta"])
+        # students in groups for the matmuls (several CPU threads): 2 members on 3 threads make 3 groups
+        # of 34 students, two of them padding
+        many = students + students + students[:20]
+        threads = torch.get_num_threads()
+        torch.set_num_threads(3)
+        try:
+            grouped = m.adapt(many)
+        finally:
+            torch.set_num_threads(threads)
+        for a, b in zip(packed + packed + packed[:20], grouped, strict=True):
+            torch.testing.assert_close(b["h"], a["h"], rtol=1e-5, atol=1e-5)
+        # one student at a time, repeatedly: the step buffers never write into the cached initial state
+        for _ in range(2):
+            torch.testing.assert_close(m.adapt(students[:1])[0]["h"], packed[0]["h"], rtol=1e-5, atol=1e-5)
         # the cached tables follow the weights when they change in place
         with torch.no_grad():
             m.net.members[0].rnn.weight_hh_l0.mul_(0.5)
