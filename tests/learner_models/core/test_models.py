@@ -198,3 +198,25 @@ def test_fused_batched_adaptation_equals_each_members_packed_gru(side, with_item
         assert not torch.allclose(after[0]["h"], fused[0]["h"])
     finally:
         sequence.FUSED_MIN_BATCH.update(old)
+
+
+def test_stack_elo_of_one_student_equals_the_batched_update(fitted, data):
+    """The one-student Elo path (plain floats) and the batched one (NumPy) give the same logits and ability."""
+    from learner_models.core.data import make_batch
+
+    m = fitted("best")
+    seqs = data[1][:5]
+    assert len({len(s) for s in seqs}) > 1  # shorter students are padded in the batch
+    z, theta = m.net.elo_logits(make_batch(seqs, m.vocab, features=False))
+    start = torch.tensor([0.7])
+    for i, s in enumerate(seqs):
+        one = make_batch([s], m.vocab, features=False)
+        z1, theta1 = m.net.elo_logits(one)
+        torch.testing.assert_close(z1[0], z[i, : len(s)])
+        torch.testing.assert_close(theta1, theta[i : i + 1])
+        # by hand: the first logit is minus the difficulty; the ability moves by k·(y − p)
+        d = m.net.elo.difficulty.detach()[one.skills[0, 0]].double()
+        p = torch.sigmoid(0.7 - d)
+        continued = m.net.elo_logits(make_batch([s.prefix(1)], m.vocab, features=False), start)[1]
+        expected = 0.7 + float(m.net.elo.k) * (float(s.correct[0]) - p)
+        torch.testing.assert_close(continued.double(), expected.reshape(1), rtol=1e-6, atol=1e-6)
