@@ -1,4 +1,5 @@
-"""Loading model versions into memory, once per process, with their checksum verified."""
+"""Loading model versions into memory, once per process, with their checksum verified; unpacked
+per-student states, cached per process by their content."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import io
 import threading
 from collections import OrderedDict
 
-from learner_models.core.base import LearnerModel
+from learner_models.core.base import LearnerModel, State, state_from_bytes, state_to_bytes
 
 from .models import ModelVersion
 
@@ -15,6 +16,12 @@ _CACHE_SIZE = 3
 _cache: OrderedDict[tuple[int, str], LearnerModel] = OrderedDict()
 _adapt_ms: dict[int, float] = {}
 _lock = threading.Lock()
+# Unpacking a stored state (torch.load) takes about a millisecond, as much as predicting from it; the
+# per-answer refresh and the next-item predictions both start from the state stored a moment before.
+# Keyed on a digest of the stored bytes, so a hit is the same state by construction and nothing needs
+# invalidating. Callers treat the states as read-only (extend and predict return new tensors).
+_STATE_CACHE_SIZE = 4096  # a few KB each (11 KB for 1,200 ids)
+_states: OrderedDict[bytes, State] = OrderedDict()
 
 
 class CheckpointCorrupt(Exception):
@@ -58,3 +65,42 @@ def clear() -> None:
     with _lock:
         _cache.clear()
     _adapt_ms.clear()
+
+
+def _state_key(blob: bytes) -> bytes:
+    return hashlib.blake2b(blob, digest_size=16).digest()
+
+
+def _state_remember(key: bytes, state: State) -> None:
+    with _lock:
+        _states[key] = state
+        _states.move_to_end(key)
+        while len(_states) > _STATE_CACHE_SIZE:
+            _states.popitem(last=False)
+
+
+def state_unpacked(blob: bytes | memoryview) -> State:
+    """The state stored as ``blob`` (read-only: shared with later readers of the same bytes)."""
+    blob = bytes(blob)
+    key = _state_key(blob)
+    with _lock:
+        state = _states.get(key)
+        if state is not None:
+            _states.move_to_end(key)
+            return state
+    state = state_from_bytes(blob)
+    _state_remember(key, state)
+    return state
+
+
+def state_packed(state: State) -> bytes:
+    """The bytes to store for ``state``; the next ``state_unpacked`` of them needs no unpacking."""
+    blob = state_to_bytes(state)
+    _state_remember(_state_key(blob), state)
+    return blob
+
+
+def states_forget() -> None:
+    """Empty this process's cache of unpacked states (as a process that never read them would be)."""
+    with _lock:
+        _states.clear()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
-
-from learner_models.core.base import state_from_bytes
 
 from . import loader
 from .models import ModelVersion, StudentModelState, TrainingRun
@@ -28,12 +26,16 @@ def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int,
     version = active_model_version()
     if version is None:
         return None
-    latest = Attempt.objects.filter(student=student).aggregate(m=Max("id"))["m"] or 0
-    state = StudentModelState.objects.filter(student=student, model_version=version).first()
-    if state is None or state.last_attempt_id != latest:
+    newest = Attempt.objects.filter(student_id=OuterRef("student_id")).order_by("-id").values("id")[:1]
+    state = (
+        StudentModelState.objects.filter(student=student, model_version=version)
+        .annotate(newest_attempt_id=Subquery(newest))
+        .first()
+    )  # one query: the stored state and whether an attempt came after it
+    if state is None or state.last_attempt_id != (state.newest_attempt_id or 0):
         state = student_state_refresh(student_id=student.pk, version=version)
     model = loader.load_model(version)
-    probs = model.predict(state_from_bytes(bytes(state.state)), list(skill_ids))
+    probs = model.predict(loader.state_unpacked(state.state), list(skill_ids))
     return {sid: float(p) for sid, p in zip(skill_ids, probs, strict=True)}
 
 

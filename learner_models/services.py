@@ -33,7 +33,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from learner_models.core.base import resolve_device, state_from_bytes, state_to_bytes
+from learner_models.core.base import resolve_device, state_to_bytes
 from learner_models.core.evaluate import bucket_report
 from learner_models.core.registry import MODEL_NAMES, get_model
 
@@ -380,7 +380,7 @@ def _state_continued(model, stored: StudentModelState | None, student_id: int):
         return None
     seq, n, last_id = after
     started = time.perf_counter()
-    state = model.extend(state_from_bytes(bytes(stored.state)), seq)
+    state = model.extend(loader.state_unpacked(stored.state), seq)
     return None if state is None else (state, n, last_id, (time.perf_counter() - started) * 1000)
 
 
@@ -415,7 +415,12 @@ def student_state_refresh(*, student_id: int, version: ModelVersion | None = Non
         )
         if written_meanwhile and current.last_attempt_id > last_id:
             return current  # a concurrent refresh already covered more attempts
-        values = {"state": state_to_bytes(state), "n_attempts": n, "last_attempt_id": last_id, "adapt_ms": adapt_ms}
+        values = {
+            "state": loader.state_packed(state),
+            "n_attempts": n,
+            "last_attempt_id": last_id,
+            "adapt_ms": adapt_ms,
+        }
         if current is None:  # update_or_create settles a concurrent first insert
             return StudentModelState.objects.update_or_create(
                 student_id=student_id, model_version=version, defaults=values

@@ -318,3 +318,34 @@ def test_learner_bench_times_the_per_answer_refresh_by_continuing_states(demo_sc
     assert out["students"] == 29 and out["batch_readapt_students"] == 29
     assert out["refresh_continued_share"] == 1.0  # demo histories are in time order: every refresh continued
     assert 0 < out["refresh_ms_p50"] <= out["refresh_ms_p99"] and out["refresh_from_scratch_ms_p50"] > 0
+    assert out["skills_predicted"] == Skill.objects.count()
+    assert 0 < out["predictions_ms_p50"] <= out["predictions_ms_p99"]
+    assert 0 < out["predictions_other_process_ms_p50"] <= out["predictions_other_process_ms_p99"]
+
+
+def test_predictions_after_an_answer_reuse_the_state_just_stored(
+    demo_school, monkeypatch, django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    """The per-answer refresh and the next choice's predictions start from the state stored a moment
+    before: neither unpacks it again, and the predictions read it in one query (plus the active version)."""
+    from learner_models import loader
+    from learner_models.core.base import state_from_bytes
+
+    _, _, version = _train()
+    unpacked = []
+    monkeypatch.setattr(loader, "state_from_bytes", lambda blob: unpacked.append(1) or state_from_bytes(blob))
+    section = Section.objects.get(name="Demo class")
+    student = User.objects.get(username="demo-student-30")
+    skills = list(Skill.objects.filter(course=section.course).values_list("pk", flat=True))
+    _answer_wrong(student, section, 3, django_capture_on_commit_callbacks)
+    with django_assert_num_queries(2):
+        got = skill_predictions_for_student(student=student, skill_ids=skills)
+    assert unpacked == []
+    stored = StudentModelState.objects.get(student=student, model_version=version)
+    expected = loader.load_model(version).predict(state_from_bytes(bytes(stored.state)), skills)
+    assert [got[s] for s in skills] == pytest.approx(list(expected), abs=1e-7)
+    # bytes this process never stored (another worker's) are unpacked once, then served from the cache
+    loader.states_forget()
+    skill_predictions_for_student(student=student, skill_ids=skills)
+    skill_predictions_for_student(student=student, skill_ids=skills)
+    assert unpacked == [1]

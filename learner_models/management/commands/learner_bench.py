@@ -1,4 +1,4 @@
-"""Per-student refresh latency and batch re-adaptation, through the product's own services."""
+"""Per-student refresh latency, next-choice prediction reads and batch re-adaptation, through the product's own services."""
 
 import json
 import sys
@@ -13,8 +13,8 @@ from learner_models import loader, services
 from learner_models.core.base import state_to_bytes
 from learner_models.mappers import sequence_after, sequence_for_student
 from learner_models.models import StudentModelState
-from learner_models.selectors import active_model_version
-from tutor.models import Attempt
+from learner_models.selectors import active_model_version, skill_predictions_for_student
+from tutor.models import Attempt, Skill, User
 
 
 def _ms(value: float | None) -> str:
@@ -44,8 +44,10 @@ class Command(BaseCommand):
         if not students:
             raise CommandError("no attempts to adapt from: run `manage.py demo_seed` first")
         model = loader.load_model(version)
-        scratch, after_one, continued = [], [], 0
+        skill_ids = list(Skill.objects.order_by("pk").values_list("pk", flat=True)[:50])
+        scratch, after_one, continued, predict_warm, predict_cold = [], [], 0, [], []
         for i, (sid, count) in enumerate(students, start=1):
+            student = User.objects.get(pk=sid)
             ids = list(Attempt.objects.filter(student_id=sid).order_by("created_at", "id").values_list("id", flat=True))
             seq = sequence_for_student(student_id=sid)[0]
             for _ in range(repeats):
@@ -66,6 +68,14 @@ class Command(BaseCommand):
                 started = time.perf_counter()
                 services.student_state_refresh(student_id=sid, version=version)
                 after_one.append((time.perf_counter() - started) * 1000)
+                # the next choice's predictions: in the process that stored the state, then in another one
+                started = time.perf_counter()
+                skill_predictions_for_student(student=student, skill_ids=skill_ids)
+                predict_warm.append((time.perf_counter() - started) * 1000)
+                loader.states_forget()
+                started = time.perf_counter()
+                skill_predictions_for_student(student=student, skill_ids=skill_ids)
+                predict_cold.append((time.perf_counter() - started) * 1000)
             sys.stderr.write(f"\rrefresh: {i}/{len(students)} students")
         sys.stderr.write("\n")
         started = time.perf_counter()
@@ -82,6 +92,11 @@ class Command(BaseCommand):
             "refresh_continued_share": continued / len(after_one) if after_one else None,
             "refresh_from_scratch_ms_p50": float(np.percentile(scratch, 50)),
             "refresh_from_scratch_ms_p99": float(np.percentile(scratch, 99)),
+            "skills_predicted": len(skill_ids),
+            "predictions_ms_p50": float(np.percentile(predict_warm, 50)) if predict_warm else None,
+            "predictions_ms_p99": float(np.percentile(predict_warm, 99)) if predict_warm else None,
+            "predictions_other_process_ms_p50": float(np.percentile(predict_cold, 50)) if predict_cold else None,
+            "predictions_other_process_ms_p99": float(np.percentile(predict_cold, 99)) if predict_cold else None,
             "batch_readapt_students": n,
             "batch_readapt_seconds": batch_s,
             "threads": threads,
@@ -97,6 +112,15 @@ class Command(BaseCommand):
             ("  of which continued the stored state", f"{100 * (result['refresh_continued_share'] or 0):.0f} %"),
             ("refresh from scratch, p50", _ms(result["refresh_from_scratch_ms_p50"]) + " (load, adapt all, store)"),
             ("refresh from scratch, p99", _ms(result["refresh_from_scratch_ms_p99"])),
+            (
+                f"next-choice predictions ({result['skills_predicted']} skills), p50 / p99",
+                f"{_ms(result['predictions_ms_p50'])} / {_ms(result['predictions_ms_p99'])} (state just stored here)",
+            ),
+            (
+                "  the same in another process, p50 / p99",
+                f"{_ms(result['predictions_other_process_ms_p50'])} / {_ms(result['predictions_other_process_ms_p99'])}"
+                " (state unpacked)",
+            ),
             ("re-adapt all students (batched)", f"{batch_s:.2f} s for {n} students"),
         ]
         width = max(len(k) for k, _ in rows)
