@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from tutor.models import Attempt, Item, PracticeSession, Section, SessionItem, User
 
@@ -206,6 +207,38 @@ def reflections_for_student(*, student: User, limit: int = 100) -> list[Reflecti
 
 def reviews_for_student(*, student: User) -> list[ScheduledReview]:
     return list(ScheduledReview.objects.filter(student=student, done_at__isnull=True).prefetch_related("skills")[:10])
+
+
+def reviews_due(*, student_id: int, section_id: int, now: datetime) -> list[tuple[ScheduledReview, set[int]]]:
+    """The student's due, unfinished reviews in the class, each with the skills not yet practised since it
+    came due. One query when none is due (the usual case), two otherwise."""
+    due = list(
+        ScheduledReview.objects.filter(
+            student_id=student_id, section_id=section_id, done_at__isnull=True, due_at__lte=now
+        ).prefetch_related("skills")
+    )
+    if not due:
+        return []
+    skill_ids = {skill.pk for review in due for skill in review.skills.all()}
+    last_seen = dict(
+        Attempt.objects.filter(
+            student_id=student_id, skill_id__in=skill_ids, created_at__gte=min(r.due_at for r in due)
+        )
+        .values("skill_id")
+        .annotate(last=Max("created_at"))
+        .values_list("skill_id", "last")
+    )
+    return [
+        (review, {s.pk for s in review.skills.all() if s.pk not in last_seen or last_seen[s.pk] < review.due_at})
+        for review in due
+    ]
+
+
+def review_skills_due(*, student_id: int, section_id: int, now: datetime) -> frozenset[int]:
+    """Skills the scheduler should serve for reviews the student agreed to (see ``reviews_due``)."""
+    return frozenset(
+        skill for _, left in reviews_due(student_id=student_id, section_id=section_id, now=now) for skill in left
+    )
 
 
 # --- what the practice pages show -------------------------------------------------------------------------

@@ -427,9 +427,22 @@ def suggestion_outcomes_measure(*, student: User, section: Section) -> list[Stra
         )
         s.measured_at = timezone.now()
         s.save(update_fields=["outcome_n", "performance_gain", "calibration_gain", "reward", "measured_at"])
-        ScheduledReview.objects.filter(suggestion=s, done_at__isnull=True).update(done_at=s.measured_at)
         measured.append(s)
     return measured
+
+
+def reviews_settle(*, student_id: int, section_id: int, now=None) -> int:
+    """Mark done the due reviews whose skills the student has all practised since they came due (the
+    scheduler serves them first); returns how many. Called after each answer: one query when none is due."""
+    now = now or timezone.now()
+    done = [
+        review.pk
+        for review, left in selectors.reviews_due(student_id=student_id, section_id=section_id, now=now)
+        if not left
+    ]
+    if done:
+        ScheduledReview.objects.filter(pk__in=done, done_at__isnull=True).update(done_at=now)
+    return len(done)
 
 
 def session_ended(*, session: PracticeSession) -> StrategySuggestion | None:

@@ -32,6 +32,9 @@ __all__ = [
 # Item difficulty is on [0, 1]; one unit of difficulty is this many logits of P(correct).
 DIFFICULTY_SLOPE = 4.0
 DIFFICULTY_RANGE = (0.05, 0.95)
+# Added to a skill the student agreed to review (due now): larger than any sum of the policy's own
+# reasons, so the review is served next unless its prerequisites are missing or it was just seen.
+AGREED_REVIEW_BONUS = 10.0
 
 
 def _sigmoid(x: float) -> float:
@@ -153,6 +156,8 @@ class Context:
 
     last_skill_id: int | None = None
     budget_per_skill: int = 10  # for the blocked baseline: items per block
+    # skills of reviews the student agreed to (a strategy suggestion) that are due and not yet practised
+    agreed_reviews: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -270,6 +275,12 @@ def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings,
             kind = "explore"
             reason = f"explore: {v.name}, only {v.n_attempts} answer{'s' if v.n_attempts != 1 else ''} so far"
         scored.append(_Scored(score + bonus, v, kind, reason))
+    for s in scored:
+        # The student agreed to review this skill now: it comes before the policy's own reasons.
+        if s.view.skill_id in ctx.agreed_reviews:
+            s.score += AGREED_REVIEW_BONUS
+            s.kind = "review"
+            s.reason = f"review you agreed to: {s.view.name}, predicted success {_pct(s.view.p_correct)}"
     best_score = max(s.score for s in scored)
     # Ties (common at the start) break by course order, then at random.
     best = [s for s in scored if s.score >= best_score - 1e-9]

@@ -26,6 +26,7 @@ from django.db.models.functions import Abs
 from django.utils import timezone
 
 from learner_models.selectors import skill_predictions_for_student
+from metacog.selectors import review_skills_due
 
 from . import generators, policies
 from .content import item_from_generator
@@ -225,8 +226,13 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
     views = policies.views_from_estimator(
         estimator, structure, now=_days(now), items_since=items_since, predictions=predictions
     )
+    agreed = review_skills_due(student_id=session.student_id, section_id=section.pk, now=now)
     choice = policies.choose(
-        "adaptive", views, ctx=policies.Context(last_skill_id=last_skill_id), settings=settings, rng=rng
+        "adaptive",
+        views,
+        ctx=policies.Context(last_skill_id=last_skill_id, agreed_reviews=agreed),
+        settings=settings,
+        rng=rng,
     )
     name, position, slug = skills[choice.skill_id]
     skill = Skill(id=choice.skill_id, course_id=section.course_id, name=name, position=position, slug=slug)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from metacog import services as metacog_services
+
 from .access import can_practise_in
 from .answers import CheckResult, InvalidAnswer, check_answer
 from .models import Attempt, PracticeSession, Section, SessionItem, User
@@ -167,6 +169,8 @@ def attempt_record(
         if attempt is None:
             raise
         return AttemptOutcome(attempt, created=False, check=None)
+    # a review the student agreed to is done once each of its skills has been practised since it came due
+    metacog_services.reviews_settle(student_id=student.pk, section_id=session.section_id, now=now)
     transaction.on_commit(lambda: _refresh_learner_state(student.pk))
     return AttemptOutcome(attempt, created=True, check=result)
 

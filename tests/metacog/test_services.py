@@ -140,7 +140,60 @@ def test_accept_starts_the_action_and_outcome_is_measured(world):
     services.suggestion_respond(suggestion=measured, student=world.student, response="helpful")
     measured.refresh_from_db()
     assert measured.rating == 1 and measured.reward == pytest.approx(0.3 + 0.5 * 0.45 + 0.05)
+    # measuring the suggestion does not cancel the review: it is due in two days and done when practised
+    assert ScheduledReview.objects.get(pk=review.pk).done_at is None
+
+
+def test_a_due_review_is_served_next_and_done_once_practised(world):
+    from tests.factories import ItemFactory, SkillFactory
+    from tutor import services as tutor_services
+
+    # fractions answered right 4 times, decimals last; a third skill is still new ground, which the
+    # policy would otherwise pick (fractions looks mastered and fresh)
+    ItemFactory(skill=SkillFactory(course=world.section.course, name="percentages"), answer={"value": 42})
+    s = world.session(ended=True, minutes_ago=120)
+    world.answers(s, [True, True, True, True], skill=0, when=timezone.now() - timedelta(hours=3))
+    world.answers(s, [True, False, True], skill=1, when=timezone.now() - timedelta(hours=2))
+    sug = services.suggestion_make(session=s)
+    sug.strategy = "spacing"
+    sug.save()
+    services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
+    review = ScheduledReview.objects.get(suggestion=sug)
+    # the student agreed to review fractions, due an hour ago
+    review.skills.set([world.skills[0]])
+    review.due_at = timezone.now() - timedelta(hours=1)
+    review.save()
+    assert selectors.review_skills_due(
+        student_id=world.student.pk, section_id=world.section.pk, now=timezone.now()
+    ) == {world.skills[0].pk}
+
+    session = tutor_services.session_start(student=world.student, section=world.section)
+    served = tutor_services.session_item_current(session=session)
+    assert served.item.skill == world.skills[0]
+    assert served.reason.startswith("review you agreed to: fractions")
+    assert ScheduledReview.objects.get(pk=review.pk).done_at is None  # served, not yet answered
+    tutor_services.attempt_record(
+        student=world.student, session_item=served, answer="42", confidence=0.75, idempotency_key="review-1"
+    )
     assert ScheduledReview.objects.get(pk=review.pk).done_at is not None
+    assert selectors.reviews_for_student(student=world.student) == []
+    assert not selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk, now=timezone.now())
+
+
+def test_a_review_not_yet_due_or_of_another_class_changes_nothing(world):
+    s = world.session(ended=True, minutes_ago=30)
+    world.answers(s, [True, False], skill=1)
+    sug = services.suggestion_make(session=s)
+    sug.strategy = "spacing"
+    sug.save()
+    services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
+    review = ScheduledReview.objects.get(suggestion=sug)
+    now = timezone.now()
+    assert not selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk, now=now)
+    later = review.due_at + timedelta(minutes=1)
+    assert selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk, now=later)
+    assert not selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk + 999, now=later)
+    assert services.reviews_settle(student_id=world.student.pk, section_id=world.section.pk, now=later) == 0
 
 
 def test_not_helpful_is_an_outcome_and_is_not_offered_again_right_away(world):

@@ -66,6 +66,22 @@ def test_fading_skill_comes_due_for_review_with_a_reason():
     assert choice.reason == "review: fractions not practised for 6 days, predicted recall 58 %"
 
 
+def test_a_review_the_student_agreed_to_comes_first_unless_just_seen_or_not_ready():
+    mastered = practised(0, p=0.95, recall=0.99, n=20, name="fractions")  # the policy alone would leave it
+    weak_new = view(1, p_correct=0.3)
+    blocked = practised(2, p=0.9, n=10, prerequisites=(1,), name="ratios")  # its prerequisite is not solid
+    views = [mastered, weak_new, blocked, practised(3, p=0.4)]
+    alone = policies.choose("adaptive", views, ctx=Context(last_skill_id=3), rng=random.Random(0))
+    assert alone.skill_id != 0
+    agreed = Context(last_skill_id=3, agreed_reviews=frozenset({0}))
+    choice = policies.choose("adaptive", views, ctx=agreed, rng=random.Random(0))
+    assert (choice.skill_id, choice.kind) == (0, "review")
+    assert choice.reason == "review you agreed to: fractions, predicted success 95 %"
+    # never right after itself, and never before its prerequisites
+    assert policies.choose("adaptive", views, ctx=Context(last_skill_id=0, agreed_reviews=frozenset({0}))).skill_id != 0
+    assert policies.choose("adaptive", views, ctx=Context(last_skill_id=3, agreed_reviews=frozenset({2}))).skill_id != 2
+
+
 def test_review_weight_changes_the_choice():
     weak_new = practised(1, p=0.45, recall=0.99, days=0.01)
     fading = practised(0, p=0.6, recall=0.5, days=4)
