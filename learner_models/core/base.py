@@ -49,8 +49,12 @@ def state_from_bytes(blob: bytes) -> State:
 class LearnerModel:
     """Base class. Subclasses set `name`, `Config`, build `self.net` in `_build` and fill the hooks."""
 
-    name: ClassVar[str] = "base"
+    name: str = "base"  # the registry sets the name a model was asked for on the instance
     Config: ClassVar[type] = object
+    # Set by fit() or load(). Until then both are None, which _check_fitted() reports; they are typed
+    # as set because every other method runs on a fitted model.
+    vocab: Vocab
+    net: nn.Module
 
     def __init__(self, **config: Any) -> None:
         known = {f.name for f in fields(self.Config)}
@@ -58,8 +62,8 @@ class LearnerModel:
         if bad:
             raise TypeError(f"{self.name}: unknown config option(s) {sorted(bad)}; known: {sorted(known)}")
         self.config = self.Config(**config)
-        self.vocab: Vocab | None = None
-        self.net: nn.Module | None = None
+        self.vocab = None  # type: ignore[assignment]
+        self.net = None  # type: ignore[assignment]
         self.device = torch.device("cpu")
 
     # -- interface ------------------------------------------------------------------------

@@ -34,6 +34,9 @@ class EloConfig:
 
 
 class EloNet(nn.Module):
+    difficulty: torch.Tensor  # (n_ids + 1,) float64 buffer
+    k: torch.Tensor  # scalar float64 buffer: the update step
+
     def __init__(self, n_ids: int, k: float) -> None:
         super().__init__()
         self.register_buffer("difficulty", torch.zeros(n_ids + 1, dtype=torch.float64))
@@ -51,8 +54,9 @@ class EloKT(LearnerModel):
 
     name = "elo"
     Config = EloConfig
+    net: EloNet  # built by fit / load (optional in the base class until then)
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> EloNet:
         return EloNet(self.vocab.n_skills, self.config.k)
 
     def _fit(self, seqs, callbacks, seed) -> None:
@@ -129,8 +133,9 @@ class PFANet(nn.Module):
 class PFAKT(LearnerModel):
     name = "pfa"
     Config = PFAConfig
+    net: PFANet  # built by fit / load (optional in the base class until then)
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> PFANet:
         return PFANet(self.vocab.n_skills)
 
     def _features(self, seqs):
@@ -209,7 +214,7 @@ class BKTConfig:
 
 
 def bkt_step(
-    p_know: np.ndarray | float, correct: int, learn: float, guess: float, slip: float, forget: float = 0.0
+    p_know: float, correct: int, learn: float, guess: float, slip: float, forget: float = 0.0
 ) -> tuple[float, float]:
     """One BKT step: (P(correct) before answering, P(known) after the answer and the learning transition)."""
     pc = p_know * (1 - slip) + (1 - p_know) * guess
@@ -247,8 +252,9 @@ class BKTKT(LearnerModel):
 
     name = "bkt"
     Config = BKTConfig
+    net: BKTNet  # built by fit / load (optional in the base class until then)
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> BKTNet:
         return BKTNet(self.vocab.n_skills, self.config.max_slip_guess)
 
     def _fit(self, seqs, callbacks, seed) -> None:

@@ -55,7 +55,7 @@ def _loop_vs_batched(model, pop: list[StudentSequence], loop_students: int, labe
 
 def _serving(
     name: str, n_students: int, length: int, device: str, quick: bool, threads: int, loop_students: int = 2000
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     """Serving timings: adapt one student on one thread; loop vs batched on one thread and on `threads`."""
     cfg = {"epochs": 1} if name in ("best", "dkt", "dkt-lstm", "protonet", "matching", "dkvmn") else {}
     if name in ("maml", "fomaml", "reptile", "metasgd"):
@@ -75,7 +75,7 @@ def _serving(
     ext = []
     for _ in range(50 if quick else 300):
         t = time.perf_counter()
-        st = model.extend(base, one[0].since(length - 1))
+        extended = model.extend(base, one[0].since(length - 1))
         ext.append(1000 * (time.perf_counter() - t))
     pop = _synthetic(n_students, length, 110, 2)
     loop1, batch1 = _loop_vs_batched(model, pop, loop_students, f"{name}, 1 thread")
@@ -83,7 +83,7 @@ def _serving(
         "adapt_one_p50_ms": float(np.percentile(times, 50)),
         "adapt_one_p99_ms": float(np.percentile(times, 99)),
         # one new answer added to a stored state (None: the family re-adapts from the whole history)
-        "extend_one_p99_ms": float(np.percentile(ext, 99)) if st is not None else None,
+        "extend_one_p99_ms": float(np.percentile(ext, 99)) if extended is not None else None,
         "loop_students_timed": min(n_students, loop_students),
         "loop_s_1thread": loop1,
         "batched_s_1thread": batch1,
@@ -104,7 +104,7 @@ def _serving(
 def run_bench(args) -> int:
     quick = bool(getattr(args, "quick", False))
     n, length = (300, 50) if quick else (10_000, 200)
-    res: dict[str, float | str | int] = {
+    res: dict[str, float | str | int | None] = {
         "model": args.model,
         "students": n,
         "responses_per_student": length,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
+
+_N = TypeVar("_N", int, float)
 
 
 class KTFormatError(ValueError):
@@ -74,7 +77,7 @@ class StudentSequence:
         )
 
     def responses(self) -> list[Response]:
-        def get(a: np.ndarray | None, t: int, cast: type) -> object:
+        def get(a: np.ndarray | None, t: int, cast: Callable[[Any], _N]) -> _N | None:
             if a is None or (a.dtype.kind == "f" and math.isnan(a[t])) or (a.dtype.kind == "i" and a[t] < 0):
                 return None
             return cast(a[t])
@@ -191,15 +194,20 @@ def read_long(path: str | Path) -> list[StudentSequence]:
             return v or None
 
         def num(
-            row: list[str], lineno: int, name: str, kind: type, lo: float | None = None, hi: float | None = None
-        ) -> float | int | None:
+            row: list[str],
+            lineno: int,
+            name: str,
+            kind: Callable[[str], _N],
+            lo: float | None = None,
+            hi: float | None = None,
+        ) -> _N | None:
             v = cell(row, name)
             if v is None:
                 return None
             try:
                 x = kind(v)
             except ValueError:
-                raise KTFormatError(path, lineno, f"{name} {v!r} is not a {kind.__name__}") from None
+                raise KTFormatError(path, lineno, f"{name} {v!r} is not a {getattr(kind, '__name__', kind)}") from None
             if (lo is not None and x < lo) or (hi is not None and x > hi) or (isinstance(x, float) and math.isnan(x)):
                 raise KTFormatError(path, lineno, f"{name} {v!r} is out of range")
             return x
@@ -251,9 +259,12 @@ def side_features(seq: StudentSequence) -> np.ndarray:
     """
     T = len(seq)
     out = np.zeros((T, N_SIDE), dtype=np.float32)
-    for j, (arr, fn) in enumerate(
-        ((seq.confidence, lambda x: x), (seq.response_time, lambda x: np.log1p(x) - 3.0), (seq.hints, np.log1p))
-    ):
+    channels: tuple[tuple[np.ndarray | None, Callable[[np.ndarray], np.ndarray]], ...] = (
+        (seq.confidence, lambda x: x),
+        (seq.response_time, lambda x: np.log1p(x) - 3.0),
+        (seq.hints, np.log1p),
+    )
+    for j, (arr, fn) in enumerate(channels):
         if arr is not None:
             ok = ~np.isnan(arr)
             out[ok, 2 * j] = fn(arr[ok])
@@ -395,7 +406,9 @@ def length_batches(
 ) -> list[list[int]]:
     """Index groups of similar length, each about `tokens` padded responses; shuffled when rng is given."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    groups, cur, cur_max = [], [], 0
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    cur_max = 0
     for i in order:
         m = max(cur_max, len(seqs[i]))
         if cur and m * (len(cur) + 1) > tokens:

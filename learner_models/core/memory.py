@@ -34,6 +34,8 @@ class MemoryConfig:
 
 
 class MemoryNet(nn.Module):
+    calib: torch.Tensor  # (2,) buffer: Platt scale and shift
+
     def __init__(self, cfg: MemoryConfig, n_ids: int) -> None:
         super().__init__()
         self.cfg = cfg
@@ -93,9 +95,10 @@ class MemoryNet(nn.Module):
 class MemoryKT(CausalNetModel):
     name = "dkvmn"
     Config = MemoryConfig
+    net: MemoryNet  # built by fit / load (optional in the base class until then)
     predict_tokens = 200000
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> MemoryNet:
         return MemoryNet(self.config, self.vocab.n_skills)
 
     def _adapt(self, seqs: list[StudentSequence]) -> list[State]:

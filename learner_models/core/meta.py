@@ -45,6 +45,8 @@ class FastWeightConfig:
 
 
 class FastWeightNet(nn.Module):
+    calib: torch.Tensor  # (2,) buffer: Platt scale and shift
+
     def __init__(self, cfg: FastWeightConfig, n_ids: int) -> None:
         super().__init__()
         self.emb = nn.Embedding(n_ids + 1, cfg.dim)
@@ -162,8 +164,9 @@ class _Flat:
 class FastWeightKT(LearnerModel):
     name = "maml"
     Config = FastWeightConfig
+    net: FastWeightNet  # built by fit / load (optional in the base class until then)
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> FastWeightNet:
         if self.config.algo not in ALGOS:
             raise ValueError(f"algo must be one of {ALGOS}")
         return FastWeightNet(self.config, self.vocab.n_skills)
@@ -202,9 +205,9 @@ class FastWeightKT(LearnerModel):
                 emit(callbacks, stage="meta-train", epoch=step, loss=ema, val_auc=va_auc, percent=100 * step / c.steps)
             if over:
                 break
-        lg = np.concatenate(self._online_logits(val))
-        a, b = fit_platt(lg, np.concatenate([s.correct for s in val]).astype(np.float64))
-        self.net.calib.copy_(torch.tensor([a, b]))
+        logits = np.concatenate(self._online_logits(val))
+        scale, shift = fit_platt(logits, np.concatenate([s.correct for s in val]).astype(np.float64))
+        self.net.calib.copy_(torch.tensor([scale, shift]))
 
     def _online_logits(self, seqs: list[StudentSequence], chunk: int = 2048) -> list[np.ndarray]:
         """Every position of every student, adapted on the `window` responses before it (batched)."""

@@ -35,6 +35,8 @@ class PrototypeNet(nn.Module):
     """Student embedding = running mean of response encodings; P(correct) = mixture over learner types,
     weighted by softmax(-distance to each type's prototype)."""
 
+    calib: torch.Tensor  # (2,) buffer: Platt scale and shift
+
     def __init__(self, cfg: PrototypeConfig, n_ids: int) -> None:
         super().__init__()
         d, k = cfg.dim, cfg.n_types
@@ -72,8 +74,9 @@ class PrototypeNet(nn.Module):
 class PrototypeKT(CausalNetModel):
     name = "protonet"
     Config = PrototypeConfig
+    net: PrototypeNet  # built by fit / load (optional in the base class until then)
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> PrototypeNet:
         return PrototypeNet(self.config, self.vocab.n_skills)
 
     def _adapt(self, seqs: list[StudentSequence]) -> list[State]:
@@ -107,6 +110,8 @@ class MatchingConfig:
 class MatchingNet(nn.Module):
     """Attention of the query id over the support responses (plus a learned 'prior' slot),
     then a relation head on [query, matched support summary]."""
+
+    calib: torch.Tensor  # (2,) buffer: Platt scale and shift
 
     def __init__(self, cfg: MatchingConfig, n_ids: int) -> None:
         super().__init__()
@@ -146,10 +151,11 @@ class MatchingNet(nn.Module):
 class MatchingKT(CausalNetModel):
     name = "matching"
     Config = MatchingConfig
+    net: MatchingNet  # built by fit / load (optional in the base class until then)
     train_overrides = {"max_len": 400}
     predict_tokens = 8000
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> MatchingNet:
         return MatchingNet(self.config, self.vocab.n_skills)
 
     def _adapt(self, seqs):

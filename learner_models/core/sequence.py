@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -48,6 +49,8 @@ class SequenceConfig:
 
 
 class SequenceNet(nn.Module):
+    calib: torch.Tensor  # (2,) buffer: Platt scale and shift
+
     def __init__(self, cfg: SequenceConfig, n_ids: int, n_items: int) -> None:
         super().__init__()
         self.cfg = cfg
@@ -144,8 +147,10 @@ class FusedGRU:
             scale[2 * H :] = 2.0  # pre-activation of the candidate state, doubled for the sigmoid form
             tab, tab_item, side_w, w_rz, w_n, b_n, h0 = [], [], [], [], [], [], []
             for m in members:
-                w_ih, w_hh, b_hh = m.rnn.weight_ih_l0, m.rnn.weight_hh_l0, m.rnn.bias_hh_l0  # (3H, d), (3H, H)
-                bias = m.rnn.bias_ih_l0 + torch.cat([b_hh[: 2 * H], torch.zeros_like(b_hh[2 * H :])])
+                w_ih, w_hh, b_hh, b_ih = (
+                    m.rnn.get_parameter(n) for n in ("weight_ih_l0", "weight_hh_l0", "bias_hh_l0", "bias_ih_l0")
+                )  # (3H, d), (3H, H), (3H,), (3H,)
+                bias = b_ih + torch.cat([b_hh[: 2 * H], torch.zeros_like(b_hh[2 * H :])])
                 if m.cfg.use_side:
                     bias = bias + m.side.bias @ w_ih.T
                     side_w.append((w_ih @ m.side.weight).T * scale)  # (N_SIDE, 3H)
@@ -230,7 +235,7 @@ class FusedGRU:
                 gi = tab.index_select(1, tok_t)  # (K, Bp, 3H)
                 if items is not None:
                     gi += self.tab_item.index_select(1, items[t])
-                if side is not None:
+                if side is not None and self.side_w is not None:
                     gi += side[t] @ self.side_w
                 rz.copy_(gi[..., : 2 * H])
                 gin.copy_(gi[..., 2 * H :])
@@ -248,6 +253,8 @@ class FusedGRU:
 class SequenceEnsemble(nn.Module):
     """K independently trained SequenceNets; P(correct) is the mean of their calibrated probabilities."""
 
+    stack_w: torch.Tensor  # (4,) buffer: weights of (ensemble, Elo, PFA logits, 1)
+
     def __init__(self, cfg: SequenceConfig, n_ids: int, n_items: int) -> None:
         super().__init__()
         self.members = nn.ModuleList(SequenceNet(cfg, n_ids, n_items) for _ in range(cfg.n_models))
@@ -259,6 +266,10 @@ class SequenceEnsemble(nn.Module):
                 p.requires_grad_(False)
             # weights of (ensemble logit, Elo logit, PFA logit, 1); identity until fitted
             self.register_buffer("stack_w", torch.tensor([1.0, 0.0, 0.0, 0.0]))
+
+    def nets(self) -> list[SequenceNet]:
+        """The members, typed (``nn.ModuleList`` iterates as plain modules)."""
+        return [cast(SequenceNet, m) for m in self.members]
 
     @staticmethod
     def mean_logit(logits: list[torch.Tensor]) -> torch.Tensor:
@@ -316,8 +327,9 @@ class SequenceKT(LearnerModel):
 
     name = "dkt"
     Config = SequenceConfig
+    net: SequenceEnsemble  # built by fit / load (optional in the base class until then)
 
-    def _build(self) -> nn.Module:
+    def _build(self) -> SequenceEnsemble:
         return SequenceEnsemble(self.config, self.vocab.n_skills, self.vocab.n_items)
 
     def _fit(self, seqs, callbacks, seed) -> None:
@@ -334,7 +346,7 @@ class SequenceKT(LearnerModel):
             id_dropout=c.id_dropout,
         )
         self.history = []
-        for k, member in enumerate(self.net.members):
+        for k, member in enumerate(self.net.nets()):
             # each member: its own seed and its own held-out students (bagging-like diversity)
             torch.manual_seed(seed + 1000 * k)
             cbs = [
@@ -369,7 +381,7 @@ class SequenceKT(LearnerModel):
         self._fit_base(rest if rest else seqs, seed)
         feats, ys = [], []
         with torch.no_grad():
-            for k, member in enumerate(net.members):
+            for k, member in enumerate(net.nets()):
                 val = [seqs[i] for i in vals[k]]
                 member.eval()
                 for idx in length_batches(val, 40000):
@@ -411,20 +423,23 @@ class SequenceKT(LearnerModel):
             b = make_batch([seqs[i] for i in idx], self.vocab, features=False).to(self.device)
             c = None
             if not lstm and len(idx) >= FUSED_MIN_BATCH.get(self.device.type, 16):
-                h = FusedGRU.for_members(self.net, list(self.net.members)).last(b)  # (B, K, H)
+                h = FusedGRU.for_members(self.net, self.net.nets()).last(b)  # (B, K, H)
             else:
                 lens = b.mask.sum(1).cpu()
                 hs, cs = [], []
                 same_length = bool((lens == lens[0]).all())
-                for m in self.net.members:
+                for m in self.net.nets():
                     # pack so each student's final state is taken at its own length; equal lengths (one
                     # student, the per-answer case) need no packing, and nn.GRU then computes the input
                     # side of all steps in one matmul
                     x = m._inputs(b)
-                    if not same_length:
-                        x = nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
+                    seq_in = (
+                        x
+                        if same_length
+                        else nn.utils.rnn.pack_padded_sequence(x, lens, batch_first=True, enforce_sorted=False)
+                    )
                     init = m._init_state(len(idx))
-                    _, last = m.rnn(x, init if lstm else init[0])
+                    _, last = m.rnn(seq_in, init if lstm else init[0])
                     hs.append(last[0][0] if lstm else last[0])  # (B, H)
                     if lstm:
                         cs.append(last[1][0])
@@ -439,7 +454,7 @@ class SequenceKT(LearnerModel):
                     "h": h[j].clone(),
                     "succ": succ[j],
                     "fail": seen[j] - succ[j],
-                    **({"c": c[j].clone()} if lstm else {}),
+                    **({"c": c[j].clone()} if c is not None else {}),
                     **({"theta": theta[j : j + 1].clone()} if theta is not None else {}),
                 }
         return states  # type: ignore[return-value]
@@ -448,7 +463,7 @@ class SequenceKT(LearnerModel):
         b = make_batch([new], self.vocab, features=False).to(self.device)
         lstm = self.config.cell == "lstm"
         hs, cs = [], []
-        for k, m in enumerate(self.net.members):
+        for k, m in enumerate(self.net.nets()):
             h0 = state["h"][k][None, None].contiguous()  # (1, 1, H)
             init = (h0, state["c"][k][None, None].contiguous()) if lstm else h0
             _, last = m.rnn(m._inputs(b), init)
@@ -470,12 +485,12 @@ class SequenceKT(LearnerModel):
     def _empty_state(self) -> State:
         n = self.vocab.n_skills + 1
         st = {
-            "h": torch.stack([m.h0[0, 0] for m in self.net.members]).detach().clone(),
+            "h": torch.stack([m.h0[0, 0] for m in self.net.nets()]).detach().clone(),
             "succ": torch.zeros(n, device=self.device),
             "fail": torch.zeros(n, device=self.device),
         }
         if self.config.cell == "lstm":
-            st["c"] = torch.stack([m.c0[0, 0] for m in self.net.members]).detach().clone()
+            st["c"] = torch.stack([m.c0[0, 0] for m in self.net.nets() if m.c0 is not None]).detach().clone()
         if self.net.stacked:
             st["theta"] = torch.zeros(1, device=self.device)
         return st
@@ -484,7 +499,7 @@ class SequenceKT(LearnerModel):
         K = skills.shape[0]
         counts = count_features_from_state(state["succ"], state["fail"], skills)
         z = self.net.mean_logit(
-            [m.head_logit(state["h"][k].expand(K, -1), skills, items, counts) for k, m in enumerate(self.net.members)]
+            [m.head_logit(state["h"][k].expand(K, -1), skills, items, counts) for k, m in enumerate(self.net.nets())]
         )
         if not self.net.stacked:
             return z

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
@@ -131,16 +131,16 @@ def train_causal(
             rng.shuffle(groups)
         else:
             groups = length_batches(train, st.tokens_per_batch, rng)
-        tot, cnt = 0.0, 0
+        tot, cnt = 0.0, 0.0
         for gi, idx in enumerate(groups):
             full = _drop_ids(make_batch([train[i] for i in idx], vocab, st.max_len), st.id_dropout, gen).to(device)
             T = full.skills.shape[1]
             chunk = st.tbptt or T
-            state = None
+            state: tuple[torch.Tensor, ...] | None = None
             for a in range(0, T, chunk):
                 b = _slice(full, a, a + chunk)
                 if st.tbptt:
-                    lg, state = net.forward_stateful(b, state)
+                    lg, state = cast(Any, net).forward_stateful(b, state)
                     state = tuple(x.detach() for x in state)
                 else:
                     lg = net(b)
@@ -193,10 +193,11 @@ def train_causal(
             break
     if best_state is not None:
         net.load_state_dict(best_state)
-    if val and hasattr(net, "calib"):
-        lg = np.concatenate(causal_logits(net, val, vocab, device))
-        a, b = fit_platt(lg, np.concatenate([s.correct for s in val]).astype(np.float64))
-        net.calib.copy_(torch.tensor([a, b], dtype=net.calib.dtype))
+    calib = getattr(net, "calib", None)
+    if val and isinstance(calib, torch.Tensor):
+        logits = np.concatenate(causal_logits(net, val, vocab, device))
+        scale, shift = fit_platt(logits, np.concatenate([s.correct for s in val]).astype(np.float64))
+        calib.copy_(torch.tensor([scale, shift], dtype=calib.dtype))
     emit(
         callbacks,
         stage="done",
