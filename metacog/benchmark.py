@@ -58,8 +58,9 @@ def run_policy(
     resid = np.zeros((s, k))
     for t in range(t_steps):
         x = cohort.contexts[:, t]
+        arm: np.ndarray
         if name == "random":
-            arm = rng.integers(0, k, size=s)
+            arm = np.asarray(rng.integers(0, k, size=s))
         elif name == "best_on_average":
             arm = np.full(s, best_arm)
         else:
@@ -185,7 +186,7 @@ def benchmark_run(
         r = exp_r[rows, cols, chosen]  # (S, T)
         cum_reward[name] = np.cumsum(r, axis=1)
         cum_regret[name] = np.cumsum(best_r - r, axis=1)
-        row: dict[str, float | list[float]] = {}
+        row: dict[str, float | list[float] | str] = {}
         for c in CHECKPOINTS:
             m, lo, hi = _ci(cum_reward[name][:, c - 1])
             row[f"reward_at_{c}"], row[f"reward_at_{c}_ci"] = m, [lo, hi]

@@ -429,7 +429,8 @@ class _Parser:
 
     def _term(self) -> _Node:
         node = self._unary()
-        if not (self._peek_op("*/(") or (self._peek() and self._peek().kind in ("name", "num"))):
+        nxt = self._peek()
+        if not (self._peek_op("*/(") or (nxt is not None and nxt.kind in ("name", "num"))):
             return node
         expr, degree, text = node.expr, node.degree, node.text
         self._multiplicand(node)
@@ -719,7 +720,7 @@ def _validate_expression(spec: dict) -> list[tuple[str, str]]:
             problems.append(("value", 'must be an expression written as text, e.g. "2*x + 3"'))
         elif variables_ok:
             try:
-                _parse_expression(value, tuple(variables))
+                _parse_expression(value, tuple(variables or ()))
             except InvalidAnswer as exc:
                 problems.append(("value", f'cannot read expression "{value}": {exc.message}'))
     return problems

@@ -102,7 +102,7 @@ class _StrictSafeLoader(yaml.SafeLoader):
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
-            seen: set = set()
+            seen = set()
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=deep)
                 try:
@@ -361,10 +361,11 @@ def _parse_items(errs: _Collector, raw: Any, skill_slugs: set[str]) -> tuple[Ite
         skill = _slug(errs, where, entry, "skill")
         if skill and SLUG_RE.fullmatch(skill) and skill not in skill_slugs:
             errs.add(where, "skill", f'unknown skill "{skill}"')
-        item_type = entry.get("type")
-        type_ok = isinstance(item_type, str) and item_type in ITEM_TYPES
+        raw_type = entry.get("type")
+        item_type = raw_type if isinstance(raw_type, str) else ""
+        type_ok = item_type in ITEM_TYPES
         if "type" in entry and not type_ok:
-            errs.add(where, "type", f'must be one of: {", ".join(ITEM_TYPES)} (got "{item_type}")')
+            errs.add(where, "type", f'must be one of: {", ".join(ITEM_TYPES)} (got "{raw_type}")')
         answer = entry.get("answer")
         if "answer" in entry:
             if not isinstance(answer, dict):

@@ -356,4 +356,4 @@ def population(
 
 def setting_with(name: str, **changes: float) -> SimSetting:
     """A named setting with some parameters changed (for sensitivity checks)."""
-    return replace(SETTINGS[name], **changes)
+    return replace(SETTINGS[name], **changes)  # type: ignore[arg-type]  # the fields changed are floats
