@@ -5,7 +5,7 @@ Callers check access (tutor.access) first; these functions check that the object
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import IntegrityError, transaction
@@ -431,7 +431,7 @@ def suggestion_outcomes_measure(*, student: User, section: Section) -> list[Stra
     return measured
 
 
-def reviews_settle(*, student_id: int, section_id: int, now=None) -> int:
+def reviews_settle(*, student_id: int, section_id: int, now: datetime | None = None) -> int:
     """Mark done the due reviews whose skills the student has all practised since they came due (the
     scheduler serves them first); returns how many. Called after each answer: one query when none is due."""
     now = now or timezone.now()

@@ -9,6 +9,8 @@ number of queries, whatever the length of the student's history:
   active, else a transparent estimate from the student's own answers
   (``policies.SkillEstimator``: Elo updates with forgetting), replayed over the most
   recent ``RECENT_WINDOW`` answers on top of per-skill totals of the older ones;
+* the skills of reviews the student agreed to (a strategy suggestion) that are due
+  and not yet practised, which the policy serves first (``metacog.selectors``);
 * then an item of the chosen skill near the chosen difficulty, never the item just seen.
 """
 
