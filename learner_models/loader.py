@@ -20,7 +20,7 @@ _lock = threading.Lock()
 # per-answer refresh and the next-item predictions both start from the state stored a moment before.
 # Keyed on a digest of the stored bytes, so a hit is the same state by construction and nothing needs
 # invalidating. Callers treat the states as read-only (extend and predict return new tensors).
-_STATE_CACHE_SIZE = 4096  # a few KB each (11 KB for 1,200 ids)
+_STATE_CACHE_SIZE = 1024  # a few KB each (11 KB for 1,200 ids): at most about 11 MB per process
 _states: OrderedDict[bytes, State] = OrderedDict()
 
 
