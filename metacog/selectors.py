@@ -234,11 +234,18 @@ def reviews_due(*, student_id: int, section_id: int, now: datetime) -> list[tupl
     ]
 
 
+def review_skills_due_at(*, student_id: int, section_id: int, now: datetime) -> list[tuple[int, datetime]]:
+    """(skill, time the review came due) for the skills the scheduler should serve for reviews the student
+    agreed to (see ``reviews_due``)."""
+    return [
+        (skill, review.due_at)
+        for review, left in reviews_due(student_id=student_id, section_id=section_id, now=now)
+        for skill in sorted(left)
+    ]
+
+
 def review_skills_due(*, student_id: int, section_id: int, now: datetime) -> frozenset[int]:
-    """Skills the scheduler should serve for reviews the student agreed to (see ``reviews_due``)."""
-    return frozenset(
-        skill for _, left in reviews_due(student_id=student_id, section_id=section_id, now=now) for skill in left
-    )
+    return frozenset(s for s, _ in review_skills_due_at(student_id=student_id, section_id=section_id, now=now))
 
 
 # --- what the practice pages show -------------------------------------------------------------------------

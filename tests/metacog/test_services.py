@@ -144,8 +144,9 @@ def test_accept_starts_the_action_and_outcome_is_measured(world):
     assert ScheduledReview.objects.get(pk=review.pk).done_at is None
 
 
-def test_a_due_review_is_served_next_and_done_once_practised(world):
+def test_a_due_review_is_served_next_and_done_once_practised(world, monkeypatch):
     from tests.factories import ItemFactory, SkillFactory
+    from tutor import scheduler
     from tutor import services as tutor_services
 
     # fractions answered right 4 times, decimals last; a third skill is still new ground, which the
@@ -167,6 +168,9 @@ def test_a_due_review_is_served_next_and_done_once_practised(world):
         student_id=world.student.pk, section_id=world.section.pk, now=timezone.now()
     ) == {world.skills[0].pk}
 
+    reads = []
+    real = scheduler.review_skills_due_at
+    monkeypatch.setattr(scheduler, "review_skills_due_at", lambda **kw: reads.append(1) or real(**kw))
     session = tutor_services.session_start(student=world.student, section=world.section)
     served = tutor_services.session_item_current(session=session)
     assert served.item.skill == world.skills[0]
@@ -176,6 +180,14 @@ def test_a_due_review_is_served_next_and_done_once_practised(world):
         student=world.student, session_item=served, answer="42", confidence=0.75, idempotency_key="review-1"
     )
     assert ScheduledReview.objects.get(pk=review.pk).done_at is not None
+    # the next choices of the session: no more review reason, and the reviews were read once per session
+    for k in range(2):
+        nxt = tutor_services.session_item_current(session=session)
+        assert not nxt.reason.startswith("review you agreed to")
+        tutor_services.attempt_record(
+            student=world.student, session_item=nxt, answer="42", confidence=0.75, idempotency_key=f"after-{k}"
+        )
+    assert reads == [1]
     assert selectors.reviews_for_student(student=world.student) == []
     assert not selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk, now=timezone.now())
 
