@@ -44,8 +44,11 @@ class EloNet(nn.Module):
 
 
 def elo_update(theta: float, difficulty: float, correct: int, k: float) -> tuple[float, float]:
-    """(P(correct) before the answer, ability after it). P = sigmoid(theta - difficulty)."""
-    p = 1.0 / (1.0 + math.exp(-(theta - difficulty)))
+    """(P(correct) before the answer, ability after it). P = sigmoid(theta - difficulty), computed so that
+    exp never overflows however far apart the two are."""
+    z = theta - difficulty
+    e = math.exp(-abs(z))
+    p = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
     return p, theta + k * (correct - p)
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import LearnerModel, State
-from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet
+from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet, elo_update
 from .data import N_SIDE, Batch, StudentSequence, count_features_from_state, length_batches, make_batch, split_students
 from .train import TrainSettings, causal_logits, train_causal
 
@@ -150,13 +150,13 @@ class FusedGRU:
                 w_ih, w_hh, b_hh, b_ih = (
                     m.rnn.get_parameter(n) for n in ("weight_ih_l0", "weight_hh_l0", "bias_hh_l0", "bias_ih_l0")
                 )  # (3H, d), (3H, H), (3H,), (3H,)
-                bias = b_ih + torch.cat([b_hh[: 2 * H], torch.zeros_like(b_hh[2 * H :])])
+                # h = 2g - 1, so h @ W = g @ 2W - (column sums of W): the sums go into the reset/update biases
+                rz_bias = b_hh[: 2 * H] - w_hh[: 2 * H].sum(1)
+                bias = b_ih + torch.cat([rz_bias, torch.zeros_like(b_hh[2 * H :])])
                 if m.cfg.use_side:
                     bias = bias + m.side.bias @ w_ih.T
                     side_w.append((w_ih @ m.side.weight).T * scale)  # (N_SIDE, 3H)
                 tab_item.append(m.item.weight @ w_ih.T * scale)  # (n_items + 1, 3H)
-                # h = 2g - 1, so h @ W = g @ 2W - (column sums of W): the sums go into the biases
-                bias = bias - torch.cat([w_hh[: 2 * H].sum(1), torch.zeros_like(b_hh[2 * H :])])
                 tab.append((m.inter.weight @ w_ih.T + bias) * scale)  # (2V, 3H)
                 w_rz.append(w_hh[: 2 * H].T * 2.0)  # (H, 2H)
                 w_n.append(w_hh[2 * H :].T * 4.0)  # (H, H): 2 for the sigmoid form, 2 for g
@@ -292,11 +292,9 @@ class SequenceEnsemble(nn.Module):
         if B == 1:  # one student: plain floats, several times faster than ops on size-1 arrays
             th1, row = float(th[0]), []
             for dt, yt, mt in zip(d[0].tolist(), y[0].tolist(), m[0].tolist(), strict=True):
-                z1 = th1 - dt
-                row.append(z1)
+                row.append(th1 - dt)
                 if mt:
-                    e = math.exp(-abs(z1))
-                    th1 += k * (yt - (1.0 / (1.0 + e) if z1 >= 0 else e / (1.0 + e)))
+                    th1 = elo_update(th1, dt, yt, k)[1]
             out, th = np.array([row]), np.array([th1])
         else:
             out = np.empty((B, T))
