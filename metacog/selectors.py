@@ -244,10 +244,6 @@ def review_skills_due_at(*, student_id: int, section_id: int, now: datetime) -> 
     ]
 
 
-def review_skills_due(*, student_id: int, section_id: int, now: datetime) -> frozenset[int]:
-    return frozenset(s for s, _ in review_skills_due_at(student_id=student_id, section_id=section_id, now=now))
-
-
 # --- what the practice pages show -------------------------------------------------------------------------
 
 

@@ -164,9 +164,9 @@ def test_a_due_review_is_served_next_and_done_once_practised(world, monkeypatch)
     review.skills.set([world.skills[0]])
     review.due_at = timezone.now() - timedelta(hours=1)
     review.save()
-    assert selectors.review_skills_due(
+    assert selectors.review_skills_due_at(
         student_id=world.student.pk, section_id=world.section.pk, now=timezone.now()
-    ) == {world.skills[0].pk}
+    ) == [(world.skills[0].pk, review.due_at)]
 
     reads = []
     real = scheduler.review_skills_due_at
@@ -189,7 +189,9 @@ def test_a_due_review_is_served_next_and_done_once_practised(world, monkeypatch)
         )
     assert reads == [1]
     assert selectors.reviews_for_student(student=world.student) == []
-    assert not selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk, now=timezone.now())
+    assert not selectors.review_skills_due_at(
+        student_id=world.student.pk, section_id=world.section.pk, now=timezone.now()
+    )
 
 
 def test_a_review_not_yet_due_or_of_another_class_changes_nothing(world):
@@ -201,10 +203,10 @@ def test_a_review_not_yet_due_or_of_another_class_changes_nothing(world):
     services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
     review = ScheduledReview.objects.get(suggestion=sug)
     now = timezone.now()
-    assert not selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk, now=now)
+    assert not selectors.review_skills_due_at(student_id=world.student.pk, section_id=world.section.pk, now=now)
     later = review.due_at + timedelta(minutes=1)
-    assert selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk, now=later)
-    assert not selectors.review_skills_due(student_id=world.student.pk, section_id=world.section.pk + 999, now=later)
+    assert selectors.review_skills_due_at(student_id=world.student.pk, section_id=world.section.pk, now=later)
+    assert not selectors.review_skills_due_at(student_id=world.student.pk, section_id=world.section.pk + 999, now=later)
     assert services.reviews_settle(student_id=world.student.pk, section_id=world.section.pk, now=later) == 0
 
 
