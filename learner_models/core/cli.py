@@ -1,4 +1,4 @@
-"""Command line: `python -m learner_models kt-eval ...` and `python -m learner_models bench`.
+"""Command line: `python -m learner_models kt-eval | kt-predict | bench`.
 
 Thin: parse arguments, call the core, print. Progress goes to stderr, results to stdout.
 """
@@ -9,6 +9,7 @@ import argparse
 import csv
 import json
 import os
+import pickle
 import sys
 import tempfile
 import time
@@ -67,9 +68,10 @@ def kt_eval(args: argparse.Namespace) -> int:
         print(f"error: --config: {e}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    if not out.parent.exists():
-        print(f"error: output folder {out.parent} does not exist", file=sys.stderr)
-        return 2
+    for folder in {out.parent, *([Path(args.save).parent] if args.save else [])}:
+        if not folder.exists():
+            print(f"error: output folder {folder} does not exist", file=sys.stderr)
+            return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -84,10 +86,43 @@ def kt_eval(args: argparse.Namespace) -> int:
     preds = model.predict_online(test)
     wall = time.time() - t0
     _write_preds(out, preds)
+    if args.save:
+        model.save(args.save)
+        print(f"checkpoint written to {args.save}", file=sys.stderr)
     rep = bucket_report([s.correct for s in test], preds)
     print(
         f"\n{args.model} {args.config if overrides else ''}: {len(test)} test students, fit {t_fit:.1f}s, fit+predict {wall:.1f}s"
     )
+    print(format_report(rep))
+    return 0
+
+
+def kt_predict(args: argparse.Namespace) -> int:
+    """Predictions of a saved checkpoint, on any device: the same weights scored on CPU and on CUDA."""
+    from .base import LearnerModel
+
+    try:
+        test = read_sequences(args.test, args.format)
+    except (KTFormatError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    if not out.parent.exists():
+        print(f"error: output folder {out.parent} does not exist", file=sys.stderr)
+        return 2
+    try:
+        model = LearnerModel.load(args.checkpoint, device=args.device)
+    except (OSError, ValueError, KeyError, RuntimeError, pickle.UnpicklingError) as e:
+        print(f"error: --checkpoint: {e}", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.time()
+    preds = model.predict_online(test)
+    wall = time.time() - t0
+    _write_preds(out, preds)
+    rep = bucket_report([s.correct for s in test], preds)
+    print(f"\n{model.name} from {args.checkpoint} on {model.device}: {len(test)} test students, predict {wall:.1f}s")
     print(format_report(rep))
     return 0
 
@@ -125,6 +160,17 @@ def main(argv: list[str] | None = None) -> int:
         default="{}",
         help="JSON object of config overrides (research use; defaults are the ones reported in docs/learner-models.md)",
     )
+    ev.add_argument("--save", default=None, metavar="CKPT", help="also write the fitted model's checkpoint here")
+    pr = sub.add_parser(
+        "kt-predict",
+        help="predict every TEST response from earlier ones with a saved checkpoint (no training)",
+    )
+    pr.add_argument("--checkpoint", required=True, help="a checkpoint written by kt-eval --save or metatrain")
+    pr.add_argument("--test", required=True)
+    pr.add_argument("--out", required=True, help="predictions CSV: student,position,p")
+    pr.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    pr.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N]")
+    pr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     be = sub.add_parser("bench", help="adaptation latency, batched speed-up, meta-training time")
     be.add_argument("--json", action="store_true")
     be.add_argument("--train", default=None, help="KT file for the meta-training timing (dkvmn format)")
@@ -135,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.cmd == "kt-eval":
         return kt_eval(args)
+    if args.cmd == "kt-predict":
+        return kt_predict(args)
     from .bench import run_bench
 
     return run_bench(args)

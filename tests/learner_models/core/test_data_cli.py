@@ -138,6 +138,31 @@ def test_kt_eval_cli_malformed_file_exits_2_and_writes_nothing(tmp_path, capsys)
     assert f"{te}:3:" in err and "0 or 1" in err
 
 
+def test_kt_predict_scores_a_saved_checkpoint_like_kt_eval(tmp_path, capsys):
+    """kt-eval --save, then kt-predict on the checkpoint: the same predictions, without training again."""
+    tr, te = tmp_path / "tr.csv", tmp_path / "te.csv"
+    _write_dkvmn(tr, synth(60, seed=0))
+    _write_dkvmn(te, synth(15, seed=1))
+    fitted, again, ckpt = tmp_path / "fit.csv", tmp_path / "again.csv", tmp_path / "m.pt"
+    args = ["--train", str(tr), "--test", str(te), "--model", "pfa", "--out", str(fitted), "--save", str(ckpt)]
+    assert main(["kt-eval", *args]) == 0
+    assert main(["kt-predict", "--checkpoint", str(ckpt), "--test", str(te), "--out", str(again)]) == 0
+    assert fitted.read_text() == again.read_text()
+    assert "pfa from" in capsys.readouterr().out
+
+
+def test_kt_predict_bad_checkpoint_or_folder_exits_2(tmp_path, capsys):
+    te, bad, out = tmp_path / "te.csv", tmp_path / "bad.pt", tmp_path / "p.csv"
+    _write_dkvmn(te, synth(5, seed=1))
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["kt-predict", "--checkpoint", str(bad), "--test", str(te), "--out", str(out)]) == 2
+    assert "--checkpoint" in capsys.readouterr().err and not out.exists()
+    # a checkpoint folder that does not exist stops kt-eval before it trains
+    args = ["--train", str(te), "--test", str(te), "--model", "elo", "--out", str(out)]
+    assert main(["kt-eval", *args, "--save", str(tmp_path / "nope" / "m.pt")]) == 2
+    assert "nope" in capsys.readouterr().err and not out.exists()
+
+
 def test_bench_quick_json(capsys):
     assert main(["bench", "--quick", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
