@@ -1,4 +1,4 @@
-"""Command line: `python -m learner_models kt-eval | kt-predict | bench`.
+"""Command line: `python -m learner_models kt-eval | kt-predict | kt-compare | bench`.
 
 Thin: parse arguments, call the core, print. Progress goes to stderr, results to stdout.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import KTFormatError, read_sequences
-from .evaluate import bucket_report, format_report
+from .data import KTFormatError, read_predictions, read_sequences
+from .evaluate import bucket_report, format_comparison, format_report, paired_bootstrap
 from .registry import MODEL_NAMES, describe, get_model
 
 
@@ -127,6 +127,65 @@ def kt_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _referee_anchor(args: argparse.Namespace, test_lengths: list[int]) -> list[np.ndarray]:
+    """Predictions of one of the referee script's own anchors (its m_NAME), fitted on --train."""
+    import importlib.util
+
+    path = Path(args.referee)
+    if not path.is_file():
+        raise ValueError(f"--referee: {path} not found")
+    if not args.train:
+        raise ValueError("--anchor needs --train (the file the anchor is fitted on)")
+    if args.format != "dkvmn":
+        raise ValueError("--anchor works on dkvmn files only (the referee reads that format)")
+    spec = importlib.util.spec_from_file_location("kt_referee", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"--referee: cannot load {path}")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    fit = getattr(ref, f"m_{args.anchor}", None)
+    if fit is None or not hasattr(ref, "load"):
+        names = sorted(n[2:] for n in vars(ref) if n.startswith("m_"))
+        raise ValueError(f"--anchor: the referee has no anchor {args.anchor!r} (it has {', '.join(names)})")
+    train, test = ref.load(args.train), ref.load(args.test)
+    if [len(a) for _, a in test] != test_lengths:
+        raise ValueError("--referee reads the test file differently from this tool; compare CSVs with --against")
+    print(f"fitting the referee's {args.anchor} on {args.train} ...", file=sys.stderr, flush=True)
+    return [np.asarray(p, dtype=np.float64) for p in fit(train, test)]
+
+
+def kt_compare(args: argparse.Namespace) -> int:
+    """Two models on one test file: bucket AUCs, A's standard error and A - B with a paired bootstrap."""
+    try:
+        test = read_sequences(args.test, args.format)
+        lengths = [len(s) for s in test]
+        a = read_predictions(args.preds, lengths)
+        b = read_predictions(args.against, lengths) if args.against else _referee_anchor(args, lengths)
+    except (KTFormatError, OSError, ValueError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.boot < 2:
+        print("error: --boot must be at least 2", file=sys.stderr)
+        return 2
+    if args.save_anchor:
+        _write_preds(Path(args.save_anchor), b)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % max(1, total // 10) == 0:
+            print(f"  bootstrap {100 * done / total:3.0f}% ({done}/{total} resamples)", file=sys.stderr, flush=True)
+
+    res = paired_bootstrap(
+        [s.correct for s in test], a, b, n_boot=args.boot, seed=args.seed, margin=args.margin, progress=progress
+    )
+    label_b = args.against or f"referee anchor {args.anchor}"
+    if args.json:
+        print(json.dumps({"a": args.preds, "b": label_b, "resamples": args.boot, "buckets": res}, indent=1))
+    else:
+        print(f"\nA = {args.preds}\nB = {label_b}\n{len(test)} test students, {args.boot} paired resamples of them")
+        print(format_comparison(res, args.margin))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     names = "\n".join(f"  {k:10s} {v}" for k, v in describe().items())
     ap = argparse.ArgumentParser(
@@ -171,6 +230,23 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
     pr.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N]")
     pr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    cp = sub.add_parser(
+        "kt-compare",
+        help="two models' predictions on one TEST file: bucket AUCs with a paired student-level bootstrap",
+    )
+    cp.add_argument("--test", required=True)
+    cp.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    cp.add_argument("--preds", required=True, help="model A: student,position,p CSV (kt-eval --out)")
+    other = cp.add_mutually_exclusive_group(required=True)
+    other.add_argument("--against", help="model B: another student,position,p CSV")
+    other.add_argument("--anchor", help="model B: the referee's own anchor of this name (dktes, dkt, elo, pfa, ...)")
+    cp.add_argument("--referee", default="../shared/eval/kt_coldstart.py", help="referee script for --anchor")
+    cp.add_argument("--train", help="TRAIN file the --anchor is fitted on")
+    cp.add_argument("--save-anchor", metavar="CSV", help="also write model B's predictions (reuse with --against)")
+    cp.add_argument("--boot", type=int, default=1000, help="bootstrap resamples of the test students")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--margin", type=float, default=0.01, help="report the share of resamples with A - B >= this")
+    cp.add_argument("--json", action="store_true")
     be = sub.add_parser("bench", help="adaptation latency, batched speed-up, meta-training time")
     be.add_argument("--json", action="store_true")
     be.add_argument("--train", default=None, help="KT file for the meta-training timing (dkvmn format)")
@@ -183,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         return kt_eval(args)
     if args.cmd == "kt-predict":
         return kt_predict(args)
+    if args.cmd == "kt-compare":
+        return kt_compare(args)
     from .bench import run_bench
 
     return run_bench(args)

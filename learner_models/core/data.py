@@ -247,6 +247,47 @@ def read_sequences(path: str | Path, fmt: str = "dkvmn") -> list[StudentSequence
     raise ValueError(f"unknown format {fmt!r} (use dkvmn or long)")
 
 
+def read_predictions(path: str | Path, lengths: Sequence[int]) -> list[np.ndarray]:
+    """A `student,position,p` CSV (what kt-eval writes) as one array per test student.
+
+    `lengths` are the test students' response counts. Each response needs exactly one row (student is
+    0-based, position 1-based) with p a probability; rows may come in any order.
+    """
+    path = Path(path)
+    out = [np.full(n, np.nan) for n in lengths]
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = [h.strip() for h in next(reader, [])]
+        if header != ["student", "position", "p"]:
+            raise KTFormatError(path, 1, f"expected the header student,position,p, got {','.join(header) or 'nothing'}")
+        lineno = 1
+        for lineno, row in enumerate(reader, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != 3:
+                raise KTFormatError(path, lineno, f"expected 3 fields, got {len(row)}")
+            i = _int(path, lineno, row[0].strip(), "student")
+            t = _int(path, lineno, row[1].strip(), "position")
+            try:
+                v = float(row[2])
+            except ValueError:
+                raise KTFormatError(path, lineno, f"p {row[2].strip()!r} is not a number") from None
+            if not 0 <= i < len(lengths):
+                raise KTFormatError(path, lineno, f"student {i} is not in the test file (0 to {len(lengths) - 1})")
+            if not 1 <= t <= lengths[i]:
+                raise KTFormatError(path, lineno, f"student {i} has positions 1 to {lengths[i]}, not {t}")
+            if not 0.0 <= v <= 1.0:  # also rejects NaN
+                raise KTFormatError(path, lineno, f"p {row[2].strip()!r} is not a probability")
+            if not np.isnan(out[i][t - 1]):
+                raise KTFormatError(path, lineno, f"a second prediction for student {i}, position {t}")
+            out[i][t - 1] = v
+    for i, a in enumerate(out):
+        gaps = np.flatnonzero(np.isnan(a))
+        if len(gaps):
+            raise KTFormatError(path, lineno, f"ends without a prediction for student {i}, position {int(gaps[0]) + 1}")
+    return out
+
+
 # ---------------------------------------------------------------------------- batching
 
 N_SIDE = 6  # side-feature channels, see side_features()
