@@ -156,6 +156,13 @@ def _referee_anchor(args: argparse.Namespace, test_lengths: list[int]) -> list[n
 
 def kt_compare(args: argparse.Namespace) -> int:
     """Two models on one test file: bucket AUCs, A's standard error and A - B with a paired bootstrap."""
+    # argument checks first: fitting a referee anchor can take minutes
+    if args.boot < 2:
+        print("error: --boot must be at least 2", file=sys.stderr)
+        return 2
+    if args.save_anchor and not Path(args.save_anchor).parent.exists():
+        print(f"error: --save-anchor: folder {Path(args.save_anchor).parent} does not exist", file=sys.stderr)
+        return 2
     try:
         test = read_sequences(args.test, args.format)
         lengths = [len(s) for s in test]
@@ -163,9 +170,6 @@ def kt_compare(args: argparse.Namespace) -> int:
         b = read_predictions(args.against, lengths) if args.against else _referee_anchor(args, lengths)
     except (KTFormatError, OSError, ValueError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.boot < 2:
-        print("error: --boot must be at least 2", file=sys.stderr)
         return 2
     if args.save_anchor:
         _write_preds(Path(args.save_anchor), b)

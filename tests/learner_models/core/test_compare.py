@@ -115,6 +115,14 @@ def test_kt_compare_cli_table_json_and_errors(tmp_path, capsys):
     _write_preds(b, [np.full(len(s), 0.5) for s in test[:-1]])
     assert main(["kt-compare", "--test", str(te), "--preds", str(a), "--against", str(b)]) == 2
     assert f"{b}:" in capsys.readouterr().err
+    # argument errors come before any work
+    assert main(["kt-compare", "--test", str(te), "--preds", str(a), "--against", str(a), "--boot", "1"]) == 2
+    assert "--boot" in capsys.readouterr().err
+    nowhere = str(tmp_path / "nope" / "b.csv")
+    assert (
+        main(["kt-compare", "--test", str(te), "--preds", str(a), "--against", str(a), "--save-anchor", nowhere]) == 2
+    )
+    assert "--save-anchor" in capsys.readouterr().err
     # --anchor needs a referee script and a train file
     args = ["kt-compare", "--test", str(te), "--preds", str(a), "--anchor", "elo", "--referee", str(tmp_path / "no.py")]
     assert main(args) == 2 and "not found" in capsys.readouterr().err
