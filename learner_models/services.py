@@ -198,7 +198,10 @@ def training_run_execute(
             "cutoff_attempt_id": run.cutoff_attempt_id,
             "cutoff_time": timezone.now().isoformat(),
         }
-        resolved = str(resolve_device(device))
+        try:
+            resolved = str(resolve_device(device))
+        except ValueError as exc:  # a misconfigured METIS_TRAIN_DEVICE: permanent, retrying cannot help
+            raise TrainingError(f"METIS_TRAIN_DEVICE / --device: {exc}") from None
         TrainingRun.objects.filter(pk=run.pk).update(data_snapshot=snapshot, device=resolved)
         if len(train) < MIN_TRAIN_STUDENTS:
             raise TrainingError(

@@ -29,10 +29,26 @@ CHECKPOINT_VERSION = 1
 
 
 def resolve_device(device: str | torch.device = "cpu") -> torch.device:
-    """'auto' picks CUDA when present; everything else is passed to torch as-is."""
-    if str(device) == "auto":
+    """'auto' (CUDA when PyTorch sees a GPU, else CPU), 'cpu', 'cuda' or 'cuda:N'.
+
+    A device this machine lacks, or a name that is none of these, is a ValueError saying so, raised
+    before any work (otherwise it surfaces as an assertion deep inside the first tensor move).
+    """
+    name = str(device)
+    if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: PyTorch sees no CUDA GPU on this machine (use auto or cpu)")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    elif dev.type != "cpu":
+        raise ValueError(f"device {name!r} is not one of auto, cpu, cuda, cuda:N")
+    return dev
 
 
 def state_to_bytes(state: State) -> bytes:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .base import LearnerModel, resolve_device
 from .data import KTFormatError, read_predictions, read_sequences
 from .evaluate import bucket_report, format_comparison, format_report, paired_bootstrap
 from .registry import MODEL_NAMES, describe, get_model
@@ -99,8 +100,6 @@ def kt_eval(args: argparse.Namespace) -> int:
 
 def kt_predict(args: argparse.Namespace) -> int:
     """Predictions of a saved checkpoint, on any device: the same weights scored on CPU and on CUDA."""
-    from .base import LearnerModel
-
     try:
         test = read_sequences(args.test, args.format)
     except (KTFormatError, OSError) as e:
@@ -259,6 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     be.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     be.add_argument("--threads", type=int, default=0, help="torch CPU threads for meta-training (0 = torch default)")
     args = ap.parse_args(argv)
+    if getattr(args, "device", None) is not None:
+        try:  # a device this machine lacks stops here, before files are read or a model is fitted
+            resolve_device(args.device)
+        except ValueError as e:
+            print(f"error: --device: {e}", file=sys.stderr)
+            return 2
     if args.cmd == "kt-eval":
         return kt_eval(args)
     if args.cmd == "kt-predict":

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import torch
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
@@ -117,6 +118,17 @@ def test_too_little_data_fails_with_a_reason(db):
     assert services.training_run_execute(run_id=run.pk) is None
     run.refresh_from_db()
     assert run.status == "failed" and "at least 4 training students" in run.error
+    assert not ModelVersion.objects.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA GPU")
+def test_a_device_the_worker_lacks_fails_the_run_with_a_reason(db, monkeypatch):
+    """METIS_TRAIN_DEVICE=cuda on a CPU-only worker: the run fails once, saying why, and is not retried."""
+    monkeypatch.setenv("METIS_TRAIN_DEVICE", "cuda")
+    run, _ = services.training_run_request(enqueue=False)
+    assert services.training_run_execute(run_id=run.pk) is None  # a TrainingError, not an exception
+    run.refresh_from_db()
+    assert run.status == "failed" and "METIS_TRAIN_DEVICE" in run.error and "no CUDA GPU" in run.error
     assert not ModelVersion.objects.exists()
 
 

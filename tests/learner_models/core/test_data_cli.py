@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from learner_models.core import KTFormatError, Response, StudentSequence, read_sequences
 from learner_models.core.cli import main
@@ -161,6 +162,19 @@ def test_kt_predict_bad_checkpoint_or_folder_exits_2(tmp_path, capsys):
     args = ["--train", str(te), "--test", str(te), "--model", "elo", "--out", str(out)]
     assert main(["kt-eval", *args, "--save", str(tmp_path / "nope" / "m.pt")]) == 2
     assert "nope" in capsys.readouterr().err and not out.exists()
+
+
+def test_unknown_or_missing_device_exits_2_before_any_work(tmp_path, capsys):
+    tr, out = tmp_path / "tr.csv", tmp_path / "p.csv"
+    _write_dkvmn(tr, synth(10, seed=0))
+    base = ["kt-eval", "--train", str(tr), "--test", str(tr), "--model", "elo", "--out", str(out)]
+    assert main([*base, "--device", "gpu"]) == 2
+    assert "--device: device 'gpu' is not one of auto, cpu, cuda, cuda:N" in capsys.readouterr().err
+    assert main(["bench", "--quick", "--device", "tpu"]) == 2
+    if not torch.cuda.is_available():
+        assert main([*base, "--device", "cuda"]) == 2
+        assert "sees no CUDA GPU" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_bench_quick_json(capsys):

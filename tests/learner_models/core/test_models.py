@@ -116,6 +116,23 @@ def test_side_inputs_are_used_when_present():
     assert np.all(np.isfinite(m.predict_online([stripped])[0]))  # and works without them
 
 
+def test_resolve_device_names_a_device_this_machine_lacks():
+    from learner_models.core import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    for bad in ("gpu", "mps", "meta"):
+        with pytest.raises(ValueError, match="not one of auto, cpu, cuda, cuda:N"):
+            resolve_device(bad)
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA GPU"):
+            resolve_device(f"cuda:{torch.cuda.device_count()}")
+    else:
+        with pytest.raises(ValueError, match="sees no CUDA GPU"):
+            resolve_device("cuda")
+
+
 def test_device_is_passed_through():
     from tests.learner_models.core.kt_helpers import synth
 
