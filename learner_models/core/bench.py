@@ -29,6 +29,12 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _sync(model) -> None:
+    """Wait for queued GPU work, so a CUDA timing covers the kernels and not only their launch."""
+    if model.device.type == "cuda":
+        torch.cuda.synchronize(model.device)
+
+
 def _synthetic(n: int, length: int, n_ids: int, seed: int) -> list[StudentSequence]:
     rng = np.random.default_rng(seed)
     return [StudentSequence(rng.integers(0, n_ids, length), rng.integers(0, 2, length)) for _ in range(n)]
@@ -44,12 +50,14 @@ def _loop_vs_batched(model, pop: list[StudentSequence], loop_students: int, labe
         model.adapt([s])
         if i % 500 == 499:
             _log(f"    loop {100 * (i + 1) / n_loop:.0f}%")
+    _sync(model)
     loop_s = (time.perf_counter() - t) * n / n_loop
     _log(f"  {label}: batched calls over {n} students ...")
     t = time.perf_counter()
     for a in range(0, n, 2500):  # chunks bound memory; still batched
         model.adapt(pop[a : a + 2500])
         _log(f"    batched {100 * min(a + 2500, n) / n:.0f}%")
+    _sync(model)
     return loop_s, time.perf_counter() - t
 
 
@@ -76,6 +84,7 @@ def _serving(
     for _ in range(50 if quick else 300):
         t = time.perf_counter()
         extended = model.extend(base, one[0].since(length - 1))
+        _sync(model)
         ext.append(1000 * (time.perf_counter() - t))
     pop = _synthetic(n_students, length, 110, 2)
     loop1, batch1 = _loop_vs_batched(model, pop, loop_students, f"{name}, 1 thread")
@@ -137,7 +146,7 @@ def run_bench(args) -> int:
         seqs, label, cfg = read_sequences(train_path), str(train_path), {}
     _log(f"[3/3] meta-training '{args.model}' on {label} ({torch.get_num_threads()} threads)")
     t = time.perf_counter()
-    get_model(args.model, **cfg).fit(
+    fitted = get_model(args.model, **cfg).fit(
         seqs,
         device=args.device,
         seed=0,
@@ -147,6 +156,7 @@ def run_bench(args) -> int:
             )
         ],
     )
+    _sync(fitted)
     res["metatrain_seconds"] = time.perf_counter() - t
     res["metatrain_data"] = label
     if args.json:
