@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The CUDA checks of the learner-model core, in one run on a machine with a CUDA GPU:
-#   1. CPU/CUDA agreement tests (tests/learner_models/core/test_cuda.py; skipped where there is no GPU);
-#   2. `best` meta-trained on assist2009_updated on CUDA (timed), its checkpoint then scored on CUDA and
+# The CUDA checks of the learner-model core, in one run on a machine with a CUDA GPU, most important first:
+#   1. `best` meta-trained on assist2009_updated on CUDA (timed), its checkpoint then scored on CUDA and
 #      on CPU: the same weights on both devices, compared prediction by prediction;
-#   3. `python -m learner_models bench --device cuda --json`;
+#   2. `python -m learner_models bench --device cuda --json`;
+#   3. CPU/CUDA agreement tests (tests/learner_models/core/test_cuda.py; skipped where there is no GPU);
 #   4. `best` meta-trained and scored on STATICS on CUDA.
 # Usage: scripts/cuda_check.sh [DATA_DIR] [OUT_DIR]   (DATA_DIR holds the *_train.csv / *_test.csv files)
-# Needs only Python with torch and numpy (and pytest for step 1), no Django. Results go to OUT_DIR; score
+# Needs only Python with torch and numpy (and pytest for step 3), no Django. Results go to OUT_DIR; score
 # the predictions with ../shared/eval/kt_coldstart.py. Each step has its own time limit so a slow step
 # cannot take the later ones with it.
 set -u
@@ -26,11 +26,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 "cpu threads", torch.get_num_threads())'
 [ "$DEV" = cpu ] || "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' || { echo "no CUDA device"; exit 1; }
 
-step "1. CPU/CUDA agreement tests"
-timeout 150 "$PY" -m pytest -p no:django -p no:cacheprovider -W ignore::pytest.PytestConfigWarning \
-  tests/learner_models/core/test_cuda.py -q -s -rA 2>&1 | tee "$OUT/tests.log"
-
-step "2. best on assist2009_updated: meta-train on CUDA, score the checkpoint on CUDA and on CPU"
+step "1. best on assist2009_updated: meta-train on CUDA, score the checkpoint on CUDA and on CPU"
 timeout 240 "$PY" -m learner_models kt-eval --train "$DATA/assist2009_updated_train.csv" \
   --test "$DATA/assist2009_updated_test.csv" --model best --device $DEV --seed 0 \
   --out "$OUT/assist_cuda.csv" --save "$OUT/assist_best.pt" 2>&1 | tee "$OUT/assist_fit.log" | grep -v "stage\|  train"
@@ -46,9 +42,13 @@ print(f"same checkpoint, CUDA vs CPU: {len(d)} predictions, largest |diff| {d.ma
       f"mean {d.mean():.2e}, share over 1e-3 {(d > 1e-3).mean():.4f}")
 PYEOF
 
-step "3. bench on CUDA"
+step "2. bench on CUDA"
 timeout 240 "$PY" -m learner_models bench --device $DEV --json ${BENCH_ARGS:-} --train "$DATA/assist2009_updated_train.csv" \
   > "$OUT/bench_cuda.json" 2> "$OUT/bench_cuda.log"; echo "exit $?"; cat "$OUT/bench_cuda.json"
+
+step "3. CPU/CUDA agreement tests"
+timeout 200 "$PY" -m pytest -p no:django -p no:cacheprovider -W ignore::pytest.PytestConfigWarning \
+  tests/learner_models/core/test_cuda.py -q -s -rA 2>&1 | tee "$OUT/tests.log"
 
 step "4. best on STATICS on CUDA"
 timeout 180 "$PY" -m learner_models kt-eval --train "$DATA/STATICS_train.csv" --test "$DATA/STATICS_test.csv" \
