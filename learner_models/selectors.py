@@ -63,3 +63,36 @@ def model_health() -> dict:
         "algorithm": version.algorithm if version else None,
         "last_training_age_s": None if age is None else round(age),
     }
+
+
+def training_run_rows(*, run_id: int | None = None, latest: int = 10) -> list[dict]:
+    """Training runs as plain rows for operators (`manage.py metatrain_status`): one run, or the latest ones.
+
+    Raises TrainingRun.DoesNotExist for an unknown run id.
+    """
+    qs = TrainingRun.objects.select_related("model_version")
+    runs = [qs.get(pk=run_id)] if run_id is not None else list(qs.order_by("-created_at", "-id")[:latest])
+    rows = []
+    for run in runs:
+        version = getattr(run, "model_version", None)
+        took = (run.finished_at - run.started_at).total_seconds() if run.started_at and run.finished_at else None
+        rows.append(
+            {
+                "run": run.pk,
+                "algorithm": run.algorithm,
+                "hyperparameters": run.hyperparameters,
+                "status": run.status,
+                "trigger": run.trigger,
+                "device": run.device,
+                "worker": run.worker,
+                "progress": run.progress or {},
+                "created_at": run.created_at.isoformat(),
+                "started_at": run.started_at.isoformat() if run.started_at else None,
+                "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+                "seconds": took,
+                "version": version.pk if version else None,
+                "version_status": version.status if version else None,
+                "error": run.error,
+            }
+        )
+    return rows
