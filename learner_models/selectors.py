@@ -92,6 +92,7 @@ def training_run_rows(*, run_id: int | None = None, latest: int = 10) -> list[di
                 "seconds": took,
                 "version": version.pk if version else None,
                 "version_status": version.status if version else None,
+                "held_out_auc": (version.metrics or {}).get("held_out", {}).get("all") if version else None,
                 "error": run.error,
             }
         )

@@ -42,6 +42,8 @@ def test_lists_runs_and_shows_one_with_its_version(demo_school):
     row = json.loads(_status(str(run.pk), "--json"))
     assert row["run"] == run.pk and row["version"] == version.pk and row["device"] == "cpu"
     assert row["seconds"] > 0 and row["progress"]["percent"] == 100
+    assert row["held_out_auc"] == version.metrics["held_out"]["all"]
+    assert f"held-out AUC {version.metrics['held_out']['all']:.3f}" in listing
     assert [r["run"] for r in json.loads(_status("--json", "--latest", "1"))] == [failed.pk]
 
 

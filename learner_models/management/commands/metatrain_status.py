@@ -24,6 +24,8 @@ def _line(row: dict) -> str:
         parts.append(f"took {row['seconds']:.1f} s")
     if row["version"]:
         parts.append(f"-> version {row['version']} ({row['version_status']})")
+        if isinstance(row["held_out_auc"], float):
+            parts.append(f"held-out AUC {row['held_out_auc']:.3f}")
     if row["error"]:
         parts.append(f"error: {row['error'].splitlines()[0][:200]}")
     return "  ".join(parts)
