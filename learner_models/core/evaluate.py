@@ -1,7 +1,7 @@
 """Metrics for the KT cold-start protocol: AUC per position bucket and calibration.
 
-Pure NumPy so the product and the CLI need no scikit-learn; the rank AUC matches
-sklearn's roc_auc_score (ties get the average rank).
+Pure NumPy so the product and the CLI need no scikit-learn; the AUC matches sklearn's
+roc_auc_score (ties count half). One implementation (``_TieGroups``) serves plain and bootstrap-weighted AUCs.
 """
 
 from __future__ import annotations
@@ -18,24 +18,6 @@ BUCKETS: list[tuple[str, int, int]] = [
     ("51+", 51, 10**9),
     ("all", 1, 10**9),
 ]
-
-
-def auc(y: np.ndarray, p: np.ndarray) -> float | None:
-    """Area under the ROC curve; None when only one class is present."""
-    y = np.asarray(y, dtype=np.float64)
-    p = np.asarray(p, dtype=np.float64)
-    n1 = y.sum()
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
-        return None
-    order = np.argsort(p, kind="mergesort")
-    ps = p[order]
-    ranks = np.empty(len(p), dtype=np.float64)
-    # average ranks over ties
-    _, start, counts = np.unique(ps, return_index=True, return_counts=True)
-    avg = start + (counts + 1) / 2.0
-    ranks[order] = np.repeat(avg, counts)
-    return float((ranks[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 class _TieGroups:
@@ -136,6 +118,11 @@ def format_comparison(res: dict[str, dict[str, float | int | None]], margin: flo
             f" | {f(r['share_diff_ge_margin'], '.2f')} |"
         )
     return "\n".join(rows)
+
+
+def auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """Area under the ROC curve (ties count half, as in sklearn's roc_auc_score); None with one class."""
+    return _TieGroups(y, p).auc(np.ones(len(y)))
 
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float | None:

@@ -36,7 +36,9 @@ def test_weighted_auc_is_the_auc_of_repeated_responses():
     p = np.round(rng.random(300), 1)  # many ties
     w = rng.integers(0, 4, 300)
     g = _TieGroups(y, p)
-    assert g.auc(np.ones(300)) == pytest.approx(auc(y, p), abs=1e-12)
+    pos, neg = p[y == 1][:, None], p[y == 0][None, :]
+    pairwise = ((pos > neg) + 0.5 * (pos == neg)).mean()  # the definition, over every (positive, negative) pair
+    assert g.auc(np.ones(300)) == pytest.approx(pairwise, abs=1e-12) and auc(y, p) == pytest.approx(pairwise, abs=1e-12)
     assert g.auc(w.astype(float)) == pytest.approx(auc(np.repeat(y, w), np.repeat(p, w)), abs=1e-12)
     # by hand: one positive above one negative, one tie -> (1 + 0.5) / 2
     assert _TieGroups(np.array([1, 0, 1]), np.array([0.9, 0.5, 0.5])).auc(np.ones(3)) == pytest.approx(0.75)
