@@ -52,6 +52,20 @@ def _write_preds(path: Path, preds: list[np.ndarray]) -> None:
         raise
 
 
+def _folders_missing(**files: str | None) -> bool:
+    """Print an error naming the option of the first output file whose folder does not exist.
+
+    Called before any long work (fitting a model or an anchor), so a typo costs nothing.
+    """
+    for option, f in files.items():
+        if f and not Path(f).parent.exists():
+            print(
+                f"error: --{option.replace('_', '-')}: output folder {Path(f).parent} does not exist", file=sys.stderr
+            )
+            return True
+    return False
+
+
 def kt_eval(args: argparse.Namespace) -> int:
     try:
         train = read_sequences(args.train, args.format)
@@ -69,10 +83,8 @@ def kt_eval(args: argparse.Namespace) -> int:
         print(f"error: --config: {e}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    for folder in {out.parent, *([Path(args.save).parent] if args.save else [])}:
-        if not folder.exists():
-            print(f"error: output folder {folder} does not exist", file=sys.stderr)
-            return 2
+    if _folders_missing(out=args.out, save=args.save):
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -106,8 +118,7 @@ def kt_predict(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    if not out.parent.exists():
-        print(f"error: output folder {out.parent} does not exist", file=sys.stderr)
+    if _folders_missing(out=args.out):
         return 2
     try:
         model = LearnerModel.load(args.checkpoint, device=args.device)
@@ -159,8 +170,7 @@ def kt_compare(args: argparse.Namespace) -> int:
     if args.boot < 2:
         print("error: --boot must be at least 2", file=sys.stderr)
         return 2
-    if args.save_anchor and not Path(args.save_anchor).parent.exists():
-        print(f"error: --save-anchor: folder {Path(args.save_anchor).parent} does not exist", file=sys.stderr)
+    if _folders_missing(save_anchor=args.save_anchor):
         return 2
     try:
         test = read_sequences(args.test, args.format)
