@@ -63,3 +63,6 @@ QUICK = {
     "pfa": {},
     "bkt": {"iters": 40},
 }
+
+# families whose state continues response by response (`extend`); the others return None
+EXTENDS = {"best", "dkt", "dkt-lstm", "elo", "pfa"}

@@ -13,12 +13,11 @@ import torch
 
 from learner_models.core import LearnerModel, get_model, state_from_bytes, state_to_bytes
 from learner_models.core.evaluate import auc
-from tests.learner_models.core.kt_helpers import QUICK
+from tests.learner_models.core.kt_helpers import EXTENDS, QUICK
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 FAMILIES = list(QUICK)
-EXTENDS = {"best", "dkt", "dkt-lstm", "elo", "pfa"}
 # Largest |P(correct) on CUDA - P(correct) on CPU| allowed. fp32 on both sides, but cuDNN's recurrent
 # kernels may use TF32 tensor cores (PyTorch's default for cuDNN), about 3 decimal digits in the
 # hidden-state products; on a 0-1 probability that stays well under 0.5 percentage points.

@@ -9,7 +9,7 @@ import torch
 
 from learner_models.core import MODEL_NAMES, LearnerModel, get_model, state_from_bytes, state_to_bytes
 from learner_models.core.evaluate import auc
-from tests.learner_models.core.kt_helpers import QUICK
+from tests.learner_models.core.kt_helpers import EXTENDS, QUICK
 
 FAMILIES = list(QUICK)
 
@@ -40,9 +40,6 @@ def test_online_pass_equals_adapt_then_predict(name, fitted, data):
     for t in (0, 1, len(s) - 1):
         state = m.adapt([s.prefix(t)])[0]
         assert m.predict(state, s.skills[t : t + 1])[0] == pytest.approx(online[t], abs=1e-5)
-
-
-EXTENDS = {"best", "dkt", "dkt-lstm", "elo", "pfa"}  # families whose state continues response by response
 
 
 @pytest.mark.parametrize("name", FAMILIES)
