@@ -27,10 +27,10 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader ||
 [ "$DEV" = cpu ] || "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' || { echo "no CUDA device"; exit 1; }
 
 step "1. best on assist2009_updated: meta-train on CUDA, score the checkpoint on CUDA and on CPU"
-timeout 240 "$PY" -m learner_models kt-eval --train "$DATA/assist2009_updated_train.csv" \
+timeout 200 "$PY" -m learner_models kt-eval --train "$DATA/assist2009_updated_train.csv" \
   --test "$DATA/assist2009_updated_test.csv" --model best --device $DEV --seed 0 \
   --out "$OUT/assist_cuda.csv" --save "$OUT/assist_best.pt" 2>&1 | tee "$OUT/assist_fit.log" | grep -v "stage\|  train"
-timeout 90 "$PY" -m learner_models kt-predict --checkpoint "$OUT/assist_best.pt" \
+timeout 60 "$PY" -m learner_models kt-predict --checkpoint "$OUT/assist_best.pt" \
   --test "$DATA/assist2009_updated_test.csv" --device cpu --out "$OUT/assist_cpu.csv"
 "$PY" - "$OUT/assist_cuda.csv" "$OUT/assist_cpu.csv" <<'PYEOF'
 import sys
@@ -43,15 +43,15 @@ print(f"same checkpoint, CUDA vs CPU: {len(d)} predictions, largest |diff| {d.ma
 PYEOF
 
 step "2. bench on CUDA"
-timeout 240 "$PY" -m learner_models bench --device $DEV --json ${BENCH_ARGS:-} --train "$DATA/assist2009_updated_train.csv" \
+timeout 200 "$PY" -m learner_models bench --device $DEV --json --loop-students ${LOOP_STUDENTS:-500} ${BENCH_ARGS:-} --train "$DATA/assist2009_updated_train.csv" \
   > "$OUT/bench_cuda.json" 2> "$OUT/bench_cuda.log"; echo "exit $?"; cat "$OUT/bench_cuda.json"
 
 step "3. CPU/CUDA agreement tests"
-timeout 200 "$PY" -m pytest -p no:django -p no:cacheprovider -W ignore::pytest.PytestConfigWarning \
+timeout 150 "$PY" -m pytest -p no:django -p no:cacheprovider -W ignore::pytest.PytestConfigWarning \
   tests/learner_models/core/test_cuda.py -q -s -rA 2>&1 | tee "$OUT/tests.log"
 
 step "4. best on STATICS on CUDA"
-timeout 180 "$PY" -m learner_models kt-eval --train "$DATA/STATICS_train.csv" --test "$DATA/STATICS_test.csv" \
+timeout 120 "$PY" -m learner_models kt-eval --train "$DATA/STATICS_train.csv" --test "$DATA/STATICS_test.csv" \
   --model best --device $DEV --seed 0 --out "$OUT/statics_cuda.csv" 2>&1 | tee "$OUT/statics_fit.log" \
   | grep -v "stage\|  train"
 step "done"

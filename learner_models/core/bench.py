@@ -122,10 +122,11 @@ def run_bench(args) -> int:
     threads = torch.get_num_threads()
     try:
         _log(f"[1/3] serving path of '{args.model}' ({length} responses per student)")
-        s = _serving(args.model, n, length, args.device, quick, threads)
+        loop_students = getattr(args, "loop_students", 2000)
+        s = _serving(args.model, n, length, args.device, quick, threads, loop_students)
         res.update(s)
         _log("[2/3] vmap-batched MAML inner loop vs per-student loop")
-        m = _serving("maml", n, length, args.device, quick, threads)
+        m = _serving("maml", n, length, args.device, quick, threads, loop_students)
         res.update(
             {
                 "maml_adapt_one_p99_ms": m["adapt_one_p99_ms"],

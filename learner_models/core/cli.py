@@ -267,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     be.add_argument("--device", default="cpu")
     be.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     be.add_argument("--threads", type=int, default=0, help="torch CPU threads for meta-training (0 = torch default)")
+    be.add_argument(
+        "--loop-students",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="students the per-student loop is timed on (scaled to the whole population)",
+    )
     args = ap.parse_args(argv)
     if getattr(args, "device", None) is not None:
         try:  # a device this machine lacks stops here, before files are read or a model is fitted
@@ -280,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         return kt_predict(args)
     if args.cmd == "kt-compare":
         return kt_compare(args)
+    if args.loop_students < 1:
+        print(f"error: --loop-students: must be at least 1, got {args.loop_students}", file=sys.stderr)
+        return 2
     from .bench import run_bench
 
     return run_bench(args)

@@ -178,7 +178,13 @@ def test_unknown_or_missing_device_exits_2_before_any_work(tmp_path, capsys):
 
 
 def test_bench_quick_json(capsys):
-    assert main(["bench", "--quick", "--json"]) == 0
+    assert main(["bench", "--quick", "--json", "--loop-students", "40"]) == 0
     res = json.loads(capsys.readouterr().out)
     for k in ("adapt_one_p99_ms", "batched_speedup", "metatrain_seconds"):
         assert isinstance(res[k], float) and res[k] > 0
+    assert res["loop_students_timed"] == 40
+
+
+def test_bench_rejects_an_empty_loop(capsys):
+    assert main(["bench", "--quick", "--loop-students", "0"]) == 2
+    assert "--loop-students: must be at least 1" in capsys.readouterr().err
