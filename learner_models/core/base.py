@@ -52,9 +52,10 @@ def resolve_device(device: str | torch.device = "cpu") -> torch.device:
 
 
 def state_to_bytes(state: State) -> bytes:
-    """Serialise a per-student state for a database column (torch.save of CPU tensors)."""
+    """Serialise a per-student state for a database column (torch.save of compact CPU copies: torch.save
+    writes a view's whole storage, so a view into something bigger would store all of it)."""
     buf = io.BytesIO()
-    torch.save({k: v.detach().cpu() for k, v in state.items()}, buf)
+    torch.save({k: v.detach().cpu().clone() for k, v in state.items()}, buf)
     return buf.getvalue()
 
 

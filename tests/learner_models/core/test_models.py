@@ -88,6 +88,22 @@ def test_state_is_small_and_serialises(name, fitted, data):
     assert np.array_equal(m.predict(back, [0, 1, 2]), m.predict(state, [0, 1, 2]))
 
 
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_state_adapted_in_a_batch_holds_only_its_own_student(name, fitted, data):
+    """Batched adaptation (how the product recomputes every student after a training) must give each
+    student a state of its own: not views into batch-wide tensors, which keep the whole batch alive."""
+    m = fitted(name)
+    batch = data[1]
+    assert len(batch) >= 20
+    alone, together = m.adapt(batch[:1])[0], m.adapt(batch)[0]
+    own = sum(v.numel() * v.element_size() for v in together.values())
+    held = sum({v.untyped_storage().data_ptr(): v.untyped_storage().nbytes() for v in together.values()}.values())
+    assert held <= own, f"{name}: a state of {own} bytes holds {held} bytes of storage"
+    assert len(state_to_bytes(together)) == len(state_to_bytes(alone))
+    ids = np.arange(10)
+    assert np.array_equal(m.predict(state_from_bytes(state_to_bytes(together)), ids), m.predict(together, ids))
+
+
 def test_new_student_and_unseen_ids_get_sensible_predictions(fitted):
     m = fitted("best")
     empty = m.adapt(
