@@ -137,6 +137,10 @@ def pack_rows(parts: dict[str, torch.Tensor]) -> list[State]:
 # type. On CPU it is the faster path even for one student (about 11 against 13 ms for 200 responses);
 # on CUDA a small batch is left to cuDNN's GRU, which launches far fewer kernels per step.
 FUSED_MIN_BATCH = {"cpu": 1, "cuda": 16}
+# Padded responses per adapt batch, by device type. On CPU, batches that stay in cache; on CUDA a step of
+# the recurrence is a handful of kernel launches whatever the batch, so the fewer batches the better
+# (10,000 students of 200 responses need about 0.3 GB).
+ADAPT_TOKENS = {"cpu": 40_000, "cuda": 2_000_000}
 
 
 class FusedGRU:
@@ -436,7 +440,7 @@ class SequenceKT(LearnerModel):
         states: list[State | None] = [None] * len(seqs)
         n = self.vocab.n_skills + 1
         lstm = self.config.cell == "lstm"
-        for idx in length_batches(seqs, 40000):
+        for idx in length_batches(seqs, ADAPT_TOKENS.get(self.device.type, 40_000)):
             b = make_batch([seqs[i] for i in idx], self.vocab, features=False).to(self.device)
             c = None
             if not lstm and len(idx) >= FUSED_MIN_BATCH.get(self.device.type, 16):
