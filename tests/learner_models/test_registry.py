@@ -15,7 +15,9 @@ from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from learner_models import services
+from learner_models import loader, services
+from learner_models.core import state_to_bytes
+from learner_models.mappers import dataset_from_attempts
 from learner_models.models import ModelVersion, StudentModelState, TrainingRun
 from learner_models.selectors import active_model_version, skill_predictions_for_student
 from tests.factories import StudentFactory, TeacherFactory, wrong_answer
@@ -219,7 +221,7 @@ def test_new_attempts_past_the_threshold_request_a_training(demo_school, setting
 
 
 def test_slow_adaptation_is_queued_on_the_adapt_queue(demo_school, monkeypatch):
-    from learner_models import loader, tasks
+    from learner_models import tasks
 
     _, _, version = _train("elo", {})
     queued = []
@@ -251,7 +253,6 @@ def test_a_zombie_worker_counts_as_dead(db):
 def test_each_answer_continues_the_stored_state_and_matches_adapting_from_scratch(
     demo_school, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from learner_models import loader
     from learner_models.core.base import state_from_bytes
     from learner_models.mappers import sequence_for_student
 
@@ -321,6 +322,18 @@ def test_a_removed_attempt_is_forgotten_by_the_next_refresh(demo_school):
     assert got.n_attempts == state.n_attempts - 1 and got.last_attempt_id < state.last_attempt_id
 
 
+def test_batch_readapt_stores_each_student_at_the_size_of_one_state(demo_school):
+    """Regression: states from one batched adapt were views of the batch's tensors, so every stored
+    blob carried the counts of the whole batch."""
+    _, _, version = _train()
+    assert services.students_readapt(version=version) == 29
+    blobs = StudentModelState.objects.filter(model_version=version).values_list("state", flat=True)
+    sid = StudentModelState.objects.filter(model_version=version).values_list("student_id", flat=True)[0]
+    one = dataset_from_attempts(cutoff_attempt_id=Attempt.objects.order_by("-id")[0].pk, student_ids=[sid])
+    alone = len(state_to_bytes(loader.load_model(version).adapt(one.sequences)[0]))
+    assert len(blobs) == 29 and {len(bytes(b)) for b in blobs} == {alone}
+
+
 def test_learner_bench_times_the_per_answer_refresh_by_continuing_states(demo_school, capsys):
     import json
 
@@ -340,7 +353,6 @@ def test_predictions_after_an_answer_reuse_the_state_just_stored(
 ):
     """The per-answer refresh and the next choice's predictions start from the state stored a moment
     before: neither unpacks it again, and the predictions read it in one query (plus the active version)."""
-    from learner_models import loader
     from learner_models.core.base import state_from_bytes
 
     _, _, version = _train()

@@ -104,6 +104,15 @@ def test_a_state_adapted_in_a_batch_holds_only_its_own_student(name, fitted, dat
     assert np.array_equal(m.predict(state_from_bytes(state_to_bytes(together)), ids), m.predict(together, ids))
 
 
+def test_state_to_bytes_writes_the_state_not_the_storage_behind_it():
+    batch = torch.arange(4000, dtype=torch.float32).reshape(200, 20)
+    view = {"succ": batch[7], "h": batch[7, :4]}  # views of a larger tensor, sharing storage
+    blob = state_to_bytes(view)
+    assert len(blob) == len(state_to_bytes({k: v.clone() for k, v in view.items()}))
+    assert len(blob) < batch.numel() * 4
+    assert all(torch.equal(state_from_bytes(blob)[k], v) for k, v in view.items())
+
+
 def test_new_student_and_unseen_ids_get_sensible_predictions(fitted):
     m = fitted("best")
     empty = m.adapt(
