@@ -118,8 +118,11 @@ def pack_rows(parts: dict[str, torch.Tensor]) -> list[State]:
     """One state per row of `parts` (each (B, ...)), every student's tensors views of one compact copy.
 
     A state must hold only its own student: a view into a batch-wide tensor keeps the whole batch alive
-    and torch.save writes the whole storage (a 300-student batch made each stored state 5x its size).
-    One copy per student, not one per tensor, so a batch on CUDA costs one small kernel per student."""
+    and torch.save writes the whole storage (stored states grew with the batch: 5 to 30 times their size
+    for 300 students). One copy per student, not one per tensor, so a batch on CUDA costs one small
+    kernel per student. All parts share one dtype (torch.cat would silently promote them)."""
+    if len({v.dtype for v in parts.values()}) != 1:
+        raise TypeError(f"state parts of different dtypes: { {k: v.dtype for k, v in parts.items()} }")
     B = next(iter(parts.values())).shape[0]
     flat = torch.cat([v.reshape(B, -1) for v in parts.values()], 1)
     out: list[State] = []

@@ -104,6 +104,23 @@ def test_a_state_adapted_in_a_batch_holds_only_its_own_student(name, fitted, dat
     assert np.array_equal(m.predict(state_from_bytes(state_to_bytes(together)), ids), m.predict(together, ids))
 
 
+def test_pack_rows_gives_each_row_its_own_copy_of_every_part():
+    from learner_models.core.sequence import pack_rows
+
+    parts = {"h": torch.randn(4, 3, 5), "succ": torch.randn(4, 7), "theta": torch.randn(4, 1)}
+    states = pack_rows(parts)
+    assert len(states) == 4
+    for j, st in enumerate(states):
+        assert list(st) == ["h", "succ", "theta"]
+        assert all(torch.equal(st[k], parts[k][j]) for k in parts)
+        assert len({v.untyped_storage().data_ptr() for v in st.values()}) == 1  # one compact copy per student
+        assert st["h"].untyped_storage().nbytes() == 4 * (15 + 7 + 1)
+    states[0]["succ"] += 1  # a copy: neither the batch nor another student changes
+    assert torch.equal(states[1]["succ"], parts["succ"][1]) and not torch.equal(states[0]["succ"], parts["succ"][0])
+    with pytest.raises(TypeError, match="different dtypes"):
+        pack_rows({"h": torch.zeros(2, 3), "n": torch.zeros(2, 3, dtype=torch.float64)})
+
+
 def test_state_to_bytes_writes_the_state_not_the_storage_behind_it():
     batch = torch.arange(4000, dtype=torch.float32).reshape(200, 20)
     view = {"succ": batch[7], "h": batch[7, :4]}  # views of a larger tensor, sharing storage
