@@ -62,7 +62,7 @@ def _loop_vs_batched(model, pop: list[StudentSequence], loop_students: int, labe
 
 
 def _serving(
-    name: str, n_students: int, length: int, device: str, quick: bool, threads: int, loop_students: int = 2000
+    name: str, n_students: int, length: int, device: str, quick: bool, threads: int, loop_students: int
 ) -> dict[str, float | None]:
     """Serving timings: adapt one student on one thread; loop vs batched on one thread and on `threads`."""
     cfg = {"epochs": 1} if name in ("best", "dkt", "dkt-lstm", "protonet", "matching", "dkvmn") else {}
@@ -122,11 +122,10 @@ def run_bench(args) -> int:
     threads = torch.get_num_threads()
     try:
         _log(f"[1/3] serving path of '{args.model}' ({length} responses per student)")
-        loop_students = getattr(args, "loop_students", 2000)
-        s = _serving(args.model, n, length, args.device, quick, threads, loop_students)
+        s = _serving(args.model, n, length, args.device, quick, threads, args.loop_students)
         res.update(s)
         _log("[2/3] vmap-batched MAML inner loop vs per-student loop")
-        m = _serving("maml", n, length, args.device, quick, threads, loop_students)
+        m = _serving("maml", n, length, args.device, quick, threads, args.loop_students)
         res.update(
             {
                 "maml_adapt_one_p99_ms": m["adapt_one_p99_ms"],

@@ -13,7 +13,7 @@ import torch
 
 from learner_models.core import LearnerModel, get_model, state_from_bytes, state_to_bytes
 from learner_models.core.evaluate import auc
-from tests.learner_models.core.kt_helpers import EXTENDS, QUICK
+from tests.learner_models.core.kt_helpers import EXTENDS, QUICK, synth
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -26,8 +26,6 @@ TOL_NO_TF32 = 1e-4  # with TF32 off everywhere: only the order of fp32 sums diff
 
 
 def _largest_gaps(name: str, tmp_path) -> dict[str, float]:
-    from tests.learner_models.core.kt_helpers import synth
-
     train, test = synth(150, seed=0), synth(24, seed=1)
     m = get_model(name, **QUICK[name]).fit(train, device="cuda", seed=0)
     assert m.device.type == "cuda" and all(p.is_cuda for p in m.net.parameters())
@@ -89,7 +87,6 @@ def test_without_tf32_cuda_and_cpu_agree_to_fp32_rounding(name, tmp_path):
 def test_fused_gru_on_cuda_equals_cudnn():
     """The large-batch path (FusedGRU) against cuDNN's GRU on the same device."""
     from learner_models.core import sequence
-    from tests.learner_models.core.kt_helpers import synth
 
     m = get_model("best", **QUICK["best"]).fit(synth(60, seed=3), device="cuda", seed=0)
     students = synth(40, seed=4, length=50)
@@ -116,8 +113,6 @@ def test_fitting_on_cuda_learns_as_well_as_on_cpu(name):
     A device change acts like a change of seed: on CPU, seeds 0-4 of these configs spread by up to 0.017
     test AUC (maml; best 0.012), so the bound is 0.03.
     """
-    from tests.learner_models.core.kt_helpers import synth
-
     train, test = synth(150, seed=0), synth(60, seed=1)
     y = np.concatenate([s.correct for s in test])
     a = {
