@@ -21,11 +21,14 @@ def sections_visible_to(user: User) -> QuerySet[Section]:
         return qs.none()
     if user.is_superuser:
         return qs
+    org = user.organisation_id
+    if org is None:
+        return qs.none()  # every class belongs to an organisation
     if user.role == User.Role.ADMIN:
-        return qs.filter(organisation_id=user.organisation_id) if user.organisation_id else qs.none()
+        return qs.filter(organisation_id=org)
     if user.role == User.Role.TEACHER:
-        return qs.filter(teachers=user, organisation_id=user.organisation_id)
-    return qs.filter(enrollments__student=user, organisation_id=user.organisation_id)
+        return qs.filter(teachers=user, organisation_id=org)
+    return qs.filter(enrollments__student=user, organisation_id=org)
 
 
 def students_visible_to(user: User) -> QuerySet[User]:
@@ -34,13 +37,14 @@ def students_visible_to(user: User) -> QuerySet[User]:
         return qs.none()
     if user.is_superuser:
         return qs
+    if user.role not in (User.Role.ADMIN, User.Role.TEACHER):
+        return qs.filter(pk=user.pk)
+    org = user.organisation_id
+    if org is None:
+        return qs.none()  # staff see students only through their organisation
     if user.role == User.Role.ADMIN:
-        return qs.filter(organisation_id=user.organisation_id) if user.organisation_id else qs.none()
-    if user.role == User.Role.TEACHER:
-        return qs.filter(
-            enrollments__section__teachers=user, enrollments__section__organisation_id=user.organisation_id
-        ).distinct()
-    return qs.filter(pk=user.pk)
+        return qs.filter(organisation_id=org)
+    return qs.filter(enrollments__section__teachers=user, enrollments__section__organisation_id=org).distinct()
 
 
 def can_view_student(user: User, student: User) -> bool:

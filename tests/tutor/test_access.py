@@ -57,6 +57,24 @@ def test_teacher_moved_to_another_organisation_loses_access(school):
     assert not access.students_visible_to(t).exists()
 
 
+@pytest.mark.parametrize("role", [User.Role.ADMIN, User.Role.TEACHER, User.Role.STUDENT])
+def test_user_without_an_organisation_sees_no_class_and_no_other_student(school, role):
+    """Teaching a class or being enrolled in it does not cross the organisation boundary: a user whose
+    organisation was removed sees no class at all, and staff see no student."""
+    user = (
+        school["teacher"]
+        if role == User.Role.TEACHER
+        else school["admin"]
+        if role == User.Role.ADMIN
+        else school["s_mine"]
+    )
+    user.organisation = None
+    user.save()
+    assert not access.sections_visible_to(user).exists()
+    assert list(access.students_visible_to(user)) == ([user] if role == User.Role.STUDENT else [])
+    assert not access.sections_managed_by(user).exists()
+
+
 def test_teacher_cannot_practise_and_student_only_in_own_class(school):
     assert not access.can_practise_in(school["teacher"], school["mine"])
     assert access.can_practise_in(school["s_mine"], school["mine"])
