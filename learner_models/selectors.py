@@ -27,13 +27,16 @@ def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int,
     if version is None:
         return None
     newest = Attempt.objects.filter(student_id=OuterRef("student_id")).order_by("-id").values("id")[:1]
-    state = (
+    stored = (
         StudentModelState.objects.filter(student=student, model_version=version)
         .annotate(newest_attempt_id=Subquery(newest))
         .first()
     )  # one query: the stored state and whether an attempt came after it
-    if state is None or state.last_attempt_id != (state.newest_attempt_id or 0):
+    state: StudentModelState | None = stored
+    if stored is None or stored.last_attempt_id != (stored.newest_attempt_id or 0):
         state = student_state_refresh(student_id=student.pk, version=version)
+    if state is None:  # only when no version is given and none is active; ``version`` is given here
+        return None
     model = loader.load_model(version)
     probs = model.predict(loader.state_unpacked(state.state), list(skill_ids))
     return {sid: float(p) for sid, p in zip(skill_ids, probs, strict=True)}

@@ -23,6 +23,7 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from learner_models.core.base import resolve_device, state_to_bytes
+from learner_models.core.data import StudentSequence
 from learner_models.core.evaluate import bucket_report
 from learner_models.core.registry import MODEL_NAMES, get_model
 
@@ -137,7 +139,8 @@ def _is_held_out(student_id: int) -> bool:
 
 
 def _split(data: Dataset) -> tuple[list, list]:
-    train, held = [], []
+    train: list[StudentSequence] = []
+    held: list[StudentSequence] = []
     for sid, seq in zip(data.student_ids, data.sequences, strict=True):
         (held if _is_held_out(sid) else train).append(seq)
     return train, held
@@ -270,7 +273,7 @@ def _store_version(run: TrainingRun, model, metrics: dict) -> ModelVersion:
 def _jsonable(config: Any) -> dict:
     from dataclasses import asdict, is_dataclass
 
-    raw = asdict(config) if is_dataclass(config) else dict(config)
+    raw = asdict(config) if is_dataclass(config) and not isinstance(config, type) else dict(config)
     return json.loads(json.dumps(raw, default=str))
 
 
@@ -290,7 +293,7 @@ def training_runs_recover(*, host: str | None = None) -> list[int]:
             ).update(status=TrainingRun.Status.QUEUED, worker="", heartbeat_at=None)
             if updated:
                 recovered.append(run.pk)
-                transaction.on_commit(lambda pk=run.pk: metatrain_run.delay(pk))
+                transaction.on_commit(partial(metatrain_run.delay, run.pk))
     return recovered
 
 
@@ -327,7 +330,7 @@ def model_version_promote_if_better(*, version: ModelVersion) -> bool:
         data = dataset_from_attempts(cutoff_attempt_id=version.training_run.cutoff_attempt_id)
         _, held_out = _split(data)
         try:
-            champion_metrics = _evaluate(loader.load_model(champion), held_out)
+            champion_metrics: dict[str, Any] = _evaluate(loader.load_model(champion), held_out)
         except Exception as exc:  # e.g. a checkpoint the current code cannot read: it cannot keep serving either
             log.exception("active version %s could not be evaluated", champion.pk)
             champion_metrics = {"error": f"{type(exc).__name__}: {exc}"[:300]}
@@ -416,7 +419,7 @@ def student_state_refresh(*, student_id: int, version: ModelVersion | None = Non
             stored is None
             or (current.last_attempt_id, current.n_attempts) != (stored.last_attempt_id, stored.n_attempts)
         )
-        if written_meanwhile and current.last_attempt_id > last_id:
+        if current is not None and written_meanwhile and current.last_attempt_id > last_id:
             return current  # a concurrent refresh already covered more attempts
         values = {
             "state": loader.state_packed(state),

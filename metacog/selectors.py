@@ -274,7 +274,7 @@ def item_extras(*, session: PracticeSession, session_item: SessionItem) -> dict:
         "mc_judgment_choices": JUDGMENT_CHOICES,
         "mc_strategy": strategy,
         "mc_ask_judgment": ask_judgment,
-        "mc_explain_prompt": strategy.explain_prompt if action == catalog.ACTION_EXPLAIN_BOX else "",
+        "mc_explain_prompt": strategy.explain_prompt if strategy and action == catalog.ACTION_EXPLAIN_BOX else "",
         "mc_check_step": action == catalog.ACTION_CHECK_STEP,
         "mc_recall_first": action == catalog.ACTION_RECALL_FIRST,
         "mc_worked_example": worked,
@@ -283,7 +283,7 @@ def item_extras(*, session: PracticeSession, session_item: SessionItem) -> dict:
 
 def check_step_required(*, session: PracticeSession) -> bool:
     suggestion = active_suggestion(student=session.student, section=session.section)
-    return bool(suggestion) and catalog.BY_SLUG[suggestion.strategy].action == catalog.ACTION_CHECK_STEP
+    return suggestion is not None and catalog.BY_SLUG[suggestion.strategy].action == catalog.ACTION_CHECK_STEP
 
 
 def feedback_extras(*, session: PracticeSession, attempt: Attempt) -> dict:

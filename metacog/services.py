@@ -259,7 +259,7 @@ def _own_history(*, student: User) -> list[tuple[str, np.ndarray, float]]:
         for s, ctx, r in StrategySuggestion.objects.filter(student=student, reward__isnull=False).values_list(
             "strategy", "context", "reward"
         )
-        if len(ctx.get("vector", [])) == len(FEATURES)
+        if r is not None and len(ctx.get("vector", [])) == len(FEATURES)  # reward__isnull=False, for mypy
     ]
 
 

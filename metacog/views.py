@@ -3,32 +3,33 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tutor import access
+from tutor.http import AuthedRequest
 from tutor.models import PracticeSession, Section, SessionItem, User
 
 from . import catalog, selectors, services
 from .models import PromptKind, Reflection, StrategySuggestion
 
 
-def _own_session(request: HttpRequest, session_id: int) -> PracticeSession:
+def _own_session(request: AuthedRequest, session_id: int) -> PracticeSession:
     session = get_object_or_404(PracticeSession.objects.select_related("section", "student"), pk=session_id)
     if not access.can_act_in_session(request.user, session):
         raise Http404("No such session")  # another student's session does not exist for you
     return session
 
 
-def _invalid(request: HttpRequest, template: str, ctx: dict, exc: services.MetacogError) -> HttpResponse:
+def _invalid(request: AuthedRequest, template: str, ctx: dict, exc: services.MetacogError) -> HttpResponse:
     ctx = {**ctx, "error": exc.message, "error_field": exc.field}
     if request.htmx:
         return render(request, template, ctx, status=422)
     return render(request, "metacog/message.html", {**ctx, "title": "Please check your answer"}, status=422)
 
 
-def _staff_section(request: HttpRequest, section_id: int) -> Section:
+def _staff_section(request: AuthedRequest, section_id: int) -> Section:
     return get_object_or_404(access.sections_managed_by(request.user), pk=section_id)
 
 
@@ -37,7 +38,7 @@ def _staff_section(request: HttpRequest, section_id: int) -> Section:
 
 @login_required
 @require_POST
-def plan(request: HttpRequest, session_id: int) -> HttpResponse:
+def plan(request: AuthedRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     ctx = {"session": session, "mc_catalog": catalog.CATALOG}
     try:
@@ -57,17 +58,18 @@ def plan(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def item_reflect(request: HttpRequest, session_id: int, position: int) -> HttpResponse:
+def item_reflect(request: AuthedRequest, session_id: int, position: int) -> HttpResponse:
     session = _own_session(request, session_id)
     si = get_object_or_404(
         SessionItem.objects.select_related("item__skill", "session"), session=session, position=position
     )
     kind = request.POST.get("kind", "")
-    template = {
+    templates: dict[str, str] = {
         Reflection.Kind.JUDGMENT: "metacog/_judgment.html",
         Reflection.Kind.CONFIDENT_ERROR: "metacog/_confident_error.html",
         Reflection.Kind.STRATEGY_NOTE: "metacog/_note.html",
-    }.get(kind, "metacog/_saved.html")
+    }
+    template = templates.get(kind, "metacog/_saved.html")
     ctx = {"session": session, "si": si, "item": si.item}
     try:
         reflection = services.reflection_item_record(
@@ -86,7 +88,7 @@ def item_reflect(request: HttpRequest, session_id: int, position: int) -> HttpRe
 
 @login_required
 @require_POST
-def session_reflect(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_reflect(request: AuthedRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     kind = request.POST.get("kind", "")
     template = "metacog/_summary_note.html" if kind == Reflection.Kind.SUMMARY else "metacog/_evaluation.html"
@@ -107,7 +109,7 @@ def session_reflect(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def suggestion_respond(request: HttpRequest, suggestion_id: int) -> HttpResponse:
+def suggestion_respond(request: AuthedRequest, suggestion_id: int) -> HttpResponse:
     suggestion = get_object_or_404(StrategySuggestion.objects.select_related("section"), pk=suggestion_id)
     if suggestion.student_id != request.user.pk:
         raise Http404("No such suggestion")  # teachers see suggestions; only the student answers them
@@ -128,7 +130,7 @@ def suggestion_respond(request: HttpRequest, suggestion_id: int) -> HttpResponse
 # --- history pages ------------------------------------------------------------------------------------------
 
 
-def _history(request: HttpRequest, student: User) -> HttpResponse:
+def _history(request: AuthedRequest, student: User) -> HttpResponse:
     return render(
         request,
         "metacog/history.html",
@@ -145,7 +147,7 @@ def _history(request: HttpRequest, student: User) -> HttpResponse:
 
 @login_required
 @require_GET
-def me(request: HttpRequest) -> HttpResponse:
+def me(request: AuthedRequest) -> HttpResponse:
     if not request.user.is_student:
         return redirect("home")
     return _history(request, request.user)
@@ -153,14 +155,14 @@ def me(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def student_history(request: HttpRequest, student_id: int) -> HttpResponse:
+def student_history(request: AuthedRequest, student_id: int) -> HttpResponse:
     student = get_object_or_404(access.students_visible_to(request.user), pk=student_id)
     return _history(request, student)
 
 
 @login_required
 @require_GET
-def strategy_catalog(request: HttpRequest) -> HttpResponse:
+def strategy_catalog(request: AuthedRequest) -> HttpResponse:
     return render(request, "metacog/catalog.html", {"strategies": catalog.CATALOG})
 
 
@@ -169,7 +171,7 @@ def strategy_catalog(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def class_overview(request: HttpRequest, section_id: int) -> HttpResponse:
+def class_overview(request: AuthedRequest, section_id: int) -> HttpResponse:
     section = _staff_section(request, section_id)
     students = list(access.students_visible_to(request.user).filter(enrollments__section=section).order_by("username"))
     return render(
@@ -188,7 +190,7 @@ def class_overview(request: HttpRequest, section_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def class_settings(request: HttpRequest, section_id: int) -> HttpResponse:
+def class_settings(request: AuthedRequest, section_id: int) -> HttpResponse:
     section = _staff_section(request, section_id)
     error = field = None
     status = 200

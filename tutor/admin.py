@@ -6,7 +6,7 @@ from .models import Attempt, Course, Enrollment, Item, Organisation, PracticeSes
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Metis", {"fields": ("role", "organisation", "external_id")}))
+    fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Metis", {"fields": ("role", "organisation", "external_id")}))
     list_display = ("username", "role", "organisation", "external_id", "is_active")
     list_filter = ("role", "organisation", "is_active")
 

@@ -125,7 +125,9 @@ class Section(models.Model):
     name = models.CharField(max_length=200)
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
     teachers = models.ManyToManyField(User, blank=True, related_name="teaching_sections")
-    students = models.ManyToManyField(User, through="Enrollment", related_name="enrolled_sections")
+    students: models.ManyToManyField[User, Enrollment] = models.ManyToManyField(
+        User, through="Enrollment", related_name="enrolled_sections"
+    )
     session_length = models.PositiveSmallIntegerField(default=10, help_text="Items per practice session")
     # Scheduler settings a teacher may set per class (see tutor.policies.PolicySettings).
     target_success = models.FloatField(

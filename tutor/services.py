@@ -162,13 +162,13 @@ def attempt_record(
             )
     except IntegrityError:
         # A concurrent duplicate won the race: return what it stored.
-        attempt = (
+        winner = (
             Attempt.objects.filter(student=student, idempotency_key=key).first()
             or Attempt.objects.filter(session_item=session_item).first()
         )
-        if attempt is None:
+        if winner is None:
             raise
-        return AttemptOutcome(attempt, created=False, check=None)
+        return AttemptOutcome(winner, created=False, check=None)
     # a review the student agreed to is done once each of its skills has been practised since it came due
     metacog_services.reviews_settle(student_id=student.pk, section_id=session.section_id, now=now)
     transaction.on_commit(lambda: _refresh_learner_state(student.pk))

@@ -16,6 +16,7 @@ from metacog import services as metacog_services
 from . import access, selectors, services
 from .answers import correct_answer_display
 from .health import health_report
+from .http import AuthedRequest
 from .models import CONFIDENCE_SCALE, Attempt, PracticeSession, Section, SessionItem
 
 CONFIDENCE_CHOICES = [(str(p), label, f"{p:.0%}".replace("%", " %")) for p, label in CONFIDENCE_SCALE]
@@ -30,7 +31,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     user = request.user
     if user.is_student:
         return render(
@@ -45,7 +46,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "tutor/staff_home.html", {"sections": sections})
 
 
-def _own_session(request: HttpRequest, session_id: int) -> PracticeSession:
+def _own_session(request: AuthedRequest, session_id: int) -> PracticeSession:
     session = get_object_or_404(PracticeSession.objects.select_related("section__course"), pk=session_id)
     if not access.can_act_in_session(request.user, session):
         raise Http404("No such session")  # do not reveal that another student's session exists
@@ -54,7 +55,7 @@ def _own_session(request: HttpRequest, session_id: int) -> PracticeSession:
 
 @login_required
 @require_POST
-def practice_start(request: HttpRequest, section_id: int) -> HttpResponse:
+def practice_start(request: AuthedRequest, section_id: int) -> HttpResponse:
     section = get_object_or_404(Section, pk=section_id)
     try:
         session = services.session_start(student=request.user, section=section)
@@ -83,7 +84,7 @@ def _item_context(session: PracticeSession, session_item: SessionItem, **extra: 
 @login_required
 @require_GET
 @never_cache
-def practice(request: HttpRequest, session_id: int) -> HttpResponse:
+def practice(request: AuthedRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     if not session.is_open:
         return redirect("practice_summary", session_id=session.pk)
@@ -110,7 +111,7 @@ def _feedback_context(session: PracticeSession, attempt: Attempt) -> dict:
 
 @login_required
 @require_POST
-def practice_answer(request: HttpRequest, session_id: int, position: int) -> HttpResponse:
+def practice_answer(request: AuthedRequest, session_id: int, position: int) -> HttpResponse:
     session = _own_session(request, session_id)
     session_item = get_object_or_404(
         SessionItem.objects.select_related("item", "session"), session=session, position=position
@@ -148,7 +149,7 @@ def practice_answer(request: HttpRequest, session_id: int, position: int) -> Htt
 
 @login_required
 @require_POST
-def practice_hint(request: HttpRequest, session_id: int, position: int) -> HttpResponse:
+def practice_hint(request: AuthedRequest, session_id: int, position: int) -> HttpResponse:
     session = _own_session(request, session_id)
     session_item = get_object_or_404(SessionItem.objects.select_related("item"), session=session, position=position)
     hints = services.hint_reveal(session_item=session_item)
@@ -165,7 +166,7 @@ def practice_hint(request: HttpRequest, session_id: int, position: int) -> HttpR
 
 @login_required
 @require_POST
-def practice_end(request: HttpRequest, session_id: int) -> HttpResponse:
+def practice_end(request: AuthedRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     services.session_end(session=session)
     metacog_services.session_ended(session=session)
@@ -174,7 +175,7 @@ def practice_end(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def practice_summary(request: HttpRequest, session_id: int) -> HttpResponse:
+def practice_summary(request: AuthedRequest, session_id: int) -> HttpResponse:
     session = get_object_or_404(PracticeSession.objects.select_related("section", "student"), pk=session_id)
     if not access.sessions_visible_to(request.user).filter(pk=session.pk).exists():
         raise Http404("No such session")
@@ -188,7 +189,7 @@ def practice_summary(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def class_schedule(request: HttpRequest, section_id: int) -> HttpResponse:
+def class_schedule(request: AuthedRequest, section_id: int) -> HttpResponse:
     section = get_object_or_404(access.sections_managed_by(request.user), pk=section_id)
     error = field = None
     status = 200
@@ -213,7 +214,7 @@ def class_schedule(request: HttpRequest, section_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def student_attempts(request: HttpRequest, student_id: int) -> HttpResponse:
+def student_attempts(request: AuthedRequest, student_id: int) -> HttpResponse:
     if request.user.is_student:
         raise Http404("No such student")
     student = get_object_or_404(access.students_visible_to(request.user), pk=student_id)

@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 import numpy as np
 import torch
@@ -154,7 +154,7 @@ class LearnerModel:
         return self
 
     # -- checkpoints ----------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path | IO[bytes]) -> None:
         """Weights + config + vocabulary + format version: enough to rebuild without the training code path."""
         self._check_fitted()
         torch.save(
@@ -170,7 +170,7 @@ class LearnerModel:
         )
 
     @classmethod
-    def load(cls, path: str | Path, device: str | torch.device = "cpu") -> LearnerModel:
+    def load(cls, path: str | Path | IO[bytes], device: str | torch.device = "cpu") -> LearnerModel:
         from .registry import model_class
 
         ck = torch.load(path, map_location="cpu", weights_only=True)

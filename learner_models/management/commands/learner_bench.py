@@ -3,6 +3,7 @@
 import json
 import sys
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -81,7 +82,7 @@ class Command(BaseCommand):
         started = time.perf_counter()
         n = services.students_readapt(version=version)
         batch_s = time.perf_counter() - started
-        result = {
+        result: dict[str, Any] = {
             "model_version": version.pk,
             "algorithm": version.algorithm,
             "students": len(students),

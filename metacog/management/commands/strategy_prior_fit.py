@@ -18,7 +18,8 @@ class Command(BaseCommand):
         try:
             row = policy_prior_fit(min_students=opts["min_students"], activate=not opts["no_activate"])
         except MetacogError as exc:
-            raise CommandError(f"--{exc.field.replace('_', '-')}: {exc.message}") from None
+            flag = f"--{exc.field.replace('_', '-')}: " if exc.field else ""
+            raise CommandError(f"{flag}{exc.message}") from None
         self.stdout.write(
             f"prior {row.pk}: {row.n_students} students, {row.n_observations} outcomes"
             f"{' (active)' if row.active else ''}"

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Literal
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -15,7 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=["yaml", "json"], default="yaml")
         parser.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
 
-    def handle(self, *args, course: str, format: str, output: Path | None, **options):
+    def handle(self, *args, course: str, format: Literal["yaml", "json"], output: Path | None, **options):
         try:
             course_obj = Course.objects.get(slug=course)
         except Course.DoesNotExist:

@@ -224,10 +224,10 @@ class Command(BaseCommand):
         for n in range(calls):
             t0 = time.perf_counter()
             views = policies.views_from_estimator(est, structure, now=120.0 + n / 1440)
-            choice = policies.choose("adaptive", views, ctx=policies.Context(last_skill_id=last), rng=rng)
+            pick = policies.choose("adaptive", views, ctx=policies.Context(last_skill_id=last), rng=rng)
             pure.append(1000 * (time.perf_counter() - t0))
-            last = choice.skill_id
-            est.observe(choice.skill_id, correct=rng.random() < 0.7, now=120.0 + n / 1440)
+            last = pick.skill_id
+            est.observe(pick.skill_id, correct=rng.random() < 0.7, now=120.0 + n / 1440)
         results["policy_adaptive"] = _percentiles(pure)
 
 

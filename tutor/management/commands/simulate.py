@@ -52,7 +52,7 @@ class Command(BaseCommand):
             test_delay_days=opt["delay_days"],
             progress=progress,
         )
-        diffs = {}
+        diffs: dict[str, dict] = {}
         if "adaptive" in results:
             for name, res in results.items():
                 if name != "adaptive":
