@@ -1,4 +1,4 @@
-"""Command line: `python -m learner_models kt-eval | kt-predict | kt-compare | bench`.
+"""Command line: `python -m learner_models kt-eval | kt-predict | kt-compare | kt-subset | bench`.
 
 Thin: parse arguments, call the core, print. Progress goes to stderr, results to stdout.
 """
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .base import LearnerModel, resolve_device
-from .data import KTFormatError, read_predictions, read_sequences
+from .data import KTFormatError, read_predictions, read_sequences, subset_students
 from .evaluate import bucket_report, format_comparison, format_report, paired_bootstrap
 from .registry import MODEL_NAMES, describe, get_model
 
@@ -199,6 +199,31 @@ def kt_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def kt_subset(args: argparse.Namespace) -> int:
+    """A random share of a KT file's students (nested across fractions): learning curves, quick experiments."""
+    if not 0 < args.fraction <= 1:
+        print(f"error: --fraction: must be in (0, 1], got {args.fraction}", file=sys.stderr)
+        return 2
+    if _folders_missing(out=args.out):
+        return 2
+    try:
+        text, kept, total = subset_students(args.input, args.format, args.fraction, args.seed)
+    except (KTFormatError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    print(f"{args.out}: {kept} of {total} students (fraction {args.fraction:g}, seed {args.seed})", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     names = "\n".join(f"  {k:10s} {v}" for k, v in describe().items())
     ap = argparse.ArgumentParser(
@@ -260,6 +285,15 @@ def main(argv: list[str] | None = None) -> int:
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--margin", type=float, default=0.01, help="report the share of resamples with A - B >= this")
     cp.add_argument("--json", action="store_true")
+    su = sub.add_parser(
+        "kt-subset",
+        help="write a random share of a file's students (nested across fractions of one seed)",
+    )
+    su.add_argument("--input", required=True, help="a KT file (train or test)")
+    su.add_argument("--fraction", type=float, required=True, help="share of the students to keep, in (0, 1]")
+    su.add_argument("--out", required=True, help="file to write, in the input's format")
+    su.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    su.add_argument("--seed", type=int, default=12345, help="shuffle seed (default 12345, as in the docs)")
     be = sub.add_parser("bench", help="adaptation latency, batched speed-up, meta-training time")
     be.add_argument("--json", action="store_true")
     be.add_argument("--train", default=None, help="KT file for the meta-training timing (dkvmn format)")
@@ -287,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
         return kt_predict(args)
     if args.cmd == "kt-compare":
         return kt_compare(args)
+    if args.cmd == "kt-subset":
+        return kt_subset(args)
     if args.loop_students < 1:
         print(f"error: --loop-students: must be at least 1, got {args.loop_students}", file=sys.stderr)
         return 2

@@ -247,6 +247,42 @@ def read_sequences(path: str | Path, fmt: str = "dkvmn") -> list[StudentSequence
     raise ValueError(f"unknown format {fmt!r} (use dkvmn or long)")
 
 
+def subset_students(path: str | Path, fmt: str, fraction: float, seed: int) -> tuple[str, int, int]:
+    """A random share of a file's students, as the text of a file of the same format.
+
+    The file is parsed first (a malformed file raises `KTFormatError` and nothing is returned). The
+    students are shuffled with `random.Random(seed)` and the first `round(fraction * n)` (at least one)
+    are kept, in their original order and with their lines verbatim. Subsets of one seed are nested:
+    every student of a smaller fraction is in every larger one, so a learning curve adds data rather than
+    redrawing it. Returns (text, students kept, students in the file).
+    """
+    import random
+
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    path = Path(path)
+    n = len(read_sequences(path, fmt))
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    keep = set(order[: max(1, round(fraction * n))])
+    raw = path.read_text().splitlines()
+    if fmt == "dkvmn":  # the parser's own grouping: non-blank lines, three per student
+        lines = [ln.strip() for ln in raw if ln.strip()]
+        kept = [ln for g in range(0, len(lines), 3) if g // 3 in keep for ln in lines[g : g + 3]]
+        return "\n".join(kept) + "\n", len(keep), n
+    header = next(csv.reader([raw[0]]))
+    col = [h.strip() for h in header].index("student")
+    index: dict[str, int] = {}  # students in order of first appearance, as `read_long` numbers them
+    kept = [raw[0]]
+    for ln in raw[1:]:
+        cells = next(csv.reader([ln]), [])
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if index.setdefault(cells[col].strip(), len(index)) in keep:
+            kept.append(ln)
+    return "\n".join(kept) + "\n", len(keep), n
+
+
 def read_predictions(path: str | Path, lengths: Sequence[int]) -> list[np.ndarray]:
     """A `student,position,p` CSV (what kt-eval writes) as one array per test student.
 

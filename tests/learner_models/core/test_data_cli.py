@@ -139,6 +139,69 @@ def test_kt_eval_cli_malformed_file_exits_2_and_writes_nothing(tmp_path, capsys)
     assert f"{te}:3:" in err and "0 or 1" in err
 
 
+def _key(seq):
+    return (tuple(seq.skills.tolist()), tuple(seq.correct.tolist()))
+
+
+def test_kt_subset_keeps_a_nested_random_share_of_the_students_verbatim(tmp_path, capsys):
+    src = tmp_path / "train.csv"
+    full = synth(40, seed=3)
+    _write_dkvmn(src, full)
+    kept = {}
+    for frac in (0.25, 0.5, 1.0):
+        out = tmp_path / f"sub{frac}.csv"
+        assert main(["kt-subset", "--input", str(src), "--fraction", str(frac), "--out", str(out), "--seed", "7"]) == 0
+        sub = read_sequences(out)
+        assert len(sub) == round(frac * 40)
+        kept[frac] = [_key(s) for s in sub]
+        # the students keep the file's order and their lines are copied, not re-encoded
+        src_lines = src.read_text().splitlines()
+        assert all(line in src_lines for line in out.read_text().splitlines())
+    order = [_key(s) for s in full]
+    for frac in (0.25, 0.5):
+        positions = [order.index(k) for k in kept[frac]]
+        assert positions == sorted(positions)
+    assert set(kept[0.25]) < set(kept[0.5]) < set(kept[1.0]) == set(order)  # nested: data is added, not redrawn
+    assert "10 of 40 students" in capsys.readouterr().err
+    other = tmp_path / "other.csv"
+    assert main(["kt-subset", "--input", str(src), "--fraction", "0.25", "--out", str(other), "--seed", "8"]) == 0
+    assert [_key(s) for s in read_sequences(other)] != kept[0.25]  # the seed picks the students
+
+
+def test_kt_subset_long_format_keeps_every_row_and_column_of_the_chosen_students(tmp_path):
+    src = tmp_path / "long.csv"
+    rows = ["student,skill,correct,item,hints"]
+    for s in range(12):
+        rows += [f"u{s},{s % 3},{(s + t) % 2},{100 + t},{t % 2}" for t in range(s + 2)]
+        if s == 5:
+            rows.append("")  # a blank line the reader skips
+    src.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "sub.csv"
+    assert main(["kt-subset", "--input", str(src), "--format", "long", "--fraction", "0.5", "--out", str(out)]) == 0
+    text = out.read_text().splitlines()
+    assert text[0] == rows[0]
+    students = {line.split(",")[0] for line in text[1:]}
+    assert len(students) == 6
+    assert text[1:] == [r for r in rows[1:] if r and r.split(",")[0] in students]  # whole students, in order
+    assert sorted(len(s) for s in read_sequences(out, "long")) == sorted(int(u[1:]) + 2 for u in students)
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "problem"),
+    [
+        ("2\n1,2\n1,5\n", ["--fraction", "0.5"], ":3: answers must be 0 or 1"),
+        ("2\n1,2\n1,0\n", ["--fraction", "0"], "--fraction: must be in (0, 1]"),
+        ("2\n1,2\n1,0\n", ["--fraction", "1.5"], "--fraction: must be in (0, 1]"),
+    ],
+)
+def test_kt_subset_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, text, args, problem):
+    src, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    src.write_text(text)
+    assert main(["kt-subset", "--input", str(src), "--out", str(out), *args]) == 2
+    assert problem in capsys.readouterr().err
+    assert sorted(tmp_path.iterdir()) == [src]
+
+
 def test_kt_predict_scores_a_saved_checkpoint_like_kt_eval(tmp_path, capsys):
     """kt-eval --save, then kt-predict on the checkpoint: the same predictions, without training again."""
     tr, te = tmp_path / "tr.csv", tmp_path / "te.csv"
