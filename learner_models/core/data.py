@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import math
+import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -252,12 +253,11 @@ def subset_students(path: str | Path, fmt: str, fraction: float, seed: int) -> t
 
     The file is parsed first (a malformed file raises `KTFormatError` and nothing is returned). The
     students are shuffled with `random.Random(seed)` and the first `round(fraction * n)` (at least one)
-    are kept, in their original order and with their lines verbatim. Subsets of one seed are nested:
+    are kept, in their original order, with their lines copied as they are (less surrounding whitespace in
+    the three-line format). Subsets of one seed are nested:
     every student of a smaller fraction is in every larger one, so a learning curve adds data rather than
     redrawing it. Returns (text, students kept, students in the file).
     """
-    import random
-
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     path = Path(path)
