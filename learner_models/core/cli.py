@@ -13,7 +13,9 @@ import pickle
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import torch
@@ -36,20 +38,27 @@ def _progress(info: dict) -> None:
     print("  " + " | ".join(parts), file=sys.stderr, flush=True)
 
 
-def _write_preds(path: Path, preds: list[np.ndarray]) -> None:
-    """Write atomically so a failed run leaves nothing half-written."""
+def _write_atomically(path: Path, write: Callable[[TextIO], object]) -> None:
+    """Write through a temporary file in the same folder, then rename: a failed run leaves nothing half-written."""
     fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["student", "position", "p"])
-            for i, p in enumerate(preds):
-                for t, v in enumerate(p):
-                    w.writerow([i, t + 1, f"{float(v):.6f}"])
+            write(f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _write_preds(path: Path, preds: list[np.ndarray]) -> None:
+    def rows(f: TextIO) -> None:
+        w = csv.writer(f)
+        w.writerow(["student", "position", "p"])
+        for i, p in enumerate(preds):
+            for t, v in enumerate(p):
+                w.writerow([i, t + 1, f"{float(v):.6f}"])
+
+    _write_atomically(path, rows)
 
 
 def _folders_missing(**files: str | None) -> bool:
@@ -211,15 +220,7 @@ def kt_subset(args: argparse.Namespace) -> int:
     except (KTFormatError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_atomically(Path(args.out), lambda f: f.write(text))
     print(f"{args.out}: {kept} of {total} students (fraction {args.fraction:g}, seed {args.seed})", file=sys.stderr)
     return 0
 
