@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tutor.middleware.HtmxSignedOutMiddleware",
 ]
 
 if PRODUCTION:  # gunicorn serves the collected static files itself; runserver does it locally

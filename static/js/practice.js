@@ -19,3 +19,44 @@
     form.elements.response_time_ms.value = String(Math.round(performance.now() - Number(form.dataset.shownAt)));
   }
 })();
+
+// Keeps what the student typed or ticked on an item until the answer is recorded, so that logging in
+// again (after a logout in another tab) brings them back to the same item with their answer still there.
+(function () {
+  var store = window.sessionStorage;
+  function key(form) { return "metis-draft:" + form.getAttribute("action"); }
+  function save(e) {
+    var form = e.target.closest && e.target.closest("form[data-timed]");
+    if (!form || !store) return;
+    var draft = {};
+    ["answer", "confidence"].forEach(function (name) {
+      var field = form.elements[name];
+      if (field && field.value) draft[name] = field.value;
+    });
+    try { store.setItem(key(form), JSON.stringify(draft)); } catch (err) { /* storage full or off */ }
+  }
+  function restore(root) {
+    if (!store) return;
+    (root.querySelectorAll ? root : document).querySelectorAll("form[data-timed]").forEach(function (form) {
+      var raw = store.getItem(key(form));
+      if (!raw) return;
+      var draft = JSON.parse(raw);
+      Object.keys(draft).forEach(function (name) {
+        var field = form.elements[name];
+        if (!field) return;
+        if (field.length !== undefined && !field.tagName) {  // a radio group
+          Array.prototype.forEach.call(field, function (r) { if (r.value === draft[name]) r.checked = true; });
+        } else if (!field.value) {
+          field.value = draft[name];
+        }
+      });
+    });
+  }
+  document.addEventListener("input", save);
+  document.addEventListener("change", save);
+  document.addEventListener("DOMContentLoaded", function () { restore(document); });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var form = e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("form[data-timed]");
+    if (form && store && e.detail.xhr && e.detail.xhr.status === 200) store.removeItem(key(form));
+  });
+})();
