@@ -96,7 +96,7 @@ def serve(session: PracticeSession, item: Item, position: int = 1) -> SessionIte
 def wrong_answer(item: Item) -> str:
     """A well-formed answer that is wrong for ``item`` (any item type)."""
     if item.item_type == "multiple_choice":
-        return str((item.answer["correct"] + 1) % len(item.answer["choices"]))
+        return item.answer["choices"][(item.answer["correct"] + 1) % len(item.answer["choices"])]
     if item.item_type in ("numeric", "fraction"):
         return "987654"
     if item.item_type == "expression":

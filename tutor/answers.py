@@ -33,6 +33,7 @@ __all__ = [
     "InvalidAnswer",
     "check_answer",
     "correct_answer_display",
+    "response_display",
     "validate_answer_spec",
 ]
 
@@ -62,6 +63,7 @@ class InvalidAnswer(ValueError):
 @dataclass(frozen=True)
 class CheckResult:
     correct: bool
+    #: The response in canonical form; for multiple choice, the chosen option itself (never its position).
     normalized: str
     #: Optional extra feedback, e.g. "Equal value, but not in simplest form."
     feedback: str = ""
@@ -755,7 +757,7 @@ def _require_valid(item_type: str, spec: Any) -> None:
 
 
 def check_answer(item_type: str, answer_spec: dict, response: str) -> CheckResult:
-    """Grade ``response``.
+    """Grade ``response`` (for multiple choice: an option's 0-based position or its text).
 
     Raises InvalidAnswer if the response cannot be interpreted (do not grade;
     show ``exc.message``) and ValueError if the spec itself is invalid.
@@ -766,19 +768,20 @@ def check_answer(item_type: str, answer_spec: dict, response: str) -> CheckResul
 
 
 def _check_multiple_choice(spec: dict, response: str) -> CheckResult:
+    # The option's text wins over its position: with options "-11", "-2", "5", "6", "6" is the fourth
+    # option, never position 6. Options are unique after normalisation (validate_answer_spec), so a
+    # text match is unambiguous; a bare position is accepted only when no option reads that way.
     choices = spec["choices"]
     text = response.strip()
-    if text.isascii() and text.isdigit():
-        index = int(text) if len(text) < 6 else -1
-        if not 0 <= index < len(choices):
-            raise InvalidAnswer("Choose one of the options.")
-    else:
-        wanted = normalize_text(text)
-        matches = [i for i, c in enumerate(choices) if normalize_text(c) == wanted]
-        if not matches:
-            raise InvalidAnswer("Choose one of the options.")
+    wanted = normalize_text(text)
+    matches = [i for i, c in enumerate(choices) if normalize_text(c) == wanted]
+    if matches:
         index = matches[0]
-    return CheckResult(index == spec["correct"], str(index))
+    elif text.isascii() and text.isdigit() and len(text) < 6 and int(text) < len(choices):
+        index = int(text)
+    else:
+        raise InvalidAnswer("Choose one of the options.")
+    return CheckResult(index == spec["correct"], choices[index])
 
 
 def _check_numeric(spec: dict, response: str) -> CheckResult:
@@ -829,6 +832,12 @@ def _check_text(spec: dict, response: str) -> CheckResult:
 # --------------------------------------------------------------------------
 # Display
 # --------------------------------------------------------------------------
+
+
+def response_display(item_type: str, result: CheckResult, response: str) -> str:
+    """What the student answered, as stored and shown back to them: a multiple-choice option's text
+    (the form sends its position), otherwise the response as typed."""
+    return result.normalized if item_type == "multiple_choice" else response.strip()
 
 
 def correct_answer_display(item_type: str, spec: dict) -> str:

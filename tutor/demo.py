@@ -10,13 +10,14 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from fractions import Fraction
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from . import generators, policies
-from .answers import correct_answer_display
+from .answers import CheckResult, InvalidAnswer, check_answer, correct_answer_display, response_display
 from .content import content_import, item_from_generator
 from .content_format import ContentSpec, CourseSpec, SkillSpec
 from .models import (
@@ -66,6 +67,41 @@ def demo_course_spec() -> ContentSpec:
     )
 
 
+def _wrong_candidates(item: Item, rng: random.Random) -> list[str]:
+    """Answers a student might plausibly give instead of the right one, most plausible first."""
+    spec = item.answer
+    if item.item_type == "multiple_choice":
+        wrong = [c for i, c in enumerate(spec["choices"]) if i != spec["correct"]]
+        rng.shuffle(wrong)
+        return wrong
+    if item.item_type == "text":
+        return ["less", "greater", "equal"]
+    if item.item_type in ("numeric", "fraction"):
+        value = Fraction(str(spec["value"]))
+        step = max(Fraction(1), 2 * Fraction(str(spec.get("tolerance", 0))))
+        near = [value + step, value - step, value + 2 * step, -value]
+        if value.denominator != 1:
+            near.insert(0, Fraction(value.numerator + 1, value.denominator))
+        rng.shuffle(near)
+        return [f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator) for v in near]
+    expected = correct_answer_display(item.item_type, spec)
+    return [expected.replace("+", "-", 1), expected.replace("-", "+", 1), f"{expected} + 1"]
+
+
+def _seeded_answer(item: Item, *, correct: bool, rng: random.Random) -> tuple[str, CheckResult] | None:
+    """What the simulated student typed, graded by the real checker, so the seeded history reads like
+    real answers (a multiple-choice option's text, never its position). None if no candidate fits."""
+    candidates = [correct_answer_display(item.item_type, item.answer)] if correct else _wrong_candidates(item, rng)
+    for text in candidates:
+        try:
+            result = check_answer(item.item_type, item.answer, text)
+        except InvalidAnswer:
+            continue
+        if result.correct == correct:
+            return response_display(item.item_type, result, text), result
+    return None
+
+
 def _quantise_confidence(p: float) -> float:
     return min((level for level, _ in CONFIDENCE_SCALE), key=lambda level: abs(level - p))
 
@@ -104,6 +140,7 @@ def _simulate_history(
     """
     sim_skills, structure = _course_structure(skills)
     by_id = {s.pk: s for s in skills}
+    answer_rng = random.Random(f"{student.username}-answers")  # its own stream: the simulated history is unchanged
     sim = SimulatedStudent(
         traits=traits_sample(rng, len(sim_skills)),
         skills=sim_skills,
@@ -132,6 +169,7 @@ def _simulate_history(
             response = sim.present(skill.pk, item.difficulty)
             hints = 1 if not response.correct and response.confidence < 0.4 and rng.random() < 0.5 else 0
             rt_ms = int(1000 * response.response_time_s)
+            given = _seeded_answer(item, correct=response.correct, rng=answer_rng)
             si = SessionItem.objects.create(
                 session=session,
                 item=item,
@@ -146,9 +184,9 @@ def _simulate_history(
                 skill=skill,
                 session=session,
                 session_item=si,
-                answer=correct_answer_display(item.item_type, item.answer)
-                if response.correct
-                else "(simulated wrong answer)",
+                answer=given[0] if given else "(no answer recorded)",
+                normalized_answer=given[1].normalized[:500] if given else "",
+                feedback=given[1].feedback[:300] if given else "",
                 correct=response.correct,
                 confidence=_quantise_confidence(response.confidence),
                 response_time_ms=rt_ms,

@@ -226,9 +226,12 @@ class Attempt(models.Model):
     session_item = models.OneToOneField(
         SessionItem, null=True, blank=True, on_delete=models.CASCADE, related_name="attempt"
     )
+    # What the student answered, as shown back to them: for multiple choice the option's text, never its position.
     answer = models.CharField(max_length=500)
     normalized_answer = models.CharField(max_length=500, blank=True, default="")
     correct = models.BooleanField()
+    # The checker's explanation, as the student was shown it ("Equivalent, but the brackets are not expanded.").
+    feedback = models.CharField(max_length=300, blank=True, default="")
     confidence = models.FloatField(help_text="Student's probability of being right, 0-1, given before answering")
     response_time_ms = models.PositiveIntegerField(null=True, blank=True)
     hints_used = models.PositiveSmallIntegerField(default=0)

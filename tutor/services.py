@@ -12,7 +12,7 @@ from django.utils import timezone
 from metacog import services as metacog_services
 
 from .access import can_practise_in
-from .answers import CheckResult, InvalidAnswer, check_answer
+from .answers import CheckResult, InvalidAnswer, check_answer, response_display
 from .models import Attempt, PracticeSession, Section, SessionItem, User
 from .scheduler import item_next_for_student
 
@@ -87,6 +87,9 @@ class AttemptOutcome:
     attempt: Attempt
     created: bool
     check: CheckResult | None
+    #: The item had already been answered (another tab or window) and this different answer was not
+    #: recorded; the page must say so rather than show the stored answer as if it were this one.
+    not_recorded: str | None = None
 
 
 def _parse_confidence(confidence: object) -> float:
@@ -123,7 +126,7 @@ def attempt_record(
         raise PracticeError("This item belongs to another student.", field="session")
     already = Attempt.objects.filter(session_item=session_item).first()
     if already is not None:  # answered from another tab with a different key
-        return AttemptOutcome(already, created=False, check=None)
+        return AttemptOutcome(already, created=False, check=None, not_recorded=_unrecorded(already, answer))
     if not session.is_open:
         raise PracticeError("This session has ended.", field="session")
     answer = (answer or "").strip()
@@ -139,6 +142,7 @@ def attempt_record(
         result = check_answer(item.item_type, item.answer, answer)
     except InvalidAnswer as exc:
         raise PracticeError(exc.message, field="answer") from None
+    answer = response_display(item.item_type, result, answer)[:MAX_ANSWER_LENGTH]
     now = timezone.now()
     if response_time_ms is None:
         response_time_ms = max(0, int((now - session_item.served_at).total_seconds() * 1000))
@@ -153,6 +157,7 @@ def attempt_record(
                 answer=answer,
                 normalized_answer=result.normalized[:500],
                 correct=result.correct,
+                feedback=result.feedback[:300],
                 confidence=conf,
                 response_time_ms=min(response_time_ms, MAX_RESPONSE_TIME_MS),
                 hints_used=session_item.hints_shown,
@@ -168,11 +173,25 @@ def attempt_record(
         )
         if winner is None:
             raise
-        return AttemptOutcome(winner, created=False, check=None)
+        unrecorded = _unrecorded(winner, answer) if winner.idempotency_key != key else None
+        return AttemptOutcome(winner, created=False, check=None, not_recorded=unrecorded)
     # a review the student agreed to is done once each of its skills has been practised since it came due
     metacog_services.reviews_settle(student_id=student.pk, section_id=session.section_id, now=now)
     transaction.on_commit(lambda: _refresh_learner_state(student.pk))
     return AttemptOutcome(attempt, created=True, check=result)
+
+
+def _unrecorded(stored: Attempt, answer: str) -> str | None:
+    """The answer this request sent, when it differs from the one already stored for the item."""
+    given = (answer or "").strip()
+    if not given:
+        return None
+    item = stored.item
+    try:
+        given = response_display(item.item_type, check_answer(item.item_type, item.answer, given), given)
+    except (InvalidAnswer, ValueError):
+        pass  # not gradable: show it as typed
+    return None if given == stored.answer else given[:MAX_ANSWER_LENGTH]
 
 
 def _refresh_learner_state(student_id: int) -> None:
@@ -218,7 +237,7 @@ def section_schedule_update(
     skill_ids: list[str] | list[int],
 ) -> Section:
     """Set how the scheduler works for one class. Validates everything before writing anything."""
-    target = _number(target_success, field="target_success", low=0.5, high=0.95, label="Target success")
+    target = _number(target_success, field="target_success", low=0.5, high=0.95, label="Target chance of success")
     review = _number(review_weight, field="review_weight", low=0.0, high=3.0, label="Review weight")
     length = _number(session_length, field="session_length", low=1, high=50, label="Items per session")
     if length != int(length):

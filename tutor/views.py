@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -18,8 +20,9 @@ from .answers import correct_answer_display
 from .health import health_report
 from .http import AuthedRequest
 from .models import CONFIDENCE_SCALE, Attempt, PracticeSession, Section, SessionItem
+from .templatetags.tutor_extras import percent
 
-CONFIDENCE_CHOICES = [(str(p), label, f"{p:.0%}".replace("%", " %")) for p, label in CONFIDENCE_SCALE]
+CONFIDENCE_CHOICES = [(str(p), label, percent(p)) for p, label in CONFIDENCE_SCALE]
 
 
 @require_GET
@@ -27,6 +30,12 @@ CONFIDENCE_CHOICES = [(str(p), label, f"{p:.0%}".replace("%", " %")) for p, labe
 def healthz(request: HttpRequest) -> JsonResponse:
     report = health_report()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever a page links to; send them to the icon every page links to."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @login_required
@@ -66,7 +75,8 @@ def practice_start(request: AuthedRequest, section_id: int) -> HttpResponse:
 
 def _item_context(session: PracticeSession, session_item: SessionItem, **extra: object) -> dict:
     item = session_item.item
-    choices = list(enumerate(item.answer.get("choices", []))) if item.item_type == "multiple_choice" else []
+    # The radio buttons send the option's text, which is what is stored and shown back (never its position).
+    choices = list(item.answer.get("choices", [])) if item.item_type == "multiple_choice" else []
     return {
         "session": session,
         "si": session_item,
@@ -96,9 +106,10 @@ def practice(request: AuthedRequest, session_id: int) -> HttpResponse:
     return render(request, "tutor/practice.html", _item_context(session, session_item))
 
 
-def _feedback_context(session: PracticeSession, attempt: Attempt) -> dict:
+def _feedback_context(session: PracticeSession, attempt: Attempt, *, not_recorded: str | None = None) -> dict:
     item = attempt.item
     return {
+        "not_recorded": not_recorded,
         "session": session,
         "attempt": attempt,
         "item": item,
@@ -109,13 +120,23 @@ def _feedback_context(session: PracticeSession, attempt: Attempt) -> dict:
     }
 
 
+def _session_ended(request: AuthedRequest, session: PracticeSession) -> HttpResponse:
+    """An answer sent to a session that was ended (its unanswered item is gone): say so, offer a new one."""
+    template = "tutor/_session_ended.html" if request.htmx else "tutor/session_ended.html"
+    return render(request, template, {"session": session}, status=409)
+
+
 @login_required
 @require_POST
 def practice_answer(request: AuthedRequest, session_id: int, position: int) -> HttpResponse:
     session = _own_session(request, session_id)
-    session_item = get_object_or_404(
-        SessionItem.objects.select_related("item", "session"), session=session, position=position
+    session_item = (
+        SessionItem.objects.select_related("item", "session").filter(session=session, position=position).first()
     )
+    if session_item is None:
+        if not session.is_open:
+            return _session_ended(request, session)
+        raise Http404("No such item in this session")
     rt = request.POST.get("response_time_ms", "")
     try:
         try:
@@ -131,6 +152,8 @@ def practice_answer(request: AuthedRequest, session_id: int, position: int) -> H
             response_time_ms=int(rt) if rt.isdigit() else None,
         )
     except services.PracticeError as exc:
+        if exc.field == "session" and not session.is_open:
+            return _session_ended(request, session)
         ctx = _item_context(
             session,
             session_item,
@@ -144,7 +167,7 @@ def practice_answer(request: AuthedRequest, session_id: int, position: int) -> H
         template = "tutor/_item.html" if request.htmx else "tutor/practice.html"
         return render(request, template, ctx, status=422)
     template = "tutor/_feedback.html" if request.htmx else "tutor/practice_feedback.html"
-    return render(request, template, _feedback_context(session, outcome.attempt))
+    return render(request, template, _feedback_context(session, outcome.attempt, not_recorded=outcome.not_recorded))
 
 
 @login_required
@@ -205,8 +228,12 @@ def class_schedule(request: AuthedRequest, section_id: int) -> HttpResponse:
         except services.PracticeError as exc:
             error, field, status = exc.message, exc.field, 422
         else:
+            messages.success(request, f"Saved: how {section.name} practises.")
             return redirect("class_schedule", section_id=section.pk)
-    in_play = set(section.skills_in_play.values_list("pk", flat=True))
+    if request.method == "POST":  # show what the teacher ticked, not what is stored, next to the error
+        in_play = {int(s) for s in request.POST.getlist("skills_in_play") if s.isascii() and s.isdigit()}
+    else:
+        in_play = set(section.skills_in_play.values_list("pk", flat=True))
     skills = [(s, s.pk in in_play) for s in section.course.skills.order_by("position", "slug")]
     ctx = {"section": section, "skills": skills, "error": error, "error_field": field, "form": request.POST or None}
     return render(request, "tutor/class_schedule.html", ctx, status=status)

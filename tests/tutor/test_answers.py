@@ -73,7 +73,7 @@ def test_multiple_choice_by_index_and_text():
     assert not is_correct("multiple_choice", MC, "0")
     assert is_correct("multiple_choice", MC, "  rome. ")
     result = check_answer("multiple_choice", MC, "Oslo")
-    assert (result.correct, result.normalized) == (False, "2")
+    assert (result.correct, result.normalized) == (False, "Oslo")
 
 
 @pytest.mark.parametrize("response", ["3", "-1", "99999999999", "Berlin", "1.0"])

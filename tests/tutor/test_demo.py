@@ -38,3 +38,18 @@ def test_seed_command_uses_demo_password(settings):
     settings.DEMO_PASSWORD = "from-settings-pw"
     call_command("demo_seed", "--sessions", "1")
     assert authenticate(username="demo-teacher", password="from-settings-pw") is not None
+
+
+def test_seeded_answers_read_like_real_ones_and_agree_with_their_grade():
+    """The seeded history stores what a student picked or typed, as the practice flow does: a
+    multiple-choice option's text (never its position, never a placeholder), graded by the checker."""
+    from tutor.answers import check_answer
+
+    demo_seed(password="pw-for-test", sessions_per_student=2, items_per_session=10)
+    attempts = list(Attempt.objects.select_related("item"))
+    assert attempts and not any(a.answer.startswith("(") for a in attempts)
+    mc = [a for a in attempts if a.item.item_type == "multiple_choice"]
+    assert mc and all(a.answer in a.item.answer["choices"] for a in mc)
+    assert any(not a.correct for a in mc)
+    for a in attempts:
+        assert check_answer(a.item.item_type, a.item.answer, a.answer).correct == a.correct, a.answer

@@ -18,7 +18,7 @@ ITEM_KEYS = {"slug", "skill", "type", "prompt", "answer", "hints", "solution", "
 def correct_response(item: dict) -> str:
     spec = item["answer"]
     return {
-        "multiple_choice": lambda: str(spec["correct"]),
+        "multiple_choice": lambda: spec["choices"][spec["correct"]],
         "numeric": lambda: str(spec["value"]),
         "fraction": lambda: str(spec["value"]),
         "expression": lambda: spec["value"],
@@ -29,7 +29,7 @@ def correct_response(item: dict) -> str:
 def wrong_response(item: dict) -> str:
     spec = item["answer"]
     if item["type"] == "multiple_choice":
-        return str((spec["correct"] + 1) % len(spec["choices"]))
+        return spec["choices"][(spec["correct"] + 1) % len(spec["choices"])]
     if item["type"] == "numeric":
         return str(spec["value"] + spec.get("tolerance", 0) + 1)
     if item["type"] == "fraction":

@@ -112,6 +112,7 @@ def test_drill_down_shows_each_items_scheduler_reason(klass, client, django_asse
     for reason in reasons:
         assert escape(reason) in html
     assert html.count("<tr>") == 1 + 3
+    assert html.count('<td class="given">42</td>') == 3  # what the student answered, not only right/wrong
 
 
 def test_drill_down_is_for_the_students_teachers_only(klass, client):
