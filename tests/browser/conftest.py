@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,12 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where browser tests leave their screenshots: $METIS_TEST_ARTIFACTS, else var/test-artifacts/."""
+    default = Path(__file__).resolve().parents[2] / "var" / "test-artifacts"
+    path = Path(os.environ.get("METIS_TEST_ARTIFACTS") or default)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
