@@ -146,10 +146,24 @@ def gen_fraction_addition(rng: random.Random) -> dict:
     total = Fraction(a, b) + Fraction(c, d)
     lcd = math.lcm(b, d)
     a2, c2 = a * lcd // b, c * lcd // d
+    if b == d:
+        common = convert = f"Both fractions already have denominator {lcd}."
+        hint = f"Add the numerators, {a} + {c}, and keep the denominator {lcd}."
+    else:
+        # Rewrite only a fraction not already over the common denominator ("1/4 = 1/4" says nothing).
+        common = f"The lowest common denominator of {b} and {d} is {lcd}."
+        moved = [(n, den) for n, den in ((a, b), (c, d)) if den != lcd]
+        rewrites = " and ".join(f"{n}/{den} = {n * lcd // den}/{lcd}" for n, den in moved)
+        convert = f"Write {' and '.join(f'{n}/{den}' for n, den in moved)} over {lcd}: {rewrites}."
+        if len(moved) == 1:
+            kept = f"{a}/{b}" if b == lcd else f"{c}/{d}"
+            convert += f" {kept} already has denominator {lcd}."
+        hint = f"{rewrites}. Now add the numerators."
+    raw = f"{a2 + c2}/{lcd}"
     simplify = (
-        ""
-        if Fraction(a2 + c2, lcd) == total and total.denominator == lcd
-        else (f" Simplify: {a2 + c2}/{lcd} = {_frac(total)}.")
+        f" {raw} is already in its simplest form."
+        if total.denominator == lcd
+        else f" Simplify: {raw} = {_frac(total)}."
     )
     return _item(
         "fraction-addition", [a, b, c, d], "fraction",
@@ -157,11 +171,11 @@ def gen_fraction_addition(rng: random.Random) -> dict:
         {"value": _frac(total), "equivalent": True},
         [
             "You can only add fractions when the denominators are the same.",
-            f"The lowest common denominator of {b} and {d} is {lcd}.",
-            f"{a}/{b} = {a2}/{lcd} and {c}/{d} = {c2}/{lcd}. Now add the numerators.",
+            common,
+            hint,
         ],
-        f"Write both fractions over {lcd}: {a}/{b} = {a2}/{lcd} and {c}/{d} = {c2}/{lcd}. "
-        f"Add the numerators and keep the denominator: {a2}/{lcd} + {c2}/{lcd} = {a2 + c2}/{lcd}."
+        f"{convert} "
+        f"Add the numerators and keep the denominator: {a2}/{lcd} + {c2}/{lcd} = {raw}."
         + simplify,
         0.25 + 0.04 * (lcd // max(b, d)) + 0.02 * max(b, d),
     )  # fmt: skip
@@ -172,7 +186,10 @@ def gen_fraction_multiplication(rng: random.Random) -> dict:
     c, d = _proper_fraction(rng)
     product = Fraction(a, b) * Fraction(c, d)
     raw = f"{a * c}/{b * d}"
-    simplify = "" if product.denominator == b * d else f" Simplify: {raw} = {_frac(product)}."
+    in_lowest_terms = product.denominator == b * d
+    simplify = (
+        f" {raw} is already in its simplest form." if in_lowest_terms else f" Simplify: {raw} = {_frac(product)}."
+    )
     return _item(
         "fraction-multiplication", [a, b, c, d], "fraction",
         f"Work out {a}/{b} × {c}/{d}. Give your answer as a fraction.",
@@ -180,11 +197,12 @@ def gen_fraction_multiplication(rng: random.Random) -> dict:
         [
             "To multiply fractions you do not need a common denominator.",
             "Multiply the numerators together and the denominators together.",
-            f"{a} × {c} = {a * c} and {b} × {d} = {b * d}. Can you simplify?",
+            f"{a} × {c} = {a * c} and {b} × {d} = {b * d}."
+            + (f" {raw} is already in its simplest form." if in_lowest_terms else " Can you simplify?"),
         ],
         f"Multiply the numerators: {a} × {c} = {a * c}. Multiply the denominators: "
         f"{b} × {d} = {b * d}. So {a}/{b} × {c}/{d} = {raw}.{simplify}",
-        0.2 + 0.03 * max(b, d) + (0.1 if simplify else 0),
+        0.2 + 0.03 * max(b, d) + (0.0 if in_lowest_terms else 0.1),
     )  # fmt: skip
 
 
