@@ -99,6 +99,11 @@ def _item(skill, slug_parts, item_type, prompt, answer, hints, solution, difficu
     }
 
 
+def _step(left: int, op: str, right: int, result: int) -> str:
+    """One arithmetic step, "12 ÷ 3 = 4"; just the result when the left operand is 0 ("0 + 5 = 5" says nothing)."""
+    return str(result) if left == 0 else f"{left} {op} {_p(right)} = {result}"
+
+
 def _linear(a: int, b: int, var: str = "x") -> str:
     """Render a*var + b in the usual way: 3x - 4, -x + 2, x."""
     if a == 0:
@@ -352,16 +357,26 @@ def gen_negative_numbers(rng: random.Random) -> dict:
             0.1 + (0.2 if a < 0 and b < 0 else 0.0),
         )  # fmt: skip
     op = rng.choice(["add", "sub", "mul"])
-    a, b = rng.randint(-12, 12), rng.randint(-12, 12)
-    if a >= 0 and b >= 0:
-        a = -a - 1
+    # No zeros: "-5 + 0" is not a sum about negative numbers, and "-8 × 0" has no sign to work out.
+    nonzero = [n for n in range(-12, 13) if n != 0]
+    a, b = rng.choice(nonzero), rng.choice(nonzero)
+    if a > 0 and b > 0:
+        a = -a
     if op == "add":
         result, symbol = a + b, "+"
-        hint = "Adding a negative number is the same as subtracting."
-        why = f"Start at {a} on the number line and move {abs(b)} to the {'right' if b >= 0 else 'left'}."
+        hint = (
+            "Adding a negative number is the same as subtracting."
+            if b < 0
+            else "Adding a positive number moves you to the right on the number line."
+        )
+        why = f"Start at {a} on the number line and move {abs(b)} to the {'right' if b > 0 else 'left'}."
     elif op == "sub":
         result, symbol = a - b, "-"
-        hint = "Subtracting a negative number is the same as adding."
+        hint = (
+            "Subtracting a negative number is the same as adding."
+            if b < 0
+            else "Subtracting a positive number is the same as adding a negative number."
+        )
         why = f"{a} - {_p(b)} = {a} + {_p(-b)}."
     else:
         result, symbol = a * b, "×"
@@ -390,17 +405,17 @@ def gen_one_step_equations(rng: random.Random) -> dict:
     a = rng.randint(2, 12)
     if op == "add":
         b, equation = x + a, f"x + {a} = {x + a}"
-        step = f"Subtract {a} from both sides: x = {x + a} - {a} = {x}."
+        step = f"Subtract {a} from both sides: x = {_step(x + a, '-', a, x)}."
     elif op == "sub":
         b, equation = x - a, f"x - {a} = {x - a}"
-        step = f"Add {a} to both sides: x = {x - a} + {a} = {x}."
+        step = f"Add {a} to both sides: x = {_step(x - a, '+', a, x)}."
     elif op == "mul":
         b, equation = a * x, f"{a}x = {a * x}"
-        step = f"Divide both sides by {a}: x = {a * x} ÷ {a} = {x}."
+        step = f"Divide both sides by {a}: x = {_step(a * x, '÷', a, x)}."
     else:
         b, equation = x, f"x/{a} = {x}"
         x = x * a
-        step = f"Multiply both sides by {a}: x = {b} × {a} = {x}."
+        step = f"Multiply both sides by {a}: x = {_step(b, '×', a, x)}."
     return _item(
         "one-step-equations", [op, a, _s(b)], "numeric",
         f"Solve {equation}. What is x?",
@@ -430,8 +445,8 @@ def gen_two_step_equations(rng: random.Random) -> dict:
             f"{undo} both sides: {a}x = {c - b}.",
             f"Now divide both sides by {a}.",
         ],
-        f"{undo} both sides: {a}x = {c} {'-' if b > 0 else '+'} {abs(b)} = {c - b}. "
-        f"Divide both sides by {a}: x = {c - b} ÷ {a} = {x}.",
+        f"{undo} both sides: {a}x = {_step(c, '-' if b > 0 else '+', abs(b), c - b)}. "
+        f"Divide both sides by {a}: x = {_step(c - b, '÷', a, x)}.",
         0.4 + (0.1 if x < 0 else 0.0) + (0.1 if b < 0 else 0.0) + 0.01 * a,
     )  # fmt: skip
 

@@ -318,7 +318,8 @@ def test_negative_number_hints_fit_the_sign():
 
     def check(item):
         m = re.fullmatch(r"Work out (-?\d+) ([+-]) \(?(-?\d+)\)?\.", item["prompt"])
-        if m and "negative number" in item["hints"][0] and int(m.group(3)) > 0:
+        about_negative = re.match(r"(?:Adding|Subtracting) a negative number", item["hints"][0])
+        if m and about_negative and int(m.group(3)) > 0:
             yield f"{item['hints'][0]!r} for {item['prompt']!r}"
 
     problems = _problems("negative-numbers", check)
