@@ -256,8 +256,12 @@ def gen_ratios(rng: random.Random) -> dict:
     unit = rng.randint(2, 12)
     total = (a + b) * unit
     who = rng.choice(["ana", "ben"])
-    share = (a if who == "ana" else b) * unit
+    parts = a if who == "ana" else b
+    share = parts * unit
     name = who.capitalize()
+    # One part needs no multiplying ("1 × 5 = 5") and is not "1 parts".
+    has = "1 part" if parts == 1 else f"{parts} parts"
+    gets = f"1 part, which is {share}" if parts == 1 else f"{parts} × {unit} = {share}"
     return _item(
         "ratios", [a, b, total, who], "numeric",
         f"Ana and Ben share {total} sweets in the ratio {a}:{b}. How many sweets does {name} get?",
@@ -265,10 +269,10 @@ def gen_ratios(rng: random.Random) -> dict:
         [
             f"Add the parts of the ratio: {a} + {b} = {a + b} parts.",
             f"Find the value of one part: {total} ÷ {a + b}.",
-            f"One part is {unit}. {name} has {a if who == 'ana' else b} parts.",
+            f"One part is {unit}. {name} has {has}.",
         ],
         f"There are {a} + {b} = {a + b} parts. One part is {total} ÷ {a + b} = {unit}. "
-        f"{name} gets {a if who == 'ana' else b} × {unit} = {share} sweets.",
+        f"{name} gets {gets} sweets.",
         0.25 + 0.02 * (a + b) + 0.01 * unit,
     )  # fmt: skip
 
@@ -476,18 +480,20 @@ def gen_expand_brackets(rng: random.Random) -> dict:
     a = rng.choice([n for n in range(-6, 10) if n not in (0, 1)])
     b = rng.randint(1, 5)
     inner = _linear(b, c)
+    outer = "-" if a == -1 else str(a)  # -(x + 3), not -1(x + 3)
     expanded = _linear(a * b, a * c)
-    answer = f"{a * b}*x {'+' if a * c > 0 else '-'} {abs(a * c)}"
+    x_term = {1: "x", -1: "-x"}.get(a * b, f"{a * b}*x")  # not "-1*x", shown as "-1x"
+    answer = f"{x_term} {'+' if a * c > 0 else '-'} {abs(a * c)}"
     return _item(
         "expand-brackets", [_s(a), b, _s(c)], "expression",
-        f"Expand {a}({inner}).",
+        f"Expand {outer}({inner}).",
         {"value": answer, "variables": ["x"], "form": "expanded"},
         [
             f"Multiply each term inside the bracket by {a}.",
-            f"{a} × {_linear(b, 0)} = {_linear(a * b, 0)}. Now multiply {a} by {c}.",
+            f"{a} × {_linear(b, 0)} = {_linear(a * b, 0)}. Now multiply {a} by {_p(c)}.",
         ],
         f"{a} × {_linear(b, 0)} = {_linear(a * b, 0)} and {a} × {_p(c)} = {a * c}. "
-        f"So {a}({inner}) = {expanded}.",
+        f"So {outer}({inner}) = {expanded}.",
         0.25 + (0.2 if a < 0 else 0.0) + (0.1 if c < 0 else 0.0) + (0.05 if b > 1 else 0.0),
     )  # fmt: skip
 
