@@ -99,6 +99,11 @@ def _item(skill, slug_parts, item_type, prompt, answer, hints, solution, difficu
     }
 
 
+def _step(left: int, op: str, right: int, result: int) -> str:
+    """One arithmetic step, "12 ÷ 3 = 4"; just the result when the left operand is 0 ("0 + 5 = 5" says nothing)."""
+    return str(result) if left == 0 else f"{left} {op} {_p(right)} = {result}"
+
+
 def _linear(a: int, b: int, var: str = "x") -> str:
     """Render a*var + b in the usual way: 3x - 4, -x + 2, x."""
     if a == 0:
@@ -146,10 +151,24 @@ def gen_fraction_addition(rng: random.Random) -> dict:
     total = Fraction(a, b) + Fraction(c, d)
     lcd = math.lcm(b, d)
     a2, c2 = a * lcd // b, c * lcd // d
+    if b == d:
+        common = convert = f"Both fractions already have denominator {lcd}."
+        hint = f"Add the numerators, {a} + {c}, and keep the denominator {lcd}."
+    else:
+        # Rewrite only a fraction not already over the common denominator ("1/4 = 1/4" says nothing).
+        common = f"The lowest common denominator of {b} and {d} is {lcd}."
+        moved = [(n, den) for n, den in ((a, b), (c, d)) if den != lcd]
+        rewrites = " and ".join(f"{n}/{den} = {n * lcd // den}/{lcd}" for n, den in moved)
+        convert = f"Write {' and '.join(f'{n}/{den}' for n, den in moved)} over {lcd}: {rewrites}."
+        if len(moved) == 1:
+            kept = f"{a}/{b}" if b == lcd else f"{c}/{d}"
+            convert += f" {kept} already has denominator {lcd}."
+        hint = f"{rewrites}. Now add the numerators."
+    raw = f"{a2 + c2}/{lcd}"
     simplify = (
-        ""
-        if Fraction(a2 + c2, lcd) == total and total.denominator == lcd
-        else (f" Simplify: {a2 + c2}/{lcd} = {_frac(total)}.")
+        f" {raw} is already in its simplest form."
+        if total.denominator == lcd
+        else f" Simplify: {raw} = {_frac(total)}."
     )
     return _item(
         "fraction-addition", [a, b, c, d], "fraction",
@@ -157,11 +176,11 @@ def gen_fraction_addition(rng: random.Random) -> dict:
         {"value": _frac(total), "equivalent": True},
         [
             "You can only add fractions when the denominators are the same.",
-            f"The lowest common denominator of {b} and {d} is {lcd}.",
-            f"{a}/{b} = {a2}/{lcd} and {c}/{d} = {c2}/{lcd}. Now add the numerators.",
+            common,
+            hint,
         ],
-        f"Write both fractions over {lcd}: {a}/{b} = {a2}/{lcd} and {c}/{d} = {c2}/{lcd}. "
-        f"Add the numerators and keep the denominator: {a2}/{lcd} + {c2}/{lcd} = {a2 + c2}/{lcd}."
+        f"{convert} "
+        f"Add the numerators and keep the denominator: {a2}/{lcd} + {c2}/{lcd} = {raw}."
         + simplify,
         0.25 + 0.04 * (lcd // max(b, d)) + 0.02 * max(b, d),
     )  # fmt: skip
@@ -172,7 +191,10 @@ def gen_fraction_multiplication(rng: random.Random) -> dict:
     c, d = _proper_fraction(rng)
     product = Fraction(a, b) * Fraction(c, d)
     raw = f"{a * c}/{b * d}"
-    simplify = "" if product.denominator == b * d else f" Simplify: {raw} = {_frac(product)}."
+    in_lowest_terms = product.denominator == b * d
+    simplify = (
+        f" {raw} is already in its simplest form." if in_lowest_terms else f" Simplify: {raw} = {_frac(product)}."
+    )
     return _item(
         "fraction-multiplication", [a, b, c, d], "fraction",
         f"Work out {a}/{b} × {c}/{d}. Give your answer as a fraction.",
@@ -180,11 +202,12 @@ def gen_fraction_multiplication(rng: random.Random) -> dict:
         [
             "To multiply fractions you do not need a common denominator.",
             "Multiply the numerators together and the denominators together.",
-            f"{a} × {c} = {a * c} and {b} × {d} = {b * d}. Can you simplify?",
+            f"{a} × {c} = {a * c} and {b} × {d} = {b * d}."
+            + (f" {raw} is already in its simplest form." if in_lowest_terms else " Can you simplify?"),
         ],
         f"Multiply the numerators: {a} × {c} = {a * c}. Multiply the denominators: "
         f"{b} × {d} = {b * d}. So {a}/{b} × {c}/{d} = {raw}.{simplify}",
-        0.2 + 0.03 * max(b, d) + (0.1 if simplify else 0),
+        0.2 + 0.03 * max(b, d) + (0.0 if in_lowest_terms else 0.1),
     )  # fmt: skip
 
 
@@ -233,8 +256,12 @@ def gen_ratios(rng: random.Random) -> dict:
     unit = rng.randint(2, 12)
     total = (a + b) * unit
     who = rng.choice(["ana", "ben"])
-    share = (a if who == "ana" else b) * unit
+    parts = a if who == "ana" else b
+    share = parts * unit
     name = who.capitalize()
+    # One part needs no multiplying ("1 × 5 = 5") and is not "1 parts".
+    has = "1 part" if parts == 1 else f"{parts} parts"
+    gets = f"1 part, which is {share}" if parts == 1 else f"{parts} × {unit} = {share}"
     return _item(
         "ratios", [a, b, total, who], "numeric",
         f"Ana and Ben share {total} sweets in the ratio {a}:{b}. How many sweets does {name} get?",
@@ -242,10 +269,10 @@ def gen_ratios(rng: random.Random) -> dict:
         [
             f"Add the parts of the ratio: {a} + {b} = {a + b} parts.",
             f"Find the value of one part: {total} ÷ {a + b}.",
-            f"One part is {unit}. {name} has {a if who == 'ana' else b} parts.",
+            f"One part is {unit}. {name} has {has}.",
         ],
         f"There are {a} + {b} = {a + b} parts. One part is {total} ÷ {a + b} = {unit}. "
-        f"{name} gets {a if who == 'ana' else b} × {unit} = {share} sweets.",
+        f"{name} gets {gets} sweets.",
         0.25 + 0.02 * (a + b) + 0.01 * unit,
     )  # fmt: skip
 
@@ -334,16 +361,26 @@ def gen_negative_numbers(rng: random.Random) -> dict:
             0.1 + (0.2 if a < 0 and b < 0 else 0.0),
         )  # fmt: skip
     op = rng.choice(["add", "sub", "mul"])
-    a, b = rng.randint(-12, 12), rng.randint(-12, 12)
-    if a >= 0 and b >= 0:
-        a = -a - 1
+    # No zeros: "-5 + 0" is not a sum about negative numbers, and "-8 × 0" has no sign to work out.
+    nonzero = [n for n in range(-12, 13) if n != 0]
+    a, b = rng.choice(nonzero), rng.choice(nonzero)
+    if a > 0 and b > 0:
+        a = -a
     if op == "add":
         result, symbol = a + b, "+"
-        hint = "Adding a negative number is the same as subtracting."
-        why = f"Start at {a} on the number line and move {abs(b)} to the {'right' if b >= 0 else 'left'}."
+        hint = (
+            "Adding a negative number is the same as subtracting."
+            if b < 0
+            else "Adding a positive number moves you to the right on the number line."
+        )
+        why = f"Start at {a} on the number line and move {abs(b)} to the {'right' if b > 0 else 'left'}."
     elif op == "sub":
         result, symbol = a - b, "-"
-        hint = "Subtracting a negative number is the same as adding."
+        hint = (
+            "Subtracting a negative number is the same as adding."
+            if b < 0
+            else "Subtracting a positive number is the same as adding a negative number."
+        )
         why = f"{a} - {_p(b)} = {a} + {_p(-b)}."
     else:
         result, symbol = a * b, "×"
@@ -372,17 +409,17 @@ def gen_one_step_equations(rng: random.Random) -> dict:
     a = rng.randint(2, 12)
     if op == "add":
         b, equation = x + a, f"x + {a} = {x + a}"
-        step = f"Subtract {a} from both sides: x = {x + a} - {a} = {x}."
+        step = f"Subtract {a} from both sides: x = {_step(x + a, '-', a, x)}."
     elif op == "sub":
         b, equation = x - a, f"x - {a} = {x - a}"
-        step = f"Add {a} to both sides: x = {x - a} + {a} = {x}."
+        step = f"Add {a} to both sides: x = {_step(x - a, '+', a, x)}."
     elif op == "mul":
         b, equation = a * x, f"{a}x = {a * x}"
-        step = f"Divide both sides by {a}: x = {a * x} ÷ {a} = {x}."
+        step = f"Divide both sides by {a}: x = {_step(a * x, '÷', a, x)}."
     else:
         b, equation = x, f"x/{a} = {x}"
         x = x * a
-        step = f"Multiply both sides by {a}: x = {b} × {a} = {x}."
+        step = f"Multiply both sides by {a}: x = {_step(b, '×', a, x)}."
     return _item(
         "one-step-equations", [op, a, _s(b)], "numeric",
         f"Solve {equation}. What is x?",
@@ -412,8 +449,8 @@ def gen_two_step_equations(rng: random.Random) -> dict:
             f"{undo} both sides: {a}x = {c - b}.",
             f"Now divide both sides by {a}.",
         ],
-        f"{undo} both sides: {a}x = {c} {'-' if b > 0 else '+'} {abs(b)} = {c - b}. "
-        f"Divide both sides by {a}: x = {c - b} ÷ {a} = {x}.",
+        f"{undo} both sides: {a}x = {_step(c, '-' if b > 0 else '+', abs(b), c - b)}. "
+        f"Divide both sides by {a}: x = {_step(c - b, '÷', a, x)}.",
         0.4 + (0.1 if x < 0 else 0.0) + (0.1 if b < 0 else 0.0) + 0.01 * a,
     )  # fmt: skip
 
@@ -443,18 +480,20 @@ def gen_expand_brackets(rng: random.Random) -> dict:
     a = rng.choice([n for n in range(-6, 10) if n not in (0, 1)])
     b = rng.randint(1, 5)
     inner = _linear(b, c)
+    outer = "-" if a == -1 else str(a)  # -(x + 3), not -1(x + 3)
     expanded = _linear(a * b, a * c)
-    answer = f"{a * b}*x {'+' if a * c > 0 else '-'} {abs(a * c)}"
+    x_term = {1: "x", -1: "-x"}.get(a * b, f"{a * b}*x")  # not "-1*x", shown as "-1x"
+    answer = f"{x_term} {'+' if a * c > 0 else '-'} {abs(a * c)}"
     return _item(
         "expand-brackets", [_s(a), b, _s(c)], "expression",
-        f"Expand {a}({inner}).",
+        f"Expand {outer}({inner}).",
         {"value": answer, "variables": ["x"], "form": "expanded"},
         [
             f"Multiply each term inside the bracket by {a}.",
-            f"{a} × {_linear(b, 0)} = {_linear(a * b, 0)}. Now multiply {a} by {c}.",
+            f"{a} × {_linear(b, 0)} = {_linear(a * b, 0)}. Now multiply {a} by {_p(c)}.",
         ],
         f"{a} × {_linear(b, 0)} = {_linear(a * b, 0)} and {a} × {_p(c)} = {a * c}. "
-        f"So {a}({inner}) = {expanded}.",
+        f"So {outer}({inner}) = {expanded}.",
         0.25 + (0.2 if a < 0 else 0.0) + (0.1 if c < 0 else 0.0) + (0.05 if b > 1 else 0.0),
     )  # fmt: skip
 

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import itertools
+import math
+import operator
 import random
+import re
 from fractions import Fraction
 
 import pytest
 
+from tutor import generators
 from tutor.answers import ITEM_TYPES, check_answer, correct_answer_display, validate_answer_spec
 from tutor.content_format import SLUG_RE, parse_content
 from tutor.generators import DEMO_COURSE, GENERATORS, generate_item
@@ -124,3 +131,196 @@ def test_generated_course_is_valid_content():
     }
     spec = parse_content(json.dumps(doc))
     assert len(spec.skills) == len(SKILL_SLUGS) and len(spec.items) == len(unique)
+
+
+# --------------------------------------------------------------------------
+# Worked solutions and hints must say something, and say it correctly.
+# --------------------------------------------------------------------------
+
+SEEDS = range(500)
+_MATH_CHARS = frozenset("0123456789x/×÷+-−()²^*%. ")
+_CLAUSE_SPLIT = re.compile(r"[:;,?]|\.(?=\s|$)|\b(?:and|so|then)\b", re.IGNORECASE)
+# Renderings that say nothing or are not how the sum is written.
+_EMPTY_RENDERINGS = {
+    "a coefficient or factor of 1 written out (1x, -1(...))": re.compile(r"(?<![\w./])-?1(?=[x(])"),
+    "a sign straight after an operator (+ -3, --3)": re.compile(r"[+\-−×÷]\s*[+\-−]\s*[\dx(]"),
+    "a zero operand (x + 0, 0 × 4)": re.compile(r"(?<![\w./])0\s*[+\-−×÷]|[+\-−×÷]\s*\(?0\)?(?![\w./])"),
+    "a plural for one part": re.compile(r"(?<![\w./])1 parts\b"),
+}
+
+
+@functools.cache
+def _items(skill: str) -> tuple[dict, ...]:
+    return tuple(generate_item(skill, random.Random(seed)) for seed in SEEDS)
+
+
+def _texts(item: dict) -> list[str]:
+    return [item["prompt"], *item["hints"], item["solution"]]
+
+
+def _tail(text: str) -> str:
+    """The run of maths characters that ends ``text`` (the left side of an "=")."""
+    i = len(text)
+    while i and text[i - 1] in _MATH_CHARS:
+        i -= 1
+    return text[i:].strip()
+
+
+def _head(text: str) -> str:
+    """The run of maths characters that starts ``text`` (the right side of an "=")."""
+    i = 0
+    while i < len(text) and text[i] in _MATH_CHARS:
+        i += 1
+    return text[:i].strip()
+
+
+def _equations(text: str) -> list[tuple[str, str]]:
+    """Every ``a = b`` in ``text``, chains ``a = b = c`` giving (a, b) and (b, c)."""
+    pairs = []
+    for clause in _CLAUSE_SPLIT.split(text):
+        sides = clause.split("=")
+        pairs += [(_tail(left), _head(right)) for left, right in itertools.pairwise(sides)]
+    return pairs
+
+
+def _evaluate(side: str, x: Fraction) -> Fraction:
+    """Exact value of a rendered sum such as ``3/4 × 2``, ``-2(x + 3)`` or ``5²``."""
+    source = side.replace("×", "*").replace("÷", "/").replace("−", "-").replace("²", "**2")
+    source = re.sub(r"(\d|\))(?=[x(])", r"\1*", source)
+    source = re.sub(r"(x)(?=[\d(x])", r"\1*", source)
+    if not re.fullmatch(r"[\dx+\-*/(). ]+", source):
+        raise ValueError(side)
+
+    def ev(node):
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return Fraction(str(node.value))
+        if isinstance(node, ast.Name) and node.id == "x":
+            return x
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+            value = ev(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.BinOp):
+            ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+                   ast.Div: operator.truediv, ast.Pow: operator.pow}  # fmt: skip
+            return ops[type(node.op)](ev(node.left), ev(node.right))
+        raise ValueError(side)
+
+    return ev(ast.parse(source, mode="eval"))
+
+
+def _stated_answer(item: dict) -> str:
+    """What the worked solution gives as the answer: the right side of its last "="."""
+    solution = item["solution"].split("Check:")[0]
+    if item["type"] == "text":
+        return re.search(r"\bso \S+ is (\w+) than\b", solution).group(1)
+    return _head(_CLAUSE_SPLIT.split(solution.rsplit("=", 1)[1])[0])
+
+
+def _problems(skill: str, check) -> list[str]:
+    found = []
+    for item in _items(skill):
+        for problem in check(item):
+            found.append(f"{item['slug']}: {problem}")
+    return found
+
+
+def test_every_generator_is_checked():
+    gen_functions = {f for name, f in vars(generators).items() if name.startswith("gen_") and callable(f)}
+    assert gen_functions == set(GENERATORS.values())
+
+
+@pytest.mark.parametrize("skill", SKILL_SLUGS)
+def test_no_step_is_an_identity(skill):
+    """No "6/7 = 6/7": a step whose two sides are the same says nothing."""
+
+    def check(item):
+        for text in _texts(item):
+            for left, right in _equations(text):
+                if left and "".join(left.split()) == "".join(right.split()):
+                    yield f"{left} = {right} in {text!r}"
+
+    problems = _problems(skill, check)
+    assert not problems, f"{len(problems)} identities, e.g.\n" + "\n".join(problems[:10])
+
+
+@pytest.mark.parametrize("skill", SKILL_SLUGS)
+def test_every_stated_sum_is_true(skill):
+    """Each "a = b" between two sums (in the prompt, the hints or the solution) holds exactly."""
+
+    def check(item):
+        for text in _texts(item):
+            text = re.sub(r"(\d+)% of (\d+)", r"(\1/100 × \2)", text)
+            for left, right in _equations(text):
+                if not left or not right or ("x" in left) != ("x" in right):
+                    continue  # an equation to solve (3x = 12), not a claim that two sums agree
+                try:
+                    holds = all(_evaluate(left, x) == _evaluate(right, x) for x in (Fraction(7, 3), Fraction(-2)))
+                except (ValueError, SyntaxError, ZeroDivisionError, KeyError):
+                    yield f"cannot read {left} = {right} in {text!r}"
+                    continue
+                if not holds:
+                    yield f"{left} = {right} is false in {text!r}"
+            for a, b, hcf in re.findall(r"HCF of (\d+) and (\d+) is (\d+)", text):
+                if math.gcd(int(a), int(b)) != int(hcf):
+                    yield f"the HCF of {a} and {b} is not {hcf}"
+            for a, b, lcd in re.findall(r"lowest common denominator of (\d+) and (\d+) is (\d+)", text):
+                if math.lcm(int(a), int(b)) != int(lcd):
+                    yield f"the lowest common denominator of {a} and {b} is not {lcd}"
+
+    problems = _problems(skill, check)
+    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:10])
+
+
+@pytest.mark.parametrize("skill", SKILL_SLUGS)
+def test_no_empty_or_odd_renderings(skill):
+    """No "1x", "-1(x + 3)", "+ -3", "--3", "x + 0" or "1 parts" anywhere a learner reads."""
+
+    def check(item):
+        shown = correct_answer_display(item["type"], item["answer"])
+        for text in [*_texts(item), shown]:
+            for what, pattern in _EMPTY_RENDERINGS.items():
+                if match := pattern.search(text):
+                    yield f"{what}: {match.group()!r} in {text!r}"
+
+    problems = _problems(skill, check)
+    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:10])
+
+
+@pytest.mark.parametrize("skill", SKILL_SLUGS)
+def test_solution_ends_with_the_items_answer(skill):
+    def check(item):
+        stated = _stated_answer(item)
+        if item["type"] == "multiple_choice":
+            ok = stated == correct_answer_display(item["type"], item["answer"])
+        else:
+            ok = check_answer(item["type"], item["answer"], stated).correct
+        if not ok:
+            yield f"the solution gives {stated!r}, the answer is {correct_answer_display(item['type'], item['answer'])!r}"
+
+    problems = _problems(skill, check)
+    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:10])
+
+
+@pytest.mark.parametrize("skill", ["fraction-addition", "fraction-multiplication"])
+def test_fraction_solutions_say_whether_the_result_simplifies(skill):
+    def check(item):
+        if "Simplify" not in item["solution"] and "simplest form" not in item["solution"]:
+            yield f"neither simplified nor said to be in simplest form: {item['solution']!r}"
+
+    problems = _problems(skill, check)
+    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:10])
+
+
+def test_negative_number_hints_fit_the_sign():
+    """A hint about adding or subtracting a negative number only when the number is negative."""
+
+    def check(item):
+        m = re.fullmatch(r"Work out (-?\d+) ([+-]) \(?(-?\d+)\)?\.", item["prompt"])
+        about_negative = re.match(r"(?:Adding|Subtracting) a negative number", item["hints"][0])
+        if m and about_negative and int(m.group(3)) > 0:
+            yield f"{item['hints'][0]!r} for {item['prompt']!r}"
+
+    problems = _problems("negative-numbers", check)
+    assert not problems, f"{len(problems)} problems, e.g.\n" + "\n".join(problems[:10])
