@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import Avg, Count, Q
+from django.core.paginator import Page, Paginator
+from django.db.models import Avg, Count, Max, Q
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timesince import timesince
 
+from learner_models.selectors import skill_predictions_for_student
+from metacog.selectors import reviews_for_student
+
+from . import access, policies, scheduler
+from .answers import correct_answer_display
 from .content_format import ContentSpec, CourseSpec, ItemSpec, SkillSpec
-from .models import Attempt, Course, PracticeSession, Section, User
+from .models import Attempt, Course, PracticeSession, Section, Skill, User
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,4 +141,208 @@ def attempts_for_student(*, student: User, limit: int = 50) -> list[Attempt]:
         Attempt.objects.filter(student=student)
         .select_related("item", "skill", "session_item")
         .order_by("-created_at", "-id")[:limit]
+    )
+
+
+# --- a student's own progress ------------------------------------------------------------------
+
+ANSWERS_PER_PAGE = 50
+_POLICY = policies.PolicySettings()  # the scheduler's thresholds: mastery, when a practised skill is due
+# P(correct) in words; "solid" is the scheduler's mastery, the other cut points are for the words only.
+_LEVELS = [(_POLICY.mastery, "solid"), (0.7, "good"), (0.5, "getting there"), (-math.inf, "needs practice")]
+# How much an estimate from n answers is worth, in words (its uncertainty shrinks like 1/sqrt(1 + n)).
+_CERTAINTY = [(3, "a first guess"), (8, "a rough guess"), (20, "a fair picture"), (math.inf, "a clear picture")]
+
+
+@dataclass(frozen=True)
+class SkillProgress:
+    """One skill as its student sees it: the scheduler's estimate in plain words, and their own record."""
+
+    skill_id: int
+    name: str
+    answers: int
+    correct: int
+    last_practised: datetime | None
+    p_correct: float  # P(correct) now on a middling item, as the scheduler sees it
+    from_model: bool  # the learner model's prediction (else the estimate from the answers alone)
+    recall: float  # the estimated share of what was learned still remembered
+    review_reason: str  # why the skill is due for review, in plain words; "" when it is not
+    now: datetime
+
+    @property
+    def started(self) -> bool:
+        return self.answers > 0
+
+    @property
+    def review_due(self) -> bool:
+        return bool(self.review_reason)
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.p_correct)
+
+    @property
+    def accuracy_percent(self) -> int | None:
+        return round(100 * self.correct / self.answers) if self.answers else None
+
+    @property
+    def level(self) -> str:
+        if not self.answers:
+            return "not started"
+        return next(words for at_least, words in _LEVELS if self.p_correct >= at_least)
+
+    @property
+    def certainty(self) -> str:
+        """How much the estimate rests on: the uncertainty of the estimate shrinks with the answers."""
+        n = self.answers
+        if n == 0:
+            return "No answers yet: nothing to go on."
+        words = next(w for below, w in _CERTAINTY if n < below)
+        return f"Based on {n} answer{'s' if n != 1 else ''}: {words}."
+
+    @property
+    def last_practised_words(self) -> str:
+        if self.last_practised is None:
+            return "never"
+        if (self.now - self.last_practised).total_seconds() < 60:
+            return "just now"
+        return f"{timesince(self.last_practised, self.now, depth=1)} ago"
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    title: str
+    skills: list[SkillProgress]
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """One past answer with what the student saw afterwards."""
+
+    at: datetime
+    skill: str
+    prompt: str
+    answer: str
+    correct_answer: str
+    correct: bool
+    confidence_percent: int
+    hints_used: int
+    feedback: str
+
+
+@dataclass(frozen=True)
+class StudentProgress:
+    courses: list[CourseProgress]
+    due: list[SkillProgress]
+    answers: list[AnswerRow]
+    page: Page
+
+    @property
+    def from_model(self) -> bool:
+        return any(s.from_model for c in self.courses for s in c.skills)
+
+
+def _review_reasons(
+    *, student: User, views: dict[int, policies.SkillView], last: dict[int, datetime], now: datetime
+) -> dict[int, str]:
+    """Skills due for review, as the scheduler decides: reviews the student agreed to that are due and not
+    yet practised since, then practised skills whose predicted recall fell under the policy's threshold."""
+    reasons: dict[int, str] = {}
+    for review in reviews_for_student(student=student):
+        if review.due_at > now:
+            continue
+        for skill in review.skills.all():
+            seen = last.get(skill.pk)
+            if skill.pk in views and (seen is None or seen < review.due_at):
+                reasons.setdefault(
+                    skill.pk, f"You planned to review it on {date_format(timezone.localtime(review.due_at), 'j M')}."
+                )
+    for skill_id, view in views.items():
+        if skill_id not in reasons and view.n_attempts and view.recall < _POLICY.review_below:
+            reasons[skill_id] = "It is a while since you practised it: you may have forgotten some."
+    return reasons
+
+
+def _answer_row(attempt: Attempt) -> AnswerRow:
+    item = attempt.item
+    try:
+        correct_answer = correct_answer_display(item.item_type, item.answer)
+    except ValueError:  # an item whose answer spec no longer validates: show the rest of the row
+        correct_answer = ""
+    return AnswerRow(
+        at=attempt.created_at,
+        skill=attempt.skill.name,
+        prompt=item.prompt,
+        answer=attempt.answer,
+        correct_answer=correct_answer,
+        correct=attempt.correct,
+        confidence_percent=round(100 * attempt.confidence),
+        hints_used=attempt.hints_used,
+        # The grader's explanation, where attempts store one.
+        feedback=getattr(attempt, "feedback", "") or "",
+    )
+
+
+def progress_for_student(*, student: User, page: int | str | None = 1) -> StudentProgress:
+    """The student's progress on every skill of the courses they are enrolled in, and one page of their answers.
+
+    The estimate is the one the scheduler acts on (``tutor.scheduler``): the learner model's P(correct) when a
+    model is active, else the estimate from the student's own answers with forgetting; recall and "due for
+    review" come from the same estimate. A fixed number of queries, whatever the number of skills or answers.
+    """
+    now = timezone.now()
+    skills = list(
+        Skill.objects.filter(course_id__in=access.sections_visible_to(student).values("course_id"))
+        .select_related("course")
+        .order_by("course__title", "course_id", "position", "slug")
+    )
+    skill_ids = [s.pk for s in skills]
+    record = {
+        row["skill_id"]: row
+        for row in Attempt.objects.filter(student=student, skill_id__in=skill_ids)
+        .values("skill_id")
+        .annotate(n=Count("id"), n_correct=Count("id", filter=Q(correct=True)), last=Max("created_at"))
+    }
+    estimator = scheduler.skill_estimator_for_student(student_id=student.pk, skill_ids=skill_ids)
+    predictions: dict[int, float] | None = None
+    if skill_ids:
+        try:
+            predictions = skill_predictions_for_student(student=student, skill_ids=skill_ids)
+        except Exception:  # as in the scheduler: a broken model must not hide the page
+            logger.exception("learner-model predictions failed for student %s; using the fallback", student.pk)
+    structure = [policies.SkillView(skill_id=s.pk, name=s.name, position=s.position) for s in skills]
+    views = {
+        v.skill_id: v
+        for v in policies.views_from_estimator(
+            estimator, structure, now=now.timestamp() / scheduler.DAY_S, predictions=predictions
+        )
+    }
+    last = {sid: row["last"] for sid, row in record.items()}
+    reasons = _review_reasons(student=student, views=views, last=last, now=now)
+
+    courses: dict[int, CourseProgress] = {}
+    for skill in skills:
+        view, row = views[skill.pk], record.get(skill.pk, {})
+        progress = SkillProgress(
+            skill_id=skill.pk,
+            name=skill.name,
+            answers=row.get("n", 0),
+            correct=row.get("n_correct", 0),
+            last_practised=row.get("last"),
+            p_correct=view.p_correct,
+            from_model=predictions is not None and skill.pk in predictions,
+            recall=view.recall,
+            review_reason=reasons.get(skill.pk, ""),
+            now=now,
+        )
+        courses.setdefault(skill.course_id, CourseProgress(title=skill.course.title, skills=[])).skills.append(progress)
+    all_skills = [s for c in courses.values() for s in c.skills]
+
+    attempts = Attempt.objects.filter(student=student).select_related("item", "skill").order_by("-created_at", "-id")
+    answers_page = Paginator(attempts, ANSWERS_PER_PAGE).get_page(page)
+    return StudentProgress(
+        courses=list(courses.values()),
+        due=[s for s in all_skills if s.review_due],
+        answers=[_answer_row(a) for a in answers_page],
+        page=answers_page,
     )

@@ -17,6 +17,7 @@ urlpatterns = [
     path("practice/<int:session_id>/items/<int:position>/hint/", views.practice_hint, name="practice_hint"),
     path("practice/<int:session_id>/end/", views.practice_end, name="practice_end"),
     path("practice/<int:session_id>/summary/", views.practice_summary, name="practice_summary"),
+    path("progress/", views.my_progress, name="my_progress"),
     path("classes/<int:section_id>/schedule/", views.class_schedule, name="class_schedule"),
     path("students/<int:student_id>/attempts/", views.student_attempts, name="student_attempts"),
     path("models/", include("learner_models.urls")),

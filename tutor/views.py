@@ -207,6 +207,17 @@ def practice_summary(request: AuthedRequest, session_id: int) -> HttpResponse:
     return render(request, "tutor/summary.html", {"session": session, "summary": summary, **extras})
 
 
+@login_required
+@require_GET
+def my_progress(request: AuthedRequest) -> HttpResponse:
+    """The signed-in student's own progress. No student id in the URL: nobody can ask for someone else's.
+    Staff have no progress of their own and go to their home page (they see students through their classes)."""
+    if not request.user.is_student:
+        return redirect("home")
+    progress = selectors.progress_for_student(student=request.user, page=request.GET.get("page"))
+    return render(request, "tutor/progress.html", {"progress": progress})
+
+
 # --- teachers -----------------------------------------------------------------
 
 
