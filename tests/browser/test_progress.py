@@ -12,16 +12,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "browser-test-pass"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    """The scheduler caches per-student estimates by id, and ids restart after this test's flush."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def no_horizontal_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
