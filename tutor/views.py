@@ -122,8 +122,11 @@ def _feedback_context(session: PracticeSession, attempt: Attempt, *, not_recorde
 
 def _session_ended(request: AuthedRequest, session: PracticeSession) -> HttpResponse:
     """An answer sent to a session that was ended (its unanswered item is gone): say so, offer a new one."""
-    template = "tutor/_session_ended.html" if request.htmx else "tutor/session_ended.html"
-    return render(request, template, {"session": session}, status=409)
+    if not request.htmx:
+        return render(request, "tutor/session_ended.html", {"session": session}, status=409)
+    response = render(request, "tutor/_session_ended.html", {"session": session}, status=409)
+    response["HX-Retarget"], response["HX-Reswap"] = "#item-area", "outerHTML"  # the whole card, whoever asked
+    return response
 
 
 @login_required
@@ -174,7 +177,11 @@ def practice_answer(request: AuthedRequest, session_id: int, position: int) -> H
 @require_POST
 def practice_hint(request: AuthedRequest, session_id: int, position: int) -> HttpResponse:
     session = _own_session(request, session_id)
-    session_item = get_object_or_404(SessionItem.objects.select_related("item"), session=session, position=position)
+    session_item = SessionItem.objects.select_related("item").filter(session=session, position=position).first()
+    if session_item is None:
+        if not session.is_open:
+            return _session_ended(request, session)
+        raise Http404("No such item in this session")
     hints = services.hint_reveal(session_item=session_item)
     ctx = {
         "session": session,

@@ -187,3 +187,13 @@ def test_stored_positions_become_option_text(student_and_section):
     migration.text_to_positions(apps, None)
     old.refresh_from_db()
     assert (old.answer, old.normalized_answer) == ("3", "3")
+
+
+def test_asking_for_a_hint_after_the_session_ended_says_so(client, student_and_section):
+    student, section = student_and_section
+    session, si = _serve(student, section)
+    client.force_login(student)
+    client.post(reverse("practice_end", args=[session.pk]))
+    response = client.post(reverse("practice_hint", args=[session.pk, si.position]), headers=HTMX)
+    assert response.status_code == 409 and "This session has ended" in response.content.decode()
+    assert response["HX-Retarget"] == "#item-area"  # replaces the card, not just the hint box
