@@ -5,6 +5,7 @@ Callers check access (tutor.access) first; these functions check that the object
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -56,12 +57,13 @@ def _text(value: object, *, field: str, required: bool = False) -> str:
 
 
 def _probability(value: object, *, field: str) -> float:
+    message = "Choose how likely it is: " + ", ".join(label for _, label in selectors.JUDGMENT_CHOICES) + "."
     try:
         p = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise MetacogError("Choose how well you expect to do.", field=field) from None
+        raise MetacogError(message, field=field) from None
     if not 0 <= p <= 1:  # also rejects NaN
-        raise MetacogError("A judgment is a probability between 0 and 1.", field=field)
+        raise MetacogError(message, field=field)
     return p
 
 
@@ -169,20 +171,51 @@ def reflection_session_record(
 # --- class settings (teachers) -------------------------------------------------------------------------------
 
 
+EVERY_N_LABEL = "Ask a judgment of learning every n items"
+EVERY_N_MIN, EVERY_N_MAX = 1, 50
+
+
+def _every_n(value: object) -> int | None:
+    """The judgment interval as typed on the settings page; None keeps the stored one. The message names the
+    field by its label, as the teacher sees it."""
+    if value in (None, ""):
+        return None
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = 0
+    if not EVERY_N_MIN <= n <= EVERY_N_MAX:
+        raise MetacogError(
+            f"{EVERY_N_LABEL}: enter a whole number from {EVERY_N_MIN} to {EVERY_N_MAX}.", field="every_n_items"
+        )
+    return n
+
+
 def prompt_rule_set(*, section: Section, kind: str, enabled: bool, every_n_items: object = None) -> PromptRule:
     if kind not in PromptKind.values:
         raise MetacogError(f"Unknown prompt kind {kind!r}.", field="kind")
     defaults: dict[str, object] = {"enabled": bool(enabled)}
-    if every_n_items not in (None, ""):
-        try:
-            n = int(every_n_items)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            raise MetacogError("Ask every n items: a whole number from 1 to 50.", field="every_n_items") from None
-        if not 1 <= n <= 50:
-            raise MetacogError("Ask every n items: a whole number from 1 to 50.", field="every_n_items")
+    n = _every_n(every_n_items)
+    if n is not None:
         defaults["every_n_items"] = n
     rule, _ = PromptRule.objects.update_or_create(section=section, kind=kind, defaults=defaults)
     return rule
+
+
+def prompt_rules_update(*, section: Section, enabled_kinds: Collection[str], every_n_items: object) -> None:
+    """The settings form for prompts, all or nothing: every value is checked before anything is written."""
+    unknown = set(enabled_kinds) - set(PromptKind.values)
+    if unknown:
+        raise MetacogError(f"Unknown prompt kind {sorted(unknown)[0]!r}.", field="kind")
+    _every_n(every_n_items)
+    with transaction.atomic():
+        for kind in PromptKind.values:
+            prompt_rule_set(
+                section=section,
+                kind=kind,
+                enabled=kind in enabled_kinds,
+                every_n_items=every_n_items if kind == PromptKind.JUDGMENT else None,
+            )
 
 
 def strategy_setting_set(*, section: Section, strategy: str, enabled: bool) -> StrategySetting:
@@ -192,6 +225,16 @@ def strategy_setting_set(*, section: Section, strategy: str, enabled: bool) -> S
         section=section, strategy=strategy, defaults={"enabled": bool(enabled)}
     )
     return setting
+
+
+def strategy_settings_update(*, section: Section, enabled_slugs: Collection[str]) -> None:
+    """The settings form for strategies, all or nothing."""
+    unknown = set(enabled_slugs) - set(catalog.BY_SLUG)
+    if unknown:
+        raise MetacogError(f"Unknown strategy {sorted(unknown)[0]!r}.", field="strategy")
+    with transaction.atomic():
+        for s in catalog.CATALOG:
+            strategy_setting_set(section=section, strategy=s.slug, enabled=s.slug in enabled_slugs)
 
 
 # --- the population prior ------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -192,36 +195,50 @@ def class_overview(request: AuthedRequest, section_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def class_settings(request: AuthedRequest, section_id: int) -> HttpResponse:
     section = _staff_section(request, section_id)
-    error = field = None
+    rules = list(selectors.prompt_rules_for_section(section=section).values())
+    strategies = selectors.strategies_for_section(section=section)
+    error = field = every_value = None
     status = 200
     if request.method == "POST":
+        form = request.POST.get("form")
         try:
-            if request.POST.get("form") == "prompts":
-                for kind in PromptKind.values:
-                    services.prompt_rule_set(
-                        section=section,
-                        kind=kind,
-                        enabled=request.POST.get(f"prompt_{kind}") is not None,
-                        every_n_items=request.POST.get(f"every_{kind}") if kind == PromptKind.JUDGMENT else None,
-                    )
-            elif request.POST.get("form") == "strategies":
-                for s in catalog.CATALOG:
-                    services.strategy_setting_set(
-                        section=section, strategy=s.slug, enabled=request.POST.get(f"strategy_{s.slug}") is not None
-                    )
+            if form == "prompts":
+                services.prompt_rules_update(
+                    section=section,
+                    enabled_kinds=[k for k in PromptKind.values if request.POST.get(f"prompt_{k}") is not None],
+                    every_n_items=request.POST.get("every_judgment"),
+                )
+            elif form == "strategies":
+                services.strategy_settings_update(
+                    section=section,
+                    enabled_slugs=[
+                        s.slug for s in catalog.CATALOG if request.POST.get(f"strategy_{s.slug}") is not None
+                    ],
+                )
             else:
                 raise services.MetacogError("Unknown form.", field="form")
         except services.MetacogError as exc:
             error, field, status = exc.message, exc.field, 422
+            # Nothing was saved: show what the teacher posted, so fixing one field does not undo the others.
+            if form == "prompts":
+                rules = [replace(r, enabled=request.POST.get(f"prompt_{r.kind}") is not None) for r in rules]
+                every_value = request.POST.get("every_judgment", "")
+            elif form == "strategies":
+                strategies = [(s, request.POST.get(f"strategy_{s.slug}") is not None) for s, _ in strategies]
         else:
+            messages.success(request, "Settings saved.")
             return redirect("metacog:class_settings", section_id=section.pk)
     return render(
         request,
         "metacog/class_settings.html",
         {
             "section": section,
-            "rules": selectors.prompt_rules_for_section(section=section).values(),
-            "strategies": selectors.strategies_for_section(section=section),
+            "rules": rules,
+            "strategies": strategies,
+            "every_label": services.EVERY_N_LABEL,
+            "every_min": services.EVERY_N_MIN,
+            "every_max": services.EVERY_N_MAX,
+            "every_value": every_value,
             "error": error,
             "error_field": field,
         },

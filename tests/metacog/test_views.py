@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from metacog import services
-from metacog.models import PromptRule, Reflection, StrategySuggestion
+from metacog.models import PromptRule, Reflection, StrategySetting, StrategySuggestion
 from tests.factories import SectionFactory, StudentFactory, TeacherFactory, enrol
 from tutor import services as tutor_services
 from tutor.models import Attempt
@@ -151,13 +151,63 @@ def test_teacher_switches_prompts_and_strategies(client, world):
     rules = {p.kind: p for p in PromptRule.objects.filter(section=world.section)}
     assert not rules["planning"].enabled and rules["judgment"].enabled and rules["judgment"].every_n_items == 2
     bad = client.post(url, {"form": "prompts", "prompt_judgment": "on", "every_judgment": "zero"})
-    assert bad.status_code == 422 and "every_n_items" in bad.content.decode()
+    assert bad.status_code == 422 and "Ask a judgment of learning every n items" in bad.content.decode()
     r = client.post(url, {"form": "strategies", "strategy_spacing": "on"})
     assert r.status_code == 302
     from metacog.selectors import enabled_strategy_slugs
 
     assert enabled_strategy_slugs(section=world.section) == ["spacing"]
     assert client.post(url, {"form": "other"}).status_code == 422
+
+
+def test_a_failed_prompt_settings_save_changes_nothing_and_names_the_field_by_its_label(client, world):
+    from metacog.selectors import prompt_rules_for_section
+
+    client.force_login(world.teacher)
+    url = reverse("metacog:class_settings", args=[world.section.pk])
+    form = client.get(url).content.decode()
+    assert re.search(r'<input id="every-judgment"[^>]*type="number"[^>]*min="1"[^>]*max="50"[^>]*step="1"', form)
+    # Planning unticked (the others kept on) and "abc" for every n items.
+    posted = {"form": "prompts", "prompt_judgment": "on", "prompt_confident_error": "on", "prompt_evaluation": "on"}
+    bad = client.post(url, {**posted, "every_judgment": "abc"})
+    html = bad.content.decode()
+    assert bad.status_code == 422
+    assert not PromptRule.objects.exists()  # all or nothing: Planning was not switched off
+    assert prompt_rules_for_section(section=world.section)["planning"].enabled
+    error = re.search(r'<p class="error" role="alert" id="settings-error">(.*?)</p>', html, re.S).group(1)
+    assert "Ask a judgment of learning every n items" in error and "every_n_items" not in html
+    assert re.search(r'<input id="every-judgment"[^>]*aria-invalid="true"[^>]*aria-describedby="settings-error"', html)
+    # The page shows what the teacher posted, so the fix is one field, not the whole form again.
+    assert not re.search(r'name="prompt_planning"[^>]*checked', html)
+    assert re.search(r'name="prompt_judgment"[^>]*checked', html)
+    assert "Settings saved." not in html
+
+    saved = client.post(url, {**posted, "every_judgment": "3"}, follow=True)
+    assert saved.status_code == 200 and "Settings saved." in saved.content.decode()
+    rules = prompt_rules_for_section(section=world.section)
+    assert not rules["planning"].enabled and rules["judgment"].every_n_items == 3
+    assert 'aria-invalid="true"' not in saved.content.decode()
+
+
+def test_strategy_settings_save_all_or_nothing(client, world, monkeypatch):
+    from metacog.selectors import enabled_strategy_slugs
+
+    client.force_login(world.teacher)
+    url = reverse("metacog:class_settings", args=[world.section.pk])
+    real = StrategySetting.objects.update_or_create
+    calls = []
+
+    def fail_on_third(**kw):
+        calls.append(kw["strategy"])
+        if len(calls) == 3:
+            raise services.MetacogError("The database said no.", field="form")
+        return real(**kw)
+
+    monkeypatch.setattr(StrategySetting.objects, "update_or_create", fail_on_third)
+    r = client.post(url, {"form": "strategies", "strategy_spacing": "on"})
+    assert r.status_code == 422 and len(calls) == 3
+    assert not StrategySetting.objects.exists()  # the two written before the failure were rolled back
+    assert len(enabled_strategy_slugs(section=world.section)) > 1
 
 
 # --- forms inside the practice flow ------------------------------------------------------------------------
@@ -170,7 +220,8 @@ def test_bad_reflection_input_is_422_naming_the_field(client, world):
     r = client.post(reverse("metacog:item_reflect", args=[s.pk, 1]), {"kind": "judgment", "judgment": "7"}, headers=HX)
     assert r.status_code == 422 and 'aria-invalid="true"' in r.content.decode()
     r = client.post(reverse("metacog:item_reflect", args=[s.pk, 1]), {"kind": "judgment", "judgment": "7"})
-    assert r.status_code == 422 and "judgment" in r.content.decode()
+    assert r.status_code == 422 and "Choose how likely it is: Unlikely" in r.content.decode()
+    assert "(field:" not in r.content.decode()  # the page names no internal field
     r = client.post(reverse("metacog:plan", args=[s.pk]), {"goal": "x" * 1001}, headers=HX)
     assert r.status_code == 422 and "At most 1000" in r.content.decode()
     r = client.post(reverse("metacog:suggestion_respond", args=[999999]), {"response": "accept"})
