@@ -13,7 +13,7 @@ from django.db.models import Q
 
 class PromptKind(models.TextChoices):
     PLANNING = "planning", "Planning (start of session)"
-    JUDGMENT = "judgment", "Judgment of learning (during practice)"
+    JUDGMENT = "judgment", "Judgment of learning (after answering an item)"
     CONFIDENT_ERROR = "confident_error", "After a confident error"
     EVALUATION = "evaluation", "Evaluation (end of session)"
 

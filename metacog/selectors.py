@@ -19,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_EVERY_N = 4
 JUDGMENT_CHOICES = [("0.25", "Unlikely"), ("0.5", "50–50"), ("0.75", "Likely"), ("1.0", "Very likely")]
+# Asked in the feedback, once the item is answered: a judgment of learning is about remembering what was
+# just practised, so it must not ask about tomorrow before the student has seen the item's answer.
+JUDGMENT_PROMPT = "Now that you have answered it: how likely are you to get a {skill} item right tomorrow?"
 CONFIDENT = 0.75
 
 
@@ -253,12 +256,6 @@ def item_extras(*, session: PracticeSession, session_item: SessionItem) -> dict:
     suggestion = active_suggestion(student=session.student, section=session.section)
     strategy = catalog.BY_SLUG.get(suggestion.strategy) if suggestion else None
     action = strategy.action if strategy else ""
-    judgment = rules[PromptKind.JUDGMENT]
-    ask_judgment = (
-        judgment.enabled
-        and session_item.position % max(1, judgment.every_n_items) == 0
-        and not Reflection.objects.filter(session_item=session_item, kind=Reflection.Kind.JUDGMENT).exists()
-    )
     worked = None
     if action == catalog.ACTION_WORKED_EXAMPLE:
         worked = (
@@ -271,9 +268,7 @@ def item_extras(*, session: PracticeSession, session_item: SessionItem) -> dict:
     return {
         "mc_ask_plan": planning_wanted(session=session, session_item=session_item, rules=rules),
         "mc_catalog": catalog.CATALOG,
-        "mc_judgment_choices": JUDGMENT_CHOICES,
         "mc_strategy": strategy,
-        "mc_ask_judgment": ask_judgment,
         "mc_explain_prompt": strategy.explain_prompt if strategy and action == catalog.ACTION_EXPLAIN_BOX else "",
         "mc_check_step": action == catalog.ACTION_CHECK_STEP,
         "mc_recall_first": action == catalog.ACTION_RECALL_FIRST,
@@ -286,8 +281,24 @@ def check_step_required(*, session: PracticeSession) -> bool:
     return suggestion is not None and catalog.BY_SLUG[suggestion.strategy].action == catalog.ACTION_CHECK_STEP
 
 
+def judgment_form(*, session_item: SessionItem) -> dict:
+    """What the judgment-of-learning form needs, on the feedback and when it comes back with an error."""
+    return {
+        "mc_judgment_prompt": JUDGMENT_PROMPT.format(skill=session_item.item.skill.name),
+        "mc_judgment_choices": JUDGMENT_CHOICES,
+    }
+
+
 def feedback_extras(*, session: PracticeSession, attempt: Attempt) -> dict:
     rules = prompt_rules_for_section(section=session.section)
+    judgment = rules[PromptKind.JUDGMENT]
+    si = attempt.session_item
+    ask_judgment = (
+        judgment.enabled
+        and si is not None
+        and si.position % max(1, judgment.every_n_items) == 0
+        and not Reflection.objects.filter(session_item=si, kind=Reflection.Kind.JUDGMENT).exists()
+    )
     suggestion = active_suggestion(student=session.student, section=session.section)
     action = catalog.BY_SLUG[suggestion.strategy].action if suggestion else ""
     ask_error = (
@@ -312,6 +323,8 @@ def feedback_extras(*, session: PracticeSession, attempt: Attempt) -> dict:
         last_two = list(Attempt.objects.filter(session=session).order_by("-created_at", "-id")[:2])
         nudge = len(last_two) == 2 and not any(a.correct for a in last_two)
     return {
+        **(judgment_form(session_item=si) if ask_judgment and si is not None else {}),
+        "mc_ask_judgment": ask_judgment,
         "mc_ask_confident_error": ask_error,
         "mc_running": running,
         "mc_hint_nudge": nudge,

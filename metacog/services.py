@@ -70,7 +70,6 @@ def _probability(value: object, *, field: str) -> float:
 # --- reflections ---------------------------------------------------------------------------------------------
 
 PLANNING_PROMPT = "What is your goal for this session, and which strategy will you try?"
-JUDGMENT_PROMPT = "How likely are you to get the next {skill} item right tomorrow?"
 CONFIDENT_ERROR_PROMPT = "You were sure, but it was wrong. What could make an answer like this wrong?"
 EVALUATION_PROMPT = "What worked in this session, and what will you change next time?"
 SUMMARY_PROMPT = "Summarise the main idea of what you practised in one sentence."
@@ -111,7 +110,11 @@ def reflection_item_record(
         raise MetacogError("This item belongs to another student.", field="session")
     skill = session_item.item.skill
     if kind == Reflection.Kind.JUDGMENT:
-        value, text, prompt = _probability(judgment, field="judgment"), "", JUDGMENT_PROMPT.format(skill=skill.name)
+        value, text, prompt = (
+            _probability(judgment, field="judgment"),
+            "",
+            selectors.JUDGMENT_PROMPT.format(skill=skill.name),
+        )
     elif kind == Reflection.Kind.CONFIDENT_ERROR:
         value, text, prompt = None, _text(answer, field="answer", required=True), CONFIDENT_ERROR_PROMPT
     elif kind == Reflection.Kind.STRATEGY_NOTE:

@@ -73,7 +73,7 @@ def item_reflect(request: AuthedRequest, session_id: int, position: int) -> Http
         Reflection.Kind.STRATEGY_NOTE: "metacog/_note.html",
     }
     template = templates.get(kind, "metacog/_saved.html")
-    ctx = {"session": session, "si": si, "item": si.item}
+    ctx = {"session": session, "si": si, "item": si.item, **selectors.judgment_form(session_item=si)}
     try:
         reflection = services.reflection_item_record(
             student=request.user,

@@ -255,13 +255,38 @@ def _answer(client, session, position, answer="42", confidence="1.0", **extra):
     return page, client.post(reverse("practice_answer", args=[session.pk, position]), data, headers=HX)
 
 
+def test_the_judgment_of_learning_asks_about_tomorrow_only_after_the_item_is_answered(client, world):
+    services.prompt_rule_set(section=world.section, kind="judgment", enabled=True, every_n_items=1)
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.get()
+    page, fb = _answer(client, session, 1, answer="42", confidence="0.75")
+    assert "tomorrow" not in page.lower() and 'id="mc-judgment"' not in page  # nothing asked before answering
+    html = fb.content.decode()
+    legend = re.search(r'<form id="mc-judgment".*?<legend>(.*?)</legend>', html, re.S).group(1)
+    skill = Attempt.objects.get(session=session).skill.name
+    assert "Now that you have answered" in legend and "tomorrow" in legend and skill in legend
+    bad = client.post(
+        reverse("metacog:item_reflect", args=[session.pk, 1]), {"kind": "judgment", "judgment": "7"}, headers=HX
+    )
+    # the form comes back with its choices, so the student can pick one
+    assert bad.status_code == 422 and bad.content.decode().count('name="judgment"') == 4
+    assert "tomorrow" in bad.content.decode()
+    r = client.post(
+        reverse("metacog:item_reflect", args=[session.pk, 1]), {"kind": "judgment", "judgment": "0.75"}, headers=HX
+    )
+    assert r.status_code == 200
+    stored = Reflection.objects.get(kind="judgment")
+    assert stored.prompt in legend  # the history quotes the question the student saw
+
+
 def test_judgment_every_n_items_and_confident_error_prompt(client, world):
     services.prompt_rule_set(section=world.section, kind="judgment", enabled=True, every_n_items=2)
     client.force_login(world.student)
     client.post(reverse("practice_start", args=[world.section.pk]))
     session = world.student.practice_sessions.get()
     page, fb = _answer(client, session, 1, answer="7", confidence="1.0")
-    assert "how likely are you to get the next" not in page.lower()
+    assert "how likely are you to get" not in fb.content.decode().lower()
     assert "What could make an answer like this wrong?" in fb.content.decode()
     r = client.post(
         reverse("metacog:item_reflect", args=[session.pk, 1]),
@@ -270,7 +295,7 @@ def test_judgment_every_n_items_and_confident_error_prompt(client, world):
     )
     assert r.status_code == 200 and Reflection.objects.get(kind="confident_error").answer == "misread"
     page, fb = _answer(client, session, 2, answer="42", confidence="0.5")
-    assert "how likely are you to get the next" in page.lower()
+    assert "how likely are you to get" in fb.content.decode().lower()
     assert "What could make" not in fb.content.decode()
 
 
