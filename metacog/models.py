@@ -149,6 +149,9 @@ class StrategySuggestion(models.Model):
     calibration_gain = models.FloatField(null=True, blank=True)
     reward = models.FloatField(null=True, blank=True)
     measured_at = models.DateTimeField(null=True, blank=True)
+    # In use from acceptance until another strategy is accepted or the student rates it not helpful; measuring
+    # its outcome does not end it (the student is still doing what they agreed to).
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When an accepted strategy stopped being used")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -173,8 +176,8 @@ class StrategySuggestion(models.Model):
 
     @property
     def is_active(self) -> bool:
-        """Accepted and not yet measured: its action changes the student's next practice."""
-        return self.status == self.Status.ACCEPTED and self.measured_at is None
+        """Accepted and not ended: its action shapes the student's practice, and it is not offered again."""
+        return self.status == self.Status.ACCEPTED and self.ended_at is None
 
 
 class ScheduledReview(models.Model):

@@ -189,7 +189,7 @@ def active_suggestion(*, student: User, section: Section) -> StrategySuggestion 
     """The accepted suggestion whose action shapes the student's practice now (the latest one)."""
     return (
         StrategySuggestion.objects.filter(
-            student=student, section=section, status=StrategySuggestion.Status.ACCEPTED, measured_at__isnull=True
+            student=student, section=section, status=StrategySuggestion.Status.ACCEPTED, ended_at__isnull=True
         )
         .order_by("-responded_at", "-id")
         .first()
@@ -337,7 +337,7 @@ def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
     own = viewer.pk == session.student_id
     evaluation = Reflection.objects.filter(session=session, kind=Reflection.Kind.EVALUATION).first()
     summary_note = Reflection.objects.filter(session=session, kind=Reflection.Kind.SUMMARY).first()
-    # The suggestion in force during this session: accepted before it started, not measured before it started.
+    # The suggestion in force during this session: accepted before it started, not ended before it started.
     used = (
         StrategySuggestion.objects.filter(
             student_id=session.student_id,
@@ -345,7 +345,7 @@ def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
             status=StrategySuggestion.Status.ACCEPTED,
             responded_at__lte=session.started_at,
         )
-        .filter(Q(measured_at__isnull=True) | Q(measured_at__gte=session.started_at))
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=session.started_at))
         .order_by("-responded_at", "-id")
         .first()
     )

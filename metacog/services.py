@@ -318,15 +318,22 @@ def suggestion_make(*, session: PracticeSession, seed: int = 0) -> StrategySugge
     if existing is not None:
         return existing
     student, section = session.student, session.section
-    allowed = selectors.enabled_strategy_slugs(section=section)
+    # The strategy in use is not offered again: the student already agreed to it (measuring its outcome
+    # after a few answers does not end it).
+    in_use = selectors.active_suggestion(student=student, section=section)
+    allowed = [s for s in selectors.enabled_strategy_slugs(section=section) if in_use is None or s != in_use.strategy]
+    if not allowed:
+        return None
     recent = list(
         StrategySuggestion.objects.filter(student=student, section=section)
         .order_by("-created_at", "-id")
-        .values_list("strategy", "status")[:2]
+        .values_list("strategy", "status", "rating")[:2]
     )
     # Respect the student's "no": a strategy dismissed or marked unhelpful is not offered again right away.
     declined = {
-        s for s, st in recent if st in (StrategySuggestion.Status.DISMISSED, StrategySuggestion.Status.NOT_HELPFUL)
+        s
+        for s, st, rating in recent
+        if st in (StrategySuggestion.Status.DISMISSED, StrategySuggestion.Status.NOT_HELPFUL) or rating == -1
     }
     allowed = [s for s in allowed if s not in declined] or allowed
     if not allowed:
@@ -393,14 +400,16 @@ def suggestion_respond(*, suggestion: StrategySuggestion, student: User, respons
             if s.status == Status.OFFERED:
                 s.status = Status.NOT_HELPFUL
                 s.responded_at = now
+            elif s.is_active:
+                s.ended_at = now  # tried and judged unhelpful: stop shaping their practice with it
         elif s.status == Status.OFFERED:
             s.status = Status.ACCEPTED if response == "accept" else Status.DISMISSED
             s.responded_at = now
             if response == "accept":
-                # One strategy at a time: a newer acceptance replaces an older, unmeasured one.
+                # One strategy at a time: a newer acceptance ends the one in use (it stays accepted in the history).
                 StrategySuggestion.objects.filter(
-                    student=student, section_id=s.section_id, status=Status.ACCEPTED, measured_at__isnull=True
-                ).exclude(pk=s.pk).update(status=Status.DISMISSED)
+                    student=student, section_id=s.section_id, status=Status.ACCEPTED, ended_at__isnull=True
+                ).exclude(pk=s.pk).update(ended_at=now)
                 _action_start(suggestion=s, now=now)
         if s.status == Status.NOT_HELPFUL and s.reward is None:
             # Not tried, judged unhelpful: the rating is the whole outcome.
@@ -455,11 +464,12 @@ def suggestion_outcomes_measure(*, student: User, section: Section) -> list[Stra
         responded_at__isnull=False,
     )
     for s in pending:
-        after = list(
-            Attempt.objects.filter(student=student, skill__course_id=section.course_id, created_at__gt=s.responded_at)
-            .order_by("created_at", "id")
-            .values_list("confidence", "correct")[:20]
+        answers = Attempt.objects.filter(
+            student=student, skill__course_id=section.course_id, created_at__gt=s.responded_at
         )
+        if s.ended_at is not None:  # replaced before it was measured: only the answers while it was in use
+            answers = answers.filter(created_at__lte=s.ended_at)
+        after = list(answers.order_by("created_at", "id").values_list("confidence", "correct")[:20])
         if len(after) < MIN_OUTCOME_ANSWERS:
             continue
         acc = sum(y for _, y in after) / len(after)

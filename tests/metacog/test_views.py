@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from metacog import services
 from metacog.models import PromptRule, Reflection, StrategySetting, StrategySuggestion
@@ -493,3 +495,49 @@ def test_learner_model_prediction_feeds_the_context(world, monkeypatch):
     s2 = world.session(ended=True)
     world.answers(s2, [False, False])
     assert services.suggestion_make(session=s2).context["prediction_source"] == "observed"
+
+
+def test_a_strategy_in_use_is_not_offered_again_and_the_history_lists_it_once(client, world):
+    from metacog import selectors
+    from metacog.catalog import SLUGS
+
+    for slug in SLUGS:
+        if slug != "rereading":
+            services.strategy_setting_set(section=world.section, strategy=slug, enabled=False)
+    first = world.session(ended=True, minutes_ago=30)
+    world.answers(first, [True, False], when=timezone.now() - timedelta(minutes=30))
+    sug = services.session_ended(session=first)
+    assert sug.strategy == "rereading"
+    services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
+    # Five answers later, all right: the outcome is measured (it "helped"), and the strategy is still in use.
+    second = world.session(ended=True)
+    world.answers(second, [True] * 5, when=timezone.now() + timedelta(seconds=5))
+    assert services.session_ended(session=second) is None  # the only strategy the class allows is in use
+    sug.refresh_from_db()
+    assert sug.measured_at is not None and sug.reward > 0
+    assert selectors.active_suggestion(student=world.student, section=world.section) == sug
+    # With another strategy allowed, that one is offered, never the one in use.
+    services.strategy_setting_set(section=world.section, strategy="summarisation", enabled=True)
+    third = world.session(ended=True)
+    world.answers(third, [True, True], when=timezone.now() + timedelta(seconds=30))
+    assert services.session_ended(session=third).strategy == "summarisation"
+
+    client.force_login(world.student)
+    html = client.get(reverse("metacog:me")).content.decode()
+    listed = re.search(r'id="h-sug".*?</section>', html, re.S).group(0)
+    assert listed.count("<strong>Rereading the solution</strong>") == 1 and "in use" in listed
+    assert "When you tried it before" not in listed
+
+
+def test_accepting_another_strategy_or_rating_it_not_helpful_ends_the_one_in_use(world):
+    from metacog import selectors
+
+    old = _accept(world, "rereading")
+    new = _accept(world, "summarisation")
+    old.refresh_from_db()
+    assert old.status == "accepted" and old.ended_at is not None and not old.is_active  # tried, then replaced
+    assert selectors.active_suggestion(student=world.student, section=world.section) == new
+    services.suggestion_respond(suggestion=new, student=world.student, response="not_helpful")
+    new.refresh_from_db()
+    assert new.status == "accepted" and new.rating == -1 and not new.is_active
+    assert selectors.active_suggestion(student=world.student, section=world.section) is None
