@@ -338,7 +338,9 @@ def suggestion_make(*, session: PracticeSession, seed: int = 0) -> StrategySugge
     allowed = [s for s in allowed if s not in declined] or allowed
     if not allowed:
         return None
-    attempts = selectors.answers_for_student(student=student, section=section, limit=60)
+    # The answers up to this session's last one: the window the summary's calibration verdict judges too.
+    last = Attempt.objects.filter(session=session).order_by("-created_at", "-id").first()
+    attempts = selectors.answers_for_student(student=student, section=section, limit=60, until=last)
     skill_ids = list(Skill.objects.filter(course_id=section.course_id).values_list("pk", flat=True))
     predicted = selectors.predicted_accuracy_for(student=student, skill_ids=skill_ids)
     ctx = context_from_answers(selectors.answer_records(attempts), predicted_accuracy=predicted)

@@ -140,7 +140,9 @@ def _history(request: AuthedRequest, student: User) -> HttpResponse:
         {
             "student": student,
             "own": student.pk == request.user.pk,
-            "calibration": selectors.calibration_for_student(student=student),
+            "calibration": selectors.calibration_for_student(
+                student=student, voice=selectors.voice_for(student=student, viewer=request.user)
+            ),
             "reflections": selectors.reflections_for_student(student=student),
             "suggestions": selectors.suggestions_for_student(student=student),
             "reviews": selectors.reviews_for_student(student=student),

@@ -409,7 +409,7 @@ def test_history_and_summary_queries_do_not_grow_with_data(client, world):
 
 def _accept(world, strategy):
     s = world.session(ended=True, minutes_ago=10)
-    world.answers(s, [True, False])
+    world.answers(s, [True, False], when=timezone.now() - timedelta(minutes=10))
     sug = services.suggestion_make(session=s)
     StrategySuggestion.objects.filter(pk=sug.pk).update(strategy=strategy)
     return services.suggestion_respond(
@@ -447,7 +447,9 @@ def test_feedback_actions_calibration_nudge_and_open_solution(client, world):
     client.post(reverse("practice_start", args=[world.section.pk]))
     session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
     _, fb = _answer(client, session, 1, answer="42", confidence="0.5")
-    assert "your confidence averaged 50 % and you got 100 % right (1 answer)" in fb.content.decode()
+    # the two answers before accepting and this one: the window the summary and the suggestions judge
+    running = "over your last 3 answers your confidence averaged 83 % and you got 2 of 3 right (67 %). Too few"
+    assert running in fb.content.decode()
 
     client.post(reverse("practice_end", args=[session.pk]))
     _accept(world, "help_seeking")
@@ -541,3 +543,96 @@ def test_accepting_another_strategy_or_rating_it_not_helpful_ends_the_one_in_use
     new.refresh_from_db()
     assert new.status == "accepted" and new.rating == -1 and not new.is_active
     assert selectors.active_suggestion(student=world.student, section=world.section) is None
+
+
+# --- one calibration verdict per page ----------------------------------------------------------------------
+
+# Words each verdict uses, in its sentence, headline and table label; a page may use one verdict's words only.
+VERDICT_WORDS = {
+    "too_few": ("too few", "not enough answers"),
+    "over": ("surer than",),
+    "under": ("know more than", "knows more than", "less sure than"),
+    "calibrated": ("matches your results", "matches their results", "confidence matches"),
+    "unclear": ("can't tell",),
+}
+OLD_WORDS = ("within the noise", "tracked your accuracy", "matched your accuracy", "felt surer", "over-confident")
+
+
+def _statements(html):
+    """The page's visible text, outside the Details toggles (which hold numbers, not verdicts)."""
+    html = re.sub(r"<details.*?</details>", " ", html, flags=re.S)
+    html = re.sub(r"<(script|style|title|desc)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#x27;", "'").lower()
+
+
+def _assert_one_verdict(text, verdict):
+    assert any(w in text for w in VERDICT_WORDS[verdict]), (verdict, text)
+    for other, words in VERDICT_WORDS.items():
+        if other != verdict:
+            assert not [w for w in words if w in text], (verdict, other, text)
+    assert not [w for w in OLD_WORDS if w in text], text
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "confidence", "verdict"),
+    [
+        ([True, True, True, False, False], 1.0, "too_few"),  # below the minimum, a 40-point gap
+        ([True] * 5 + [False] * 5, 0.75, "unclear"),  # a 25-point gap inside the noise of 10 answers
+        ([True, False] * 10, 1.0, "over"),  # outside the noise, above
+        ([True] * 16 + [False] * 4, 0.25, "under"),  # outside the noise, below
+        ([True] * 23 + [False] * 7, 0.75, "calibrated"),  # 30 answers: the interval within 20 points of zero
+    ],
+)
+def test_every_calibration_statement_on_a_page_comes_from_one_verdict(client, world, outcomes, confidence, verdict):
+    # calibration_check is the only strategy the class allows, so the suggestion's reason is about calibration
+    from metacog.catalog import SLUGS
+
+    for slug in SLUGS:
+        if slug != "calibration_check":
+            services.strategy_setting_set(section=world.section, strategy=slug, enabled=False)
+    session = world.session(ended=True)
+    world.answers(session, outcomes, confidence=confidence)
+    suggestion = services.session_ended(session=session)
+    assert suggestion.strategy == "calibration_check"
+
+    client.force_login(world.student)
+    summary = _statements(client.get(reverse("practice_summary", args=[session.pk])).content.decode())
+    _assert_one_verdict(summary, verdict)
+    assert suggestion.reason.lower() in summary
+    history = _statements(client.get(reverse("metacog:me")).content.decode())
+    _assert_one_verdict(history, verdict)
+
+    client.force_login(world.teacher)
+    for url in (reverse("practice_summary", args=[session.pk]), reverse("metacog:student", args=[world.student.pk])):
+        text = _statements(client.get(url).content.decode())
+        _assert_one_verdict(text, verdict)
+
+
+def test_the_running_calibration_check_states_the_summary_verdict(client, world):
+    _accept(world, "calibration_check")
+    client.force_login(world.student)
+    client.post(reverse("practice_start", args=[world.section.pk]))
+    session = world.student.practice_sessions.filter(ended_at__isnull=True).get()
+    for position, answer in enumerate(["42", "7", "42"], start=1):
+        _, fb = _answer(client, session, position, answer=answer, confidence="1.0")
+        _assert_one_verdict(_statements(fb.content.decode()), "too_few")
+
+
+def test_the_summary_judges_the_answers_the_suggestion_looked_at(client, world):
+    """A short session after a long one: the summary's verdict and the suggestion's reason rest on the same
+    recent answers, so the page cannot say "too few to judge" beside "you tend to feel surer"."""
+    from metacog.catalog import SLUGS
+
+    for slug in SLUGS:
+        if slug != "calibration_check":
+            services.strategy_setting_set(section=world.section, strategy=slug, enabled=False)
+    earlier = world.session(ended=True, minutes_ago=60)
+    world.answers(earlier, [True, False] * 10, confidence=1.0, when=timezone.now() - timedelta(minutes=60))
+    short = world.session(ended=True)
+    world.answers(short, [True, True, False, True, False], confidence=1.0)
+    suggestion = services.session_ended(session=short)
+    assert suggestion.reason.startswith("You tend to feel surer than your results show: over your last 25 answers")
+    client.force_login(world.student)
+    summary = _statements(client.get(reverse("practice_summary", args=[short.pk])).content.decode())
+    _assert_one_verdict(summary, "over")
+    assert suggestion.reason.lower() in summary
