@@ -238,6 +238,63 @@ def calibration_sentence(j: CalibrationJudgment, *, voice: Voice = YOU, answers:
     return text
 
 
+NOT_ENOUGH = "not enough answers yet"
+
+
+def _signed(points: int) -> str:
+    return f"+{points}" if points > 0 else str(points).replace("-", "−")
+
+
+def gap_text(j: CalibrationJudgment) -> str:
+    """The gap and its interval in points, or "not enough answers yet" below the minimum."""
+    if not j.enough or j.gap_points is None:
+        return NOT_ENOUGH
+    return (
+        f"{_signed(j.gap_points)} points; the real gap is likely between {_signed(j.gap_low_points or 0)} "
+        f"and {_signed(j.gap_high_points or 0)} points"
+    )
+
+
+def calibration_details(report: CalibrationReport, *, voice: Voice = YOU) -> list[tuple[str, str]]:
+    """The numbers behind the verdict as (what it measures, value) in plain words, for a Details toggle.
+
+    A measure resting on too few answers, or with no value or a zero-width interval (every pair tied, every
+    answer right), says so instead of printing "0.00 [0.00, 0.00]". Teachers also get the measures' names.
+    """
+    poss = voice.possessive
+    named = not voice.own
+    rows = [
+        (
+            f"Gap between {poss} confidence and {poss} results" + (" (confidence − accuracy)" if named else ""),
+            gap_text(report.judgment),
+        )
+    ]
+    g = report.gamma
+    if not report.judgment.enough:
+        gamma = NOT_ENOUGH
+    elif g.value is None:
+        gamma = NOT_ENOUGH + " (it needs right and wrong answers with different ratings)"
+    else:
+        gamma = f"{g.value:+.2f} on a scale from −1 to +1, higher is better".replace("-", "−")
+        if g.low is not None and g.high is not None and g.low < g.high:
+            gamma += f" (likely between {g.low:+.2f} and {g.high:+.2f})".replace("-", "−")
+    rows.append(
+        (
+            f"How well {poss} ratings tell right answers from wrong ones"
+            + (" (Goodman–Kruskal gamma)" if named else ""),
+            gamma,
+        )
+    )
+    b = report.brier
+    brier = (
+        NOT_ENOUGH
+        if not report.judgment.enough or b.value is None
+        else f"{b.value:.2f}, where 0 is perfect and 0.25 is what rating every answer 50 % scores"
+    )
+    rows.append((f"Overall score of {poss} ratings" + (" (Brier score)" if named else ""), brier))
+    return rows
+
+
 @dataclass(frozen=True)
 class CalibrationReport:
     n: int

@@ -175,6 +175,11 @@ class StrategySuggestion(models.Model):
         return BY_SLUG.get(self.strategy)
 
     @property
+    def performance_points(self) -> int | None:
+        """The measured accuracy change in whole points, without its sign (pages say "more" or "fewer")."""
+        return None if self.performance_gain is None else round(abs(self.performance_gain) * 100)
+
+    @property
     def is_active(self) -> bool:
         """Accepted and not ended: its action shapes the student's practice, and it is not offered again."""
         return self.status == self.Status.ACCEPTED and self.ended_at is None

@@ -18,10 +18,12 @@ from .calibration import (
     CalibrationReport,
     Voice,
     calibration_by,
+    calibration_details,
     calibration_headline,
     calibration_judgment,
     calibration_report,
     calibration_sentence,
+    gap_text,
 )
 from .context import WINDOW, AnswerRecord
 from .models import PromptKind, PromptRule, Reflection, ScheduledReview, StrategySetting, StrategySuggestion
@@ -108,6 +110,7 @@ class JudgmentView:
     sentence: str
     headline: str
     label: str
+    gap: str
 
     @classmethod
     def of(cls, judgment: CalibrationJudgment, *, voice: Voice = YOU, answers: str | None = None) -> JudgmentView:
@@ -116,6 +119,7 @@ class JudgmentView:
             calibration_sentence(judgment, voice=voice, answers=answers),
             calibration_headline(judgment, voice=voice),
             VERDICT_LABELS[judgment.verdict],
+            gap_text(judgment),
         )
 
 
@@ -125,6 +129,7 @@ class CalibrationView:
     points: list[ChartPoint]
     verdict: JudgmentView
     voice: Voice
+    details: list[tuple[str, str]]
 
 
 BIN_LABELS = ["Guessing", "Unsure", "Fairly sure", "Certain"]
@@ -151,7 +156,13 @@ def calibration_view(
                 accuracy=b.accuracy,  # type: ignore[arg-type]
             )
         )
-    return CalibrationView(report, points, JudgmentView.of(report.judgment, voice=voice, answers=answers), voice)
+    return CalibrationView(
+        report,
+        points,
+        JudgmentView.of(report.judgment, voice=voice, answers=answers),
+        voice,
+        calibration_details(report, voice=voice),
+    )
 
 
 def voice_for(*, student: User, viewer: User) -> Voice:
@@ -448,4 +459,5 @@ def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
         and used_strategy.action == catalog.ACTION_SUMMARY_BOX
         and summary_note is None,
         "mc_own": own,
+        "mc_voice": voice,
     }

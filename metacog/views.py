@@ -15,6 +15,7 @@ from tutor.http import AuthedRequest
 from tutor.models import PracticeSession, Section, SessionItem, User
 
 from . import catalog, selectors, services
+from .calibration import YOU
 from .models import PromptKind, Reflection, StrategySuggestion
 
 
@@ -116,7 +117,7 @@ def suggestion_respond(request: AuthedRequest, suggestion_id: int) -> HttpRespon
     suggestion = get_object_or_404(StrategySuggestion.objects.select_related("section"), pk=suggestion_id)
     if suggestion.student_id != request.user.pk:
         raise Http404("No such suggestion")  # teachers see suggestions; only the student answers them
-    ctx = {"mc_suggestion": suggestion, "mc_own": True}
+    ctx = {"mc_suggestion": suggestion, "mc_own": True, "mc_voice": YOU}
     try:
         suggestion = services.suggestion_respond(
             suggestion=suggestion, student=request.user, response=request.POST.get("response", "")
@@ -124,7 +125,7 @@ def suggestion_respond(request: AuthedRequest, suggestion_id: int) -> HttpRespon
     except services.MetacogError as exc:
         return _invalid(request, "metacog/_suggestion.html", ctx, exc)
     if request.htmx:
-        return render(request, "metacog/_suggestion.html", {"mc_suggestion": suggestion, "mc_own": True})
+        return render(request, "metacog/_suggestion.html", {**ctx, "mc_suggestion": suggestion})
     if suggestion.session_id:
         return redirect("practice_summary", session_id=suggestion.session_id)
     return redirect("metacog:me")
@@ -134,15 +135,15 @@ def suggestion_respond(request: AuthedRequest, suggestion_id: int) -> HttpRespon
 
 
 def _history(request: AuthedRequest, student: User) -> HttpResponse:
+    voice = selectors.voice_for(student=student, viewer=request.user)
     return render(
         request,
         "metacog/history.html",
         {
             "student": student,
-            "own": student.pk == request.user.pk,
-            "calibration": selectors.calibration_for_student(
-                student=student, voice=selectors.voice_for(student=student, viewer=request.user)
-            ),
+            "own": voice.own,
+            "voice": voice,
+            "calibration": selectors.calibration_for_student(student=student, voice=voice),
             "reflections": selectors.reflections_for_student(student=student),
             "suggestions": selectors.suggestions_for_student(student=student),
             "reviews": selectors.reviews_for_student(student=student),

@@ -148,3 +148,18 @@ def test_bad_input_is_rejected():
     with pytest.raises(ValueError):
         brier_score([1.5], [1])
     assert brier_score([], []).value is None
+
+
+def test_details_never_print_a_degenerate_interval():
+    from metacog.calibration import NOT_ENOUGH, Voice, calibration_details
+
+    all_right = dict(calibration_details(calibration_report([1.0] * 12, [1] * 12, bootstrap=0)))
+    gap, gamma, brier = all_right.values()
+    assert gap == "0 points; the real gap is likely between 0 and +24 points"
+    assert gamma.startswith(NOT_ENOUGH) and "right and wrong answers" in gamma  # every pair tied
+    assert brier.startswith("0.00, where 0 is perfect")
+    few = calibration_details(calibration_report([0.5] * 5, [1, 0, 1, 0, 1], bootstrap=0))
+    assert [value for _, value in few] == [NOT_ENOUGH] * 3
+    named = [label for label, _ in calibration_details(calibration_report([0.5], [1]), voice=Voice("Ana"))]
+    assert named[0] == "Gap between their confidence and their results (confidence − accuracy)"
+    assert named[2].endswith("(Brier score)")

@@ -636,3 +636,52 @@ def test_the_summary_judges_the_answers_the_suggestion_looked_at(client, world):
     summary = _statements(client.get(reverse("practice_summary", args=[short.pk])).content.decode())
     _assert_one_verdict(summary, "over")
     assert suggestion.reason.lower() in summary
+
+
+# --- plain words for students, "their" for teachers --------------------------------------------------------
+
+JARGON = ("Bias", "Gamma", "gamma", "Brier", "ECE", "(se)", "±", "[0.00", "0.00 [", "95 %]", "calibrated", "verdict")
+
+
+def _outside_details(html):
+    return re.sub(r"<details.*?</details>", " ", html, flags=re.S)
+
+
+def test_the_learning_history_speaks_plainly_with_the_numbers_behind_details(client, world):
+    s = world.session(ended=True)
+    world.answers(s, [True] * 12, confidence=1.0)  # every answer right: the case that printed "0.00 [0.00, 0.00]"
+    world.answers(s, [True, False, True], confidence=0.75, skill=1)
+    client.force_login(world.student)
+    html = client.get(reverse("metacog:me")).content.decode()
+    visible = _outside_details(html)
+    for word in JARGON:
+        assert word not in visible, word
+    assert "0.00 [0.00, 0.00]" not in html and "(se)" not in html and "Brier" not in html
+    assert "When you said “Certain”, you got 12 of 12 right." in visible
+    assert "When you said “Fairly sure”, you got 2 of 3 right." in visible
+    assert "<summary>Details</summary>" in html
+    details = " ".join(re.findall(r"<details.*?</details>", html, flags=re.S))
+    assert "points; the real gap is likely between" in details  # the numbers are there, behind the toggle
+    assert "decimals: not enough answers yet" in details  # three answers: no numbers pretending otherwise
+    assert "How well your ratings tell right answers from wrong ones" in details
+    assert "+1.00 on a scale from −1 to +1" in details and "between +1.00 and +1.00" not in details
+
+
+def test_a_teacher_sees_their_not_your_and_the_students_name(client, world):
+    world.student.first_name, world.student.last_name = "Ana", "Lopez"
+    world.student.save()
+    s = world.session(ended=True)
+    world.answers(s, [True, False] * 10, confidence=1.0)
+    suggestion = services.session_ended(session=s)
+    client.force_login(world.teacher)
+    for url in (reverse("metacog:student", args=[world.student.pk]), reverse("practice_summary", args=[s.pk])):
+        html = client.get(url).content.decode()
+        assert "Ana Lopez tends to feel surer than their results show" in html
+        assert "Reason shown to Ana Lopez" in html and f"“{suggestion.reason}”" in html
+        # outside what the student was shown (quoted), the page speaks of them, not to them
+        own_words = re.sub(r"“[^”]*”", " ", _statements(html))
+        assert not re.search(r"\byou(r)?\b", own_words), own_words
+        assert "their confidence" in own_words
+    history = client.get(reverse("metacog:student", args=[world.student.pk])).content.decode()
+    assert "When they said “Certain”, they got 10 of 20 right." in history
+    assert "(Brier score)" in history  # teachers also get the measures' names, behind Details
