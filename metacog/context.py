@@ -179,9 +179,13 @@ def _signal_text(top: str, ctx: StrategyContext, last: str) -> str:
     return ""
 
 
-def reason_for(strategy: Strategy, ctx: StrategyContext, *, own_mean_reward: float | None = None) -> str:
+def reason_for(strategy: Strategy, ctx: StrategyContext, *, own_gain: float | None = None) -> str:
     """A plain-language reason citing the student's own numbers for the signal that weighs most (the next one
-    when the strongest cannot honestly be put into words, e.g. a calibration gap that may be chance)."""
+    when the strongest cannot honestly be put into words, e.g. a calibration gap that may be chance).
+
+    ``own_gain``: the mean accuracy change measured when the student tried this strategy before, the number
+    their history shows, so the reason states it rather than a verdict ("it helped") the history may not share.
+    """
     if ctx.n == 0:
         return "You have no answers yet, so this is a strategy that works well for most students."
     contributions = {f: w * ctx.values.get(f, 0.0) for f, w in strategy.relevance.items()}
@@ -195,7 +199,11 @@ def reason_for(strategy: Strategy, ctx: StrategyContext, *, own_mean_reward: flo
             break
     if not text:
         text = f"Based on {last} ({ctx.n_correct} right), this strategy fits students with answers like yours."
-    if own_mean_reward is not None:
-        verb = "helped" if own_mean_reward > 0 else "did not clearly help"
-        text += f" When you tried it before it {verb} you."
+    if own_gain is not None:
+        points = round(abs(own_gain) * 100)
+        more = "more" if own_gain >= 0 else "fewer"
+        text += (
+            f" When you tried it before, you got {points} point{'s' if points != 1 else ''} {more} right than "
+            "expected afterwards."
+        )
     return text

@@ -353,8 +353,14 @@ def suggestion_make(*, session: PracticeSession, seed: int = 0) -> StrategySugge
     rng = np.random.default_rng([seed, student.pk, n_before])
     choice, means = policy_choose(prior=prior, x=x[None, :], counts=counts, resid_sums=resid, rng=rng)
     slug = prior.arms[int(choice[0])]
-    own = [r for s, _, r in history if s == slug]
-    reason = reason_for(catalog.BY_SLUG[slug], ctx, own_mean_reward=sum(own) / len(own) if own else None)
+    gains = [
+        g
+        for g in StrategySuggestion.objects.filter(
+            student=student, strategy=slug, performance_gain__isnull=False
+        ).values_list("performance_gain", flat=True)
+        if g is not None  # performance_gain__isnull=False, for mypy
+    ]
+    reason = reason_for(catalog.BY_SLUG[slug], ctx, own_gain=sum(gains) / len(gains) if gains else None)
     bias = calibration_bias([a.confidence for a in attempts[-30:]], [a.correct for a in attempts[-30:]])
     try:
         with transaction.atomic():

@@ -685,3 +685,29 @@ def test_a_teacher_sees_their_not_your_and_the_students_name(client, world):
     history = client.get(reverse("metacog:student", args=[world.student.pk])).content.decode()
     assert "When they said “Certain”, they got 10 of 20 right." in history
     assert "(Brier score)" in history  # teachers also get the measures' names, behind Details
+
+
+def test_a_reason_citing_an_earlier_try_says_what_the_history_says(client, world):
+    """Fewer right answers than expected, but a narrower calibration gap, made the reward positive: the reason
+    said "it helped you" beside a history saying "fewer right than expected"."""
+    from metacog.catalog import SLUGS
+
+    for slug in SLUGS:
+        if slug != "worked_examples":
+            services.strategy_setting_set(section=world.section, strategy=slug, enabled=False)
+    first = world.session(ended=True, minutes_ago=60)
+    world.answers(first, [True, False], when=timezone.now() - timedelta(minutes=60))
+    tried = services.session_ended(session=first)
+    StrategySuggestion.objects.filter(pk=tried.pk).update(
+        status="accepted", responded_at=timezone.now(), ended_at=timezone.now(), measured_at=timezone.now(),
+        outcome_n=8, performance_gain=-0.1, calibration_gain=0.5, reward=-0.1 + 0.5 * 0.5,
+    )  # fmt: skip
+    later = world.session(ended=True)
+    world.answers(later, [True, False, False])
+    again = services.session_ended(session=later)
+    assert again.strategy == "worked_examples"
+    assert "helped" not in again.reason
+    assert again.reason.endswith("When you tried it before, you got 10 points fewer right than expected afterwards.")
+    client.force_login(world.student)
+    html = client.get(reverse("metacog:me")).content.decode()
+    assert "you got 10 points fewer right than expected" in html
