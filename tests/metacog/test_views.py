@@ -450,6 +450,7 @@ def test_feedback_actions_calibration_nudge_and_open_solution(client, world):
     # the two answers before accepting and this one: the window the summary and the suggestions judge
     running = "over your last 3 answers your confidence averaged 83 % and you got 2 of 3 right (67 %). Too few"
     assert running in fb.content.decode()
+    assert "You were 50 % sure" in fb.content.decode()  # in the same units as the check, not "0.50 sure"
 
     client.post(reverse("practice_end", args=[session.pk]))
     _accept(world, "help_seeking")
