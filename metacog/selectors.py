@@ -449,9 +449,13 @@ def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
         .first()
     )
     used_strategy = catalog.BY_SLUG.get(used.strategy) if used else None
+    suggestion = suggestion_for_session(session=session)
+    offered = suggestion is not None and suggestion.status == StrategySuggestion.Status.OFFERED
     return {
         "mc_calibration": calibration_for_session(session=session, voice=voice),
-        "mc_suggestion": suggestion_for_session(session=session),
+        "mc_suggestion": suggestion,
+        # Accepting a new strategy ends the one in use: say so before the student chooses.
+        "mc_in_use": active_suggestion(student=session.student, section=session.section) if own and offered else None,
         "mc_ask_evaluation": own and rules[PromptKind.EVALUATION].enabled and evaluation is None,
         "mc_evaluation": evaluation,
         "mc_summary_box": own

@@ -526,6 +526,8 @@ def test_a_strategy_in_use_is_not_offered_again_and_the_history_lists_it_once(cl
     assert services.session_ended(session=third).strategy == "summarisation"
 
     client.force_login(world.student)
+    summary = client.get(reverse("practice_summary", args=[third.pk])).content.decode()
+    assert "Trying it replaces Rereading the solution, the strategy you are using now." in summary
     html = client.get(reverse("metacog:me")).content.decode()
     listed = re.search(r'id="h-sug".*?</section>', html, re.S).group(0)
     assert listed.count("<strong>Rereading the solution</strong>") == 1 and "in use" in listed
