@@ -17,10 +17,15 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 Z95 = 1.959963984540054
 # No verdict (over/under-confident, good/poor resolution) from fewer answers than this.
 MIN_ANSWERS_FOR_VERDICT = 10
+# "Well calibrated" needs the whole 95 % interval of the gap within this many points of zero, less than one
+# step of the rating buttons (25 points apart). A gap that could still be 30 points is not a match, only not
+# shown to be a mismatch: "can't tell yet".
+CALIBRATED_WITHIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -52,10 +57,242 @@ class CalibrationBin:
     low: float
     high: float
     n: int
+    right: int
     mean_confidence: float | None
     accuracy: float | None
     accuracy_low: float | None
     accuracy_high: float | None
+
+
+class Verdict(StrEnum):
+    TOO_FEW = "too_few"
+    OVER = "over"
+    UNDER = "under"
+    CALIBRATED = "calibrated"
+    UNCLEAR = "unclear"
+
+
+def _points(x: float | None) -> int | None:
+    return None if x is None else round(100 * x)
+
+
+@dataclass(frozen=True)
+class CalibrationJudgment:
+    """The one verdict every page states about a set of answers, with the numbers and interval it rests on.
+
+    gap = mean confidence − accuracy (> 0: surer than the results). The confidences are the student's own
+    ratings, so all the noise is in the outcomes: the interval is mean confidence minus the Wilson interval
+    of the accuracy, which stays honest when every answer is right (or wrong), where a normal interval of the
+    per-answer differences collapses to "0.00 [0.00, 0.00]".
+    """
+
+    verdict: Verdict
+    n: int
+    n_right: int
+    mean_confidence: float | None
+    accuracy: float | None
+    gap: float | None
+    gap_low: float | None
+    gap_high: float | None
+
+    @property
+    def enough(self) -> bool:
+        return self.verdict != Verdict.TOO_FEW
+
+    @property
+    def confidence_pct(self) -> int | None:
+        return _points(self.mean_confidence)
+
+    @property
+    def accuracy_pct(self) -> int | None:
+        return _points(self.accuracy)
+
+    @property
+    def gap_points(self) -> int | None:
+        return _points(self.gap)
+
+    @property
+    def gap_low_points(self) -> int | None:
+        return _points(self.gap_low)
+
+    @property
+    def gap_high_points(self) -> int | None:
+        return _points(self.gap_high)
+
+
+def calibration_judgment(
+    confidences: Sequence[float], outcomes: Sequence[int | bool], *, min_answers: int = MIN_ANSWERS_FOR_VERDICT
+) -> CalibrationJudgment:
+    """Too few answers, over- or under-confident (the interval of the gap excludes zero), well calibrated (the
+    interval lies within ``CALIBRATED_WITHIN`` of zero) or can't tell (neither: the gap may be chance)."""
+    cs, ys = _check(confidences, outcomes)
+    n, k = len(cs), sum(ys)
+    if n == 0:
+        return CalibrationJudgment(Verdict.TOO_FEW, 0, 0, None, None, None, None, None)
+    mean_c, acc = sum(cs) / n, k / n
+    acc_low, acc_high = wilson_interval(k, n)
+    low, high = mean_c - acc_high, mean_c - acc_low  # type: ignore[operator]
+    if n < min_answers:
+        verdict = Verdict.TOO_FEW
+    elif -CALIBRATED_WITHIN <= low and high <= CALIBRATED_WITHIN:
+        verdict = Verdict.CALIBRATED
+    elif low > 0:
+        verdict = Verdict.OVER
+    elif high < 0:
+        verdict = Verdict.UNDER
+    else:
+        verdict = Verdict.UNCLEAR
+    return CalibrationJudgment(verdict, n, k, mean_c, acc, mean_c - acc, low, high)
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Whom a sentence is about: the student reading it (no name) or a named student a teacher is looking at."""
+
+    name: str | None = None
+
+    @property
+    def own(self) -> bool:
+        return self.name is None
+
+    @property
+    def subject(self) -> str:
+        return self.name or "You"
+
+    @property
+    def subject_possessive(self) -> str:
+        return f"{self.name}'s" if self.name else "Your"
+
+    @property
+    def possessive(self) -> str:
+        return "their" if self.name else "your"
+
+    @property
+    def pronoun(self) -> str:
+        return "they" if self.name else "you"
+
+    @property
+    def s(self) -> str:
+        """The verb ending after ``subject``: "you tend", "Ana tends"."""
+        return "s" if self.name else ""
+
+
+YOU = Voice()
+
+VERDICT_LABELS = {
+    Verdict.TOO_FEW: "not enough answers yet",
+    Verdict.OVER: "surer than the results",
+    Verdict.UNDER: "less sure than the results",
+    Verdict.CALIBRATED: "confidence matches the results",
+    Verdict.UNCLEAR: "can't tell yet",
+}
+
+
+def calibration_headline(j: CalibrationJudgment, *, voice: Voice = YOU) -> str:
+    """The verdict in one short sentence, without numbers."""
+    v = voice
+    if j.verdict == Verdict.TOO_FEW:
+        return "No rated answers yet." if j.n == 0 else "Too few answers to judge yet."
+    if j.verdict == Verdict.OVER:
+        return f"{v.subject} tend{v.s} to feel surer than {v.possessive} results show."
+    if j.verdict == Verdict.UNDER:
+        return f"{v.subject} know{v.s} more than {v.pronoun} think."
+    if j.verdict == Verdict.CALIBRATED:
+        return f"{v.subject_possessive} confidence matches {v.possessive} results."
+    return f"Can't tell yet whether {v.possessive} confidence matches {v.possessive} results."
+
+
+def calibration_sentence(j: CalibrationJudgment, *, voice: Voice = YOU, answers: str | None = None) -> str:
+    """The verdict with the numbers it rests on, in plain words. ``answers`` names the answers judged
+    ("your last 20 answers"); by default "N answers"."""
+    v = voice
+    answers = answers or f"{j.n} answer{'s' if j.n != 1 else ''}"
+    if j.n == 0:
+        return (
+            "Rate your confidence on a few items to see how well it tracks your results."
+            if v.own
+            else "No rated answers yet."
+        )
+    if j.verdict == Verdict.TOO_FEW:
+        return (
+            f"Only {j.n} answer{'s' if j.n != 1 else ''} so far: too few to judge {v.possessive} confidence yet "
+            f"(we wait for {MIN_ANSWERS_FOR_VERDICT})."
+        )
+    but = "but" if j.verdict in (Verdict.OVER, Verdict.UNDER) else "and"
+    numbers = (
+        f"over {answers} {v.possessive} confidence averaged {j.confidence_pct} % {but} {v.pronoun} got "
+        f"{j.n_right} of {j.n} right ({j.accuracy_pct} %)"
+    )
+    if j.verdict == Verdict.UNCLEAR:
+        chance = (
+            "a gap like this can still be chance"
+            if abs(j.gap or 0) >= CALIBRATED_WITHIN
+            else "the two could still be far apart"
+        )
+        return f"Can't tell yet: {numbers}, and with this few answers {chance}."
+    text = f"{calibration_headline(j, voice=v)[:-1]}: {numbers}."
+    if v.own and j.verdict == Verdict.OVER:
+        text += " When you feel sure, check once more."
+    elif v.own and j.verdict == Verdict.UNDER:
+        text += " Trust yourself a little more."
+    return text
+
+
+NOT_ENOUGH = "not enough answers yet"
+
+
+def _signed(points: int) -> str:
+    return f"+{points}" if points > 0 else str(points).replace("-", "−")
+
+
+def gap_text(j: CalibrationJudgment) -> str:
+    """The gap and its interval in points, or "not enough answers yet" below the minimum."""
+    if not j.enough or j.gap_points is None:
+        return NOT_ENOUGH
+    return (
+        f"{_signed(j.gap_points)} points; the real gap is likely between {_signed(j.gap_low_points or 0)} "
+        f"and {_signed(j.gap_high_points or 0)} points"
+    )
+
+
+def calibration_details(report: CalibrationReport, *, voice: Voice = YOU) -> list[tuple[str, str]]:
+    """The numbers behind the verdict as (what it measures, value) in plain words, for a Details toggle.
+
+    A measure resting on too few answers, or with no value or a zero-width interval (every pair tied, every
+    answer right), says so instead of printing "0.00 [0.00, 0.00]". Teachers also get the measures' names.
+    """
+    poss = voice.possessive
+    named = not voice.own
+    rows = [
+        (
+            f"Gap between {poss} confidence and {poss} results" + (" (confidence − accuracy)" if named else ""),
+            gap_text(report.judgment),
+        )
+    ]
+    g = report.gamma
+    if not report.judgment.enough:
+        gamma = NOT_ENOUGH
+    elif g.value is None:
+        gamma = NOT_ENOUGH + " (it needs right and wrong answers with different ratings)"
+    else:
+        gamma = f"{g.value:+.2f} on a scale from −1 to +1, higher is better".replace("-", "−")
+        if g.low is not None and g.high is not None and g.low < g.high:
+            gamma += f" (likely between {g.low:+.2f} and {g.high:+.2f})".replace("-", "−")
+    rows.append(
+        (
+            f"How well {poss} ratings tell right answers from wrong ones"
+            + (" (Goodman–Kruskal gamma)" if named else ""),
+            gamma,
+        )
+    )
+    b = report.brier
+    brier = (
+        NOT_ENOUGH
+        if not report.judgment.enough or b.value is None
+        else f"{b.value:.2f}, where 0 is perfect and 0.25 is what rating every answer 50 % scores"
+    )
+    rows.append((f"Overall score of {poss} ratings" + (" (Brier score)" if named else ""), brier))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -67,8 +304,7 @@ class CalibrationReport:
     gamma: Estimate
     ece: Estimate
     bins: list[CalibrationBin]
-    verdict: str
-    sentence: str
+    judgment: CalibrationJudgment
 
 
 def _check(confidences: Sequence[float], outcomes: Sequence[int | bool]) -> tuple[list[float], list[int]]:
@@ -181,6 +417,7 @@ def calibration_bins(
                 low=lo,
                 high=hi,
                 n=k,
+                right=hits,
                 mean_confidence=sum(c for c, _ in members) / k if k else None,
                 accuracy=hits / k if k else None,
                 accuracy_low=a_lo,
@@ -229,56 +466,19 @@ def expected_calibration_error(
     return Estimate(value, n, low, high, se)
 
 
-def calibration_verdict(bias: Estimate) -> str:
-    """'over', 'under', 'calibrated' or 'too_few'. A direction only when the 95 % interval excludes zero."""
-    if not bias.enough or bias.low is None or bias.high is None:
-        return "too_few"
-    if bias.low > 0:
-        return "over"
-    if bias.high < 0:
-        return "under"
-    return "calibrated"
-
-
-def calibration_sentence(report_n: int, bias: Estimate, verdict: str) -> str:
-    """One plain-language sentence for the student, citing the numbers it rests on."""
-    if report_n == 0:
-        return "Rate your confidence on a few items to see how well it tracks your accuracy."
-    if verdict == "too_few":
-        return (
-            f"Only {report_n} answer{'s' if report_n != 1 else ''} so far: too few to judge your confidence yet "
-            f"(we wait for {MIN_ANSWERS_FOR_VERDICT})."
-        )
-    pts = round(abs(bias.value or 0) * 100)
-    if verdict == "over":
-        return (
-            f"Over {report_n} answers your confidence was {pts} points higher than your accuracy: "
-            "when you feel sure, check once more."
-        )
-    if verdict == "under":
-        return (
-            f"Over {report_n} answers your accuracy was {pts} points higher than your confidence: "
-            "you know more than you think."
-        )
-    return f"Over {report_n} answers your confidence tracked your accuracy (gap {pts} points, within the noise)."
-
-
 def calibration_report(
     confidences: Sequence[float], outcomes: Sequence[int | bool], *, bootstrap: int = 200, seed: int = 0
 ) -> CalibrationReport:
     cs, ys = _check(confidences, outcomes)
-    bias = calibration_bias(cs, ys)
-    verdict = calibration_verdict(bias)
     return CalibrationReport(
         n=len(cs),
         brier=brier_score(cs, ys),
         murphy=murphy_decomposition(cs, ys),
-        bias=bias,
+        bias=calibration_bias(cs, ys),
         gamma=goodman_kruskal_gamma(cs, ys),
         ece=expected_calibration_error(cs, ys, bootstrap=bootstrap, seed=seed),
         bins=calibration_bins(cs, ys),
-        verdict=verdict,
-        sentence=calibration_sentence(len(cs), bias, verdict),
+        judgment=calibration_judgment(cs, ys),
     )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .calibration import CalibrationJudgment, Verdict, calibration_judgment, calibration_sentence
 from .catalog import Strategy
 
 FEATURES: tuple[str, ...] = (
@@ -58,6 +59,8 @@ class StrategyContext:
     focus_confident_wrong: int = 0
     focus_n: int = 0
     values: dict[str, float] = field(default_factory=dict)
+    # The calibration verdict on the same answers: a reason may speak of over-confidence only when it says so.
+    calibration: CalibrationJudgment = field(default_factory=lambda: calibration_judgment([], []))
 
     def vector(self) -> np.ndarray:
         return np.array([self.values[f] for f in FEATURES], dtype=float)  # (d,)
@@ -137,6 +140,7 @@ def context_from_answers(
         focus_confident_wrong=by_skill_cw.get(focus, 0),
         focus_n=by_skill_n.get(focus, 0),
         values=values,
+        calibration=calibration_judgment([a.confidence for a in recent], [a.correct for a in recent]),
     )
 
 
@@ -144,43 +148,62 @@ def _pct(x: float) -> str:
     return f"{round(100 * x)} %"
 
 
-def reason_for(strategy: Strategy, ctx: StrategyContext, *, own_mean_reward: float | None = None) -> str:
-    """A plain-language reason citing the student's own numbers for the signal that weighs most."""
+def _signal_text(top: str, ctx: StrategyContext, last: str) -> str:
+    if top == "overconfidence":
+        # The raw gap feeds the policy, but words about it follow the one calibration verdict: a noisy gap of
+        # 25 points over a handful of answers is not "your confidence was higher than your accuracy".
+        if ctx.calibration.verdict != Verdict.OVER:
+            return ""
+        return calibration_sentence(ctx.calibration, answers=last)
+    if top == "confident_errors":
+        if not ctx.focus_skill:
+            return ""
+        return (
+            f"You were fairly sure or certain but wrong on {ctx.focus_confident_wrong} of your last "
+            f"{ctx.focus_n} {ctx.focus_skill} items."
+        )
+    if top == "fast_errors":
+        return f"{ctx.n_fast_wrong} of {last} were wrong and much quicker than your usual pace."
+    if top == "hint_rate":
+        return f"You opened a hint before answering on {ctx.n_hinted} of {last}."
+    if top == "error_streaks":
+        return f"{ctx.n_streak_errors} times in {last} a second error in a row came without opening a hint."
+    if top == "retention_drop":
+        return (
+            f"When you came back to a skill you got {ctx.first_right} of {ctx.first_n} first items right, "
+            f"against {ctx.later_right} of {ctx.later_n} once warmed up."
+        )
+    if top == "accuracy":
+        word = "learner model predicts" if ctx.prediction_source == "learner_model" else "answers show"
+        return f"Your {word} {_pct(ctx.predicted_accuracy)} accuracy ({ctx.n_correct} of {last} right)."
+    return ""
+
+
+def reason_for(strategy: Strategy, ctx: StrategyContext, *, own_gain: float | None = None) -> str:
+    """A plain-language reason citing the student's own numbers for the signal that weighs most (the next one
+    when the strongest cannot honestly be put into words, e.g. a calibration gap that may be chance).
+
+    ``own_gain``: the mean accuracy change measured when the student tried this strategy before, the number
+    their history shows, so the reason states it rather than a verdict ("it helped") the history may not share.
+    """
     if ctx.n == 0:
         return "You have no answers yet, so this is a strategy that works well for most students."
     contributions = {f: w * ctx.values.get(f, 0.0) for f, w in strategy.relevance.items()}
-    top = max(contributions, key=contributions.get, default=None)  # type: ignore[arg-type]
     last = f"your last {ctx.n} answer{'s' if ctx.n != 1 else ''}"
     text = ""
-    if top is not None and contributions[top] > 0:
-        if top == "overconfidence":
-            text = (
-                f"Over {last} your average confidence was {_pct(ctx.mean_confidence)} "
-                f"but your accuracy was {_pct(ctx.n_correct / ctx.n)}."
-            )
-        elif top == "confident_errors":
-            if ctx.focus_skill:
-                text = (
-                    f"You were fairly sure or certain but wrong on {ctx.focus_confident_wrong} of your last "
-                    f"{ctx.focus_n} {ctx.focus_skill} items."
-                )
-        elif top == "fast_errors":
-            text = f"{ctx.n_fast_wrong} of {last} were wrong and much quicker than your usual pace."
-        elif top == "hint_rate":
-            text = f"You opened a hint before answering on {ctx.n_hinted} of {last}."
-        elif top == "error_streaks":
-            text = f"{ctx.n_streak_errors} times in {last} a second error in a row came without opening a hint."
-        elif top == "retention_drop":
-            text = (
-                f"When you came back to a skill you got {ctx.first_right} of {ctx.first_n} first items right, "
-                f"against {ctx.later_right} of {ctx.later_n} once warmed up."
-            )
-        elif top == "accuracy":
-            word = "learner model predicts" if ctx.prediction_source == "learner_model" else "answers show"
-            text = f"Your {word} {_pct(ctx.predicted_accuracy)} accuracy ({ctx.n_correct} of {last} right)."
+    for top in sorted(contributions, key=lambda f: -contributions[f]):
+        if contributions[top] <= 0:
+            break
+        text = _signal_text(top, ctx, last)
+        if text:
+            break
     if not text:
         text = f"Based on {last} ({ctx.n_correct} right), this strategy fits students with answers like yours."
-    if own_mean_reward is not None:
-        verb = "helped" if own_mean_reward > 0 else "did not clearly help"
-        text += f" When you tried it before it {verb} you."
+    if own_gain is not None:
+        points = round(abs(own_gain) * 100)
+        more = "more" if own_gain >= 0 else "fewer"
+        text += (
+            f" When you tried it before, you got {points} point{'s' if points != 1 else ''} {more} right than "
+            "expected afterwards."
+        )
     return text

@@ -13,7 +13,7 @@ from django.db.models import Q
 
 class PromptKind(models.TextChoices):
     PLANNING = "planning", "Planning (start of session)"
-    JUDGMENT = "judgment", "Judgment of learning (during practice)"
+    JUDGMENT = "judgment", "Judgment of learning (after answering an item)"
     CONFIDENT_ERROR = "confident_error", "After a confident error"
     EVALUATION = "evaluation", "Evaluation (end of session)"
 
@@ -149,6 +149,9 @@ class StrategySuggestion(models.Model):
     calibration_gain = models.FloatField(null=True, blank=True)
     reward = models.FloatField(null=True, blank=True)
     measured_at = models.DateTimeField(null=True, blank=True)
+    # In use from acceptance until another strategy is accepted or the student rates it not helpful; measuring
+    # its outcome does not end it (the student is still doing what they agreed to).
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="When an accepted strategy stopped being used")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -172,9 +175,14 @@ class StrategySuggestion(models.Model):
         return BY_SLUG.get(self.strategy)
 
     @property
+    def performance_points(self) -> int | None:
+        """The measured accuracy change in whole points, without its sign (pages say "more" or "fewer")."""
+        return None if self.performance_gain is None else round(abs(self.performance_gain) * 100)
+
+    @property
     def is_active(self) -> bool:
-        """Accepted and not yet measured: its action changes the student's next practice."""
-        return self.status == self.Status.ACCEPTED and self.measured_at is None
+        """Accepted and not ended: its action shapes the student's practice, and it is not offered again."""
+        return self.status == self.Status.ACCEPTED and self.ended_at is None
 
 
 class ScheduledReview(models.Model):

@@ -11,24 +11,45 @@ from django.db.models import Max, Q
 from tutor.models import Attempt, Item, PracticeSession, Section, SessionItem, User
 
 from . import catalog
-from .calibration import CalibrationReport, calibration_by, calibration_report
-from .context import AnswerRecord
+from .calibration import (
+    VERDICT_LABELS,
+    YOU,
+    CalibrationJudgment,
+    CalibrationReport,
+    Voice,
+    calibration_by,
+    calibration_details,
+    calibration_headline,
+    calibration_judgment,
+    calibration_report,
+    calibration_sentence,
+    gap_text,
+)
+from .context import WINDOW, AnswerRecord
 from .models import PromptKind, PromptRule, Reflection, ScheduledReview, StrategySetting, StrategySuggestion
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_EVERY_N = 4
 JUDGMENT_CHOICES = [("0.25", "Unlikely"), ("0.5", "50–50"), ("0.75", "Likely"), ("1.0", "Very likely")]
+# Asked in the feedback, once the item is answered: a judgment of learning is about remembering what was
+# just practised, so it must not ask about tomorrow before the student has seen the item's answer.
+JUDGMENT_PROMPT = "Now that you have answered it: how likely are you to get a {skill} item right tomorrow?"
 CONFIDENT = 0.75
 
 
 # --- answers and calibration --------------------------------------------------------------------------------
 
 
-def answers_for_student(*, student: User, section: Section | None = None, limit: int | None = None) -> list[Attempt]:
+def answers_for_student(
+    *, student: User, section: Section | None = None, limit: int | None = None, until: Attempt | None = None
+) -> list[Attempt]:
+    """Oldest first; with ``limit``, the latest ``limit``; with ``until``, none after that answer."""
     qs = Attempt.objects.filter(student=student).select_related("skill")
     if section is not None:
         qs = qs.filter(skill__course_id=section.course_id)
+    if until is not None:
+        qs = qs.filter(Q(created_at__lt=until.created_at) | Q(created_at=until.created_at, pk__lte=until.pk))
     if limit is not None:
         return list(reversed(qs.order_by("-created_at", "-id")[:limit]))
     return list(qs.order_by("created_at", "id"))
@@ -72,6 +93,7 @@ def predicted_accuracy_for(*, student: User, skill_ids: list[int]) -> float | No
 class ChartPoint:
     label: str
     n: int
+    right: int
     x: float  # SVG coordinates in a 0..100 box, y grows downwards
     y: float
     y_low: float
@@ -81,15 +103,41 @@ class ChartPoint:
 
 
 @dataclass(frozen=True)
+class JudgmentView:
+    """One calibration verdict and the words every part of a page uses for it."""
+
+    judgment: CalibrationJudgment
+    sentence: str
+    headline: str
+    label: str
+    gap: str
+
+    @classmethod
+    def of(cls, judgment: CalibrationJudgment, *, voice: Voice = YOU, answers: str | None = None) -> JudgmentView:
+        return cls(
+            judgment,
+            calibration_sentence(judgment, voice=voice, answers=answers),
+            calibration_headline(judgment, voice=voice),
+            VERDICT_LABELS[judgment.verdict],
+            gap_text(judgment),
+        )
+
+
+@dataclass(frozen=True)
 class CalibrationView:
     report: CalibrationReport
     points: list[ChartPoint]
+    verdict: JudgmentView
+    voice: Voice
+    details: list[tuple[str, str]]
 
 
 BIN_LABELS = ["Guessing", "Unsure", "Fairly sure", "Certain"]
 
 
-def calibration_view(confidences: list[float], outcomes: list[bool]) -> CalibrationView:
+def calibration_view(
+    confidences: list[float], outcomes: list[bool], *, voice: Voice = YOU, answers: str | None = None
+) -> CalibrationView:
     report = calibration_report(confidences, outcomes, bootstrap=200)
     points = []
     for label, b in zip(BIN_LABELS, report.bins, strict=True):
@@ -99,6 +147,7 @@ def calibration_view(confidences: list[float], outcomes: list[bool]) -> Calibrat
             ChartPoint(
                 label=label,
                 n=b.n,
+                right=b.right,
                 x=round(100 * b.mean_confidence, 1),  # type: ignore[operator]
                 y=round(100 - 100 * b.accuracy, 1),  # type: ignore[operator]
                 y_low=round(100 - 100 * b.accuracy_low, 1),  # type: ignore[operator]
@@ -107,32 +156,86 @@ def calibration_view(confidences: list[float], outcomes: list[bool]) -> Calibrat
                 accuracy=b.accuracy,  # type: ignore[arg-type]
             )
         )
-    return CalibrationView(report, points)
-
-
-def calibration_for_session(*, session: PracticeSession) -> CalibrationView:
-    rows = list(
-        Attempt.objects.filter(session=session).order_by("created_at", "id").values_list("confidence", "correct")
+    return CalibrationView(
+        report,
+        points,
+        JudgmentView.of(report.judgment, voice=voice, answers=answers),
+        voice,
+        calibration_details(report, voice=voice),
     )
-    return calibration_view([c for c, _ in rows], [y for _, y in rows])
+
+
+def voice_for(*, student: User, viewer: User) -> Voice:
+    """Second person for the student themselves; their name for a teacher looking at their pages."""
+    return YOU if viewer.pk == student.pk else Voice(student.get_full_name() or student.username)
+
+
+def _recent(*, student: User, section: Section, until: Attempt | None) -> list[Attempt]:
+    """The answers a strategy suggestion looks at (the last ``context.WINDOW`` in the class, up to ``until``).
+
+    The summary's verdict, the running calibration check and the suggestion's reason all judge these same
+    answers, so what one of them says about calibration the others cannot contradict.
+    """
+    if until is None:
+        return []
+    return answers_for_student(student=student, section=section, limit=WINDOW, until=until)
+
+
+def _last_answers(voice: Voice, n: int) -> str:
+    return f"{voice.possessive} last {n} answer{'s' if n != 1 else ''}"
+
+
+def calibration_recent(
+    *, student: User, section: Section, until: Attempt | None, voice: Voice = YOU
+) -> CalibrationView:
+    attempts = _recent(student=student, section=section, until=until)
+    return calibration_view(
+        [a.confidence for a in attempts],
+        [a.correct for a in attempts],
+        voice=voice,
+        answers=_last_answers(voice, len(attempts)),
+    )
+
+
+def calibration_for_session(*, session: PracticeSession, voice: Voice = YOU) -> CalibrationView:
+    """The summary's chart and verdict: the recent answers up to the session's last one (see ``_recent``)."""
+    last = Attempt.objects.filter(session=session).order_by("-created_at", "-id").first()
+    return calibration_recent(student=session.student, section=session.section, until=last, voice=voice)
+
+
+@dataclass(frozen=True)
+class GroupCalibration:
+    """A row of the history tables: a skill or a session, with its own verdict."""
+
+    label: str
+    report: CalibrationReport
+    verdict: JudgmentView
+    session: PracticeSession | None = None
 
 
 @dataclass(frozen=True)
 class StudentCalibration:
     overall: CalibrationView
-    by_skill: dict[str, CalibrationReport]
-    by_session: list[tuple[PracticeSession, CalibrationReport]]
+    by_skill: list[GroupCalibration]
+    by_session: list[GroupCalibration]
 
 
-def calibration_for_student(*, student: User) -> StudentCalibration:
+def calibration_for_student(*, student: User, voice: Voice = YOU) -> StudentCalibration:
     """Overall, per skill and over time (per session, oldest first)."""
     attempts = answers_for_student(student=student)
-    overall = calibration_view([a.confidence for a in attempts], [a.correct for a in attempts])
+    overall = calibration_view([a.confidence for a in attempts], [a.correct for a in attempts], voice=voice)
     by_skill = calibration_by((a.skill.name, a.confidence, a.correct) for a in attempts)
     by_session_id = calibration_by((a.session_id, a.confidence, a.correct) for a in attempts if a.session_id)
     sessions = PracticeSession.objects.in_bulk(list(by_session_id))
-    by_session = [(sessions[sid], rep) for sid, rep in by_session_id.items() if sid in sessions]
-    return StudentCalibration(overall, by_skill, by_session)  # type: ignore[arg-type]
+    return StudentCalibration(
+        overall,
+        [GroupCalibration(str(name), r, JudgmentView.of(r.judgment, voice=voice)) for name, r in by_skill.items()],
+        [
+            GroupCalibration("", r, JudgmentView.of(r.judgment, voice=voice), sessions[sid])
+            for sid, r in by_session_id.items()
+            if sid in sessions
+        ],
+    )
 
 
 # --- prompts and class settings -----------------------------------------------------------------------------
@@ -186,7 +289,7 @@ def active_suggestion(*, student: User, section: Section) -> StrategySuggestion 
     """The accepted suggestion whose action shapes the student's practice now (the latest one)."""
     return (
         StrategySuggestion.objects.filter(
-            student=student, section=section, status=StrategySuggestion.Status.ACCEPTED, measured_at__isnull=True
+            student=student, section=section, status=StrategySuggestion.Status.ACCEPTED, ended_at__isnull=True
         )
         .order_by("-responded_at", "-id")
         .first()
@@ -253,12 +356,6 @@ def item_extras(*, session: PracticeSession, session_item: SessionItem) -> dict:
     suggestion = active_suggestion(student=session.student, section=session.section)
     strategy = catalog.BY_SLUG.get(suggestion.strategy) if suggestion else None
     action = strategy.action if strategy else ""
-    judgment = rules[PromptKind.JUDGMENT]
-    ask_judgment = (
-        judgment.enabled
-        and session_item.position % max(1, judgment.every_n_items) == 0
-        and not Reflection.objects.filter(session_item=session_item, kind=Reflection.Kind.JUDGMENT).exists()
-    )
     worked = None
     if action == catalog.ACTION_WORKED_EXAMPLE:
         worked = (
@@ -271,9 +368,7 @@ def item_extras(*, session: PracticeSession, session_item: SessionItem) -> dict:
     return {
         "mc_ask_plan": planning_wanted(session=session, session_item=session_item, rules=rules),
         "mc_catalog": catalog.CATALOG,
-        "mc_judgment_choices": JUDGMENT_CHOICES,
         "mc_strategy": strategy,
-        "mc_ask_judgment": ask_judgment,
         "mc_explain_prompt": strategy.explain_prompt if strategy and action == catalog.ACTION_EXPLAIN_BOX else "",
         "mc_check_step": action == catalog.ACTION_CHECK_STEP,
         "mc_recall_first": action == catalog.ACTION_RECALL_FIRST,
@@ -286,8 +381,24 @@ def check_step_required(*, session: PracticeSession) -> bool:
     return suggestion is not None and catalog.BY_SLUG[suggestion.strategy].action == catalog.ACTION_CHECK_STEP
 
 
+def judgment_form(*, session_item: SessionItem) -> dict:
+    """What the judgment-of-learning form needs, on the feedback and when it comes back with an error."""
+    return {
+        "mc_judgment_prompt": JUDGMENT_PROMPT.format(skill=session_item.item.skill.name),
+        "mc_judgment_choices": JUDGMENT_CHOICES,
+    }
+
+
 def feedback_extras(*, session: PracticeSession, attempt: Attempt) -> dict:
     rules = prompt_rules_for_section(section=session.section)
+    judgment = rules[PromptKind.JUDGMENT]
+    si = attempt.session_item
+    ask_judgment = (
+        judgment.enabled
+        and si is not None
+        and si.position % max(1, judgment.every_n_items) == 0
+        and not Reflection.objects.filter(session_item=si, kind=Reflection.Kind.JUDGMENT).exists()
+    )
     suggestion = active_suggestion(student=session.student, section=session.section)
     action = catalog.BY_SLUG[suggestion.strategy].action if suggestion else ""
     ask_error = (
@@ -301,17 +412,17 @@ def feedback_extras(*, session: PracticeSession, attempt: Attempt) -> dict:
     )
     running = None
     if action == catalog.ACTION_CALIBRATION_FEEDBACK:
-        rows = list(Attempt.objects.filter(session=session).values_list("confidence", "correct"))
-        running = {
-            "n": len(rows),
-            "confidence": round(100 * sum(c for c, _ in rows) / len(rows)),
-            "accuracy": round(100 * sum(y for _, y in rows) / len(rows)),
-        }
+        # The same judgment, on the same answers, as the summary will state after this answer.
+        recent = _recent(student=session.student, section=session.section, until=attempt)
+        j = calibration_judgment([a.confidence for a in recent], [a.correct for a in recent])
+        running = JudgmentView.of(j, answers=_last_answers(YOU, j.n))
     nudge = False
     if action == catalog.ACTION_HINT_NUDGE and not attempt.correct:
         last_two = list(Attempt.objects.filter(session=session).order_by("-created_at", "-id")[:2])
         nudge = len(last_two) == 2 and not any(a.correct for a in last_two)
     return {
+        **(judgment_form(session_item=si) if ask_judgment and si is not None else {}),
+        "mc_ask_judgment": ask_judgment,
         "mc_ask_confident_error": ask_error,
         "mc_running": running,
         "mc_hint_nudge": nudge,
@@ -322,9 +433,10 @@ def feedback_extras(*, session: PracticeSession, attempt: Attempt) -> dict:
 def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
     rules = prompt_rules_for_section(section=session.section)
     own = viewer.pk == session.student_id
+    voice = voice_for(student=session.student, viewer=viewer)
     evaluation = Reflection.objects.filter(session=session, kind=Reflection.Kind.EVALUATION).first()
     summary_note = Reflection.objects.filter(session=session, kind=Reflection.Kind.SUMMARY).first()
-    # The suggestion in force during this session: accepted before it started, not measured before it started.
+    # The suggestion in force during this session: accepted before it started, not ended before it started.
     used = (
         StrategySuggestion.objects.filter(
             student_id=session.student_id,
@@ -332,14 +444,18 @@ def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
             status=StrategySuggestion.Status.ACCEPTED,
             responded_at__lte=session.started_at,
         )
-        .filter(Q(measured_at__isnull=True) | Q(measured_at__gte=session.started_at))
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=session.started_at))
         .order_by("-responded_at", "-id")
         .first()
     )
     used_strategy = catalog.BY_SLUG.get(used.strategy) if used else None
+    suggestion = suggestion_for_session(session=session)
+    offered = suggestion is not None and suggestion.status == StrategySuggestion.Status.OFFERED
     return {
-        "mc_calibration": calibration_for_session(session=session),
-        "mc_suggestion": suggestion_for_session(session=session),
+        "mc_calibration": calibration_for_session(session=session, voice=voice),
+        "mc_suggestion": suggestion,
+        # Accepting a new strategy ends the one in use: say so before the student chooses.
+        "mc_in_use": active_suggestion(student=session.student, section=session.section) if own and offered else None,
         "mc_ask_evaluation": own and rules[PromptKind.EVALUATION].enabled and evaluation is None,
         "mc_evaluation": evaluation,
         "mc_summary_box": own
@@ -347,4 +463,5 @@ def summary_extras(*, session: PracticeSession, viewer: User) -> dict:
         and used_strategy.action == catalog.ACTION_SUMMARY_BOX
         and summary_note is None,
         "mc_own": own,
+        "mc_voice": voice,
     }

@@ -5,6 +5,7 @@ Callers check access (tutor.access) first; these functions check that the object
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -56,19 +57,19 @@ def _text(value: object, *, field: str, required: bool = False) -> str:
 
 
 def _probability(value: object, *, field: str) -> float:
+    message = "Choose how likely it is: " + ", ".join(label for _, label in selectors.JUDGMENT_CHOICES) + "."
     try:
         p = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise MetacogError("Choose how well you expect to do.", field=field) from None
+        raise MetacogError(message, field=field) from None
     if not 0 <= p <= 1:  # also rejects NaN
-        raise MetacogError("A judgment is a probability between 0 and 1.", field=field)
+        raise MetacogError(message, field=field)
     return p
 
 
 # --- reflections ---------------------------------------------------------------------------------------------
 
 PLANNING_PROMPT = "What is your goal for this session, and which strategy will you try?"
-JUDGMENT_PROMPT = "How likely are you to get the next {skill} item right tomorrow?"
 CONFIDENT_ERROR_PROMPT = "You were sure, but it was wrong. What could make an answer like this wrong?"
 EVALUATION_PROMPT = "What worked in this session, and what will you change next time?"
 SUMMARY_PROMPT = "Summarise the main idea of what you practised in one sentence."
@@ -109,7 +110,11 @@ def reflection_item_record(
         raise MetacogError("This item belongs to another student.", field="session")
     skill = session_item.item.skill
     if kind == Reflection.Kind.JUDGMENT:
-        value, text, prompt = _probability(judgment, field="judgment"), "", JUDGMENT_PROMPT.format(skill=skill.name)
+        value, text, prompt = (
+            _probability(judgment, field="judgment"),
+            "",
+            selectors.JUDGMENT_PROMPT.format(skill=skill.name),
+        )
     elif kind == Reflection.Kind.CONFIDENT_ERROR:
         value, text, prompt = None, _text(answer, field="answer", required=True), CONFIDENT_ERROR_PROMPT
     elif kind == Reflection.Kind.STRATEGY_NOTE:
@@ -169,20 +174,51 @@ def reflection_session_record(
 # --- class settings (teachers) -------------------------------------------------------------------------------
 
 
+EVERY_N_LABEL = "Ask a judgment of learning every n items"
+EVERY_N_MIN, EVERY_N_MAX = 1, 50
+
+
+def _every_n(value: object) -> int | None:
+    """The judgment interval as typed on the settings page; None keeps the stored one. The message names the
+    field by its label, as the teacher sees it."""
+    if value in (None, ""):
+        return None
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        n = 0
+    if not EVERY_N_MIN <= n <= EVERY_N_MAX:
+        raise MetacogError(
+            f"{EVERY_N_LABEL}: enter a whole number from {EVERY_N_MIN} to {EVERY_N_MAX}.", field="every_n_items"
+        )
+    return n
+
+
 def prompt_rule_set(*, section: Section, kind: str, enabled: bool, every_n_items: object = None) -> PromptRule:
     if kind not in PromptKind.values:
         raise MetacogError(f"Unknown prompt kind {kind!r}.", field="kind")
     defaults: dict[str, object] = {"enabled": bool(enabled)}
-    if every_n_items not in (None, ""):
-        try:
-            n = int(every_n_items)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            raise MetacogError("Ask every n items: a whole number from 1 to 50.", field="every_n_items") from None
-        if not 1 <= n <= 50:
-            raise MetacogError("Ask every n items: a whole number from 1 to 50.", field="every_n_items")
+    n = _every_n(every_n_items)
+    if n is not None:
         defaults["every_n_items"] = n
     rule, _ = PromptRule.objects.update_or_create(section=section, kind=kind, defaults=defaults)
     return rule
+
+
+def prompt_rules_update(*, section: Section, enabled_kinds: Collection[str], every_n_items: object) -> None:
+    """The settings form for prompts, all or nothing: every value is checked before anything is written."""
+    unknown = set(enabled_kinds) - set(PromptKind.values)
+    if unknown:
+        raise MetacogError(f"Unknown prompt kind {sorted(unknown)[0]!r}.", field="kind")
+    _every_n(every_n_items)
+    with transaction.atomic():
+        for kind in PromptKind.values:
+            prompt_rule_set(
+                section=section,
+                kind=kind,
+                enabled=kind in enabled_kinds,
+                every_n_items=every_n_items if kind == PromptKind.JUDGMENT else None,
+            )
 
 
 def strategy_setting_set(*, section: Section, strategy: str, enabled: bool) -> StrategySetting:
@@ -192,6 +228,16 @@ def strategy_setting_set(*, section: Section, strategy: str, enabled: bool) -> S
         section=section, strategy=strategy, defaults={"enabled": bool(enabled)}
     )
     return setting
+
+
+def strategy_settings_update(*, section: Section, enabled_slugs: Collection[str]) -> None:
+    """The settings form for strategies, all or nothing."""
+    unknown = set(enabled_slugs) - set(catalog.BY_SLUG)
+    if unknown:
+        raise MetacogError(f"Unknown strategy {sorted(unknown)[0]!r}.", field="strategy")
+    with transaction.atomic():
+        for s in catalog.CATALOG:
+            strategy_setting_set(section=section, strategy=s.slug, enabled=s.slug in enabled_slugs)
 
 
 # --- the population prior ------------------------------------------------------------------------------------
@@ -272,20 +318,29 @@ def suggestion_make(*, session: PracticeSession, seed: int = 0) -> StrategySugge
     if existing is not None:
         return existing
     student, section = session.student, session.section
-    allowed = selectors.enabled_strategy_slugs(section=section)
+    # The strategy in use is not offered again: the student already agreed to it (measuring its outcome
+    # after a few answers does not end it).
+    in_use = selectors.active_suggestion(student=student, section=section)
+    allowed = [s for s in selectors.enabled_strategy_slugs(section=section) if in_use is None or s != in_use.strategy]
+    if not allowed:
+        return None
     recent = list(
         StrategySuggestion.objects.filter(student=student, section=section)
         .order_by("-created_at", "-id")
-        .values_list("strategy", "status")[:2]
+        .values_list("strategy", "status", "rating")[:2]
     )
     # Respect the student's "no": a strategy dismissed or marked unhelpful is not offered again right away.
     declined = {
-        s for s, st in recent if st in (StrategySuggestion.Status.DISMISSED, StrategySuggestion.Status.NOT_HELPFUL)
+        s
+        for s, st, rating in recent
+        if st in (StrategySuggestion.Status.DISMISSED, StrategySuggestion.Status.NOT_HELPFUL) or rating == -1
     }
     allowed = [s for s in allowed if s not in declined] or allowed
     if not allowed:
         return None
-    attempts = selectors.answers_for_student(student=student, section=section, limit=60)
+    # The answers up to this session's last one: the window the summary's calibration verdict judges too.
+    last = Attempt.objects.filter(session=session).order_by("-created_at", "-id").first()
+    attempts = selectors.answers_for_student(student=student, section=section, limit=60, until=last)
     skill_ids = list(Skill.objects.filter(course_id=section.course_id).values_list("pk", flat=True))
     predicted = selectors.predicted_accuracy_for(student=student, skill_ids=skill_ids)
     ctx = context_from_answers(selectors.answer_records(attempts), predicted_accuracy=predicted)
@@ -298,8 +353,14 @@ def suggestion_make(*, session: PracticeSession, seed: int = 0) -> StrategySugge
     rng = np.random.default_rng([seed, student.pk, n_before])
     choice, means = policy_choose(prior=prior, x=x[None, :], counts=counts, resid_sums=resid, rng=rng)
     slug = prior.arms[int(choice[0])]
-    own = [r for s, _, r in history if s == slug]
-    reason = reason_for(catalog.BY_SLUG[slug], ctx, own_mean_reward=sum(own) / len(own) if own else None)
+    gains = [
+        g
+        for g in StrategySuggestion.objects.filter(
+            student=student, strategy=slug, performance_gain__isnull=False
+        ).values_list("performance_gain", flat=True)
+        if g is not None  # performance_gain__isnull=False, for mypy
+    ]
+    reason = reason_for(catalog.BY_SLUG[slug], ctx, own_gain=sum(gains) / len(gains) if gains else None)
     bias = calibration_bias([a.confidence for a in attempts[-30:]], [a.correct for a in attempts[-30:]])
     try:
         with transaction.atomic():
@@ -347,14 +408,16 @@ def suggestion_respond(*, suggestion: StrategySuggestion, student: User, respons
             if s.status == Status.OFFERED:
                 s.status = Status.NOT_HELPFUL
                 s.responded_at = now
+            elif s.is_active:
+                s.ended_at = now  # tried and judged unhelpful: stop shaping their practice with it
         elif s.status == Status.OFFERED:
             s.status = Status.ACCEPTED if response == "accept" else Status.DISMISSED
             s.responded_at = now
             if response == "accept":
-                # One strategy at a time: a newer acceptance replaces an older, unmeasured one.
+                # One strategy at a time: a newer acceptance ends the one in use (it stays accepted in the history).
                 StrategySuggestion.objects.filter(
-                    student=student, section_id=s.section_id, status=Status.ACCEPTED, measured_at__isnull=True
-                ).exclude(pk=s.pk).update(status=Status.DISMISSED)
+                    student=student, section_id=s.section_id, status=Status.ACCEPTED, ended_at__isnull=True
+                ).exclude(pk=s.pk).update(ended_at=now)
                 _action_start(suggestion=s, now=now)
         if s.status == Status.NOT_HELPFUL and s.reward is None:
             # Not tried, judged unhelpful: the rating is the whole outcome.
@@ -409,11 +472,12 @@ def suggestion_outcomes_measure(*, student: User, section: Section) -> list[Stra
         responded_at__isnull=False,
     )
     for s in pending:
-        after = list(
-            Attempt.objects.filter(student=student, skill__course_id=section.course_id, created_at__gt=s.responded_at)
-            .order_by("created_at", "id")
-            .values_list("confidence", "correct")[:20]
+        answers = Attempt.objects.filter(
+            student=student, skill__course_id=section.course_id, created_at__gt=s.responded_at
         )
+        if s.ended_at is not None:  # replaced before it was measured: only the answers while it was in use
+            answers = answers.filter(created_at__lte=s.ended_at)
+        after = list(answers.order_by("created_at", "id").values_list("confidence", "correct")[:20])
         if len(after) < MIN_OUTCOME_ANSWERS:
             continue
         acc = sum(y for _, y in after) / len(after)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +15,7 @@ from tutor.http import AuthedRequest
 from tutor.models import PracticeSession, Section, SessionItem, User
 
 from . import catalog, selectors, services
+from .calibration import YOU
 from .models import PromptKind, Reflection, StrategySuggestion
 
 
@@ -70,7 +74,7 @@ def item_reflect(request: AuthedRequest, session_id: int, position: int) -> Http
         Reflection.Kind.STRATEGY_NOTE: "metacog/_note.html",
     }
     template = templates.get(kind, "metacog/_saved.html")
-    ctx = {"session": session, "si": si, "item": si.item}
+    ctx = {"session": session, "si": si, "item": si.item, **selectors.judgment_form(session_item=si)}
     try:
         reflection = services.reflection_item_record(
             student=request.user,
@@ -113,7 +117,7 @@ def suggestion_respond(request: AuthedRequest, suggestion_id: int) -> HttpRespon
     suggestion = get_object_or_404(StrategySuggestion.objects.select_related("section"), pk=suggestion_id)
     if suggestion.student_id != request.user.pk:
         raise Http404("No such suggestion")  # teachers see suggestions; only the student answers them
-    ctx = {"mc_suggestion": suggestion, "mc_own": True}
+    ctx = {"mc_suggestion": suggestion, "mc_own": True, "mc_voice": YOU}
     try:
         suggestion = services.suggestion_respond(
             suggestion=suggestion, student=request.user, response=request.POST.get("response", "")
@@ -121,7 +125,7 @@ def suggestion_respond(request: AuthedRequest, suggestion_id: int) -> HttpRespon
     except services.MetacogError as exc:
         return _invalid(request, "metacog/_suggestion.html", ctx, exc)
     if request.htmx:
-        return render(request, "metacog/_suggestion.html", {"mc_suggestion": suggestion, "mc_own": True})
+        return render(request, "metacog/_suggestion.html", {**ctx, "mc_suggestion": suggestion})
     if suggestion.session_id:
         return redirect("practice_summary", session_id=suggestion.session_id)
     return redirect("metacog:me")
@@ -131,13 +135,15 @@ def suggestion_respond(request: AuthedRequest, suggestion_id: int) -> HttpRespon
 
 
 def _history(request: AuthedRequest, student: User) -> HttpResponse:
+    voice = selectors.voice_for(student=student, viewer=request.user)
     return render(
         request,
         "metacog/history.html",
         {
             "student": student,
-            "own": student.pk == request.user.pk,
-            "calibration": selectors.calibration_for_student(student=student),
+            "own": voice.own,
+            "voice": voice,
+            "calibration": selectors.calibration_for_student(student=student, voice=voice),
             "reflections": selectors.reflections_for_student(student=student),
             "suggestions": selectors.suggestions_for_student(student=student),
             "reviews": selectors.reviews_for_student(student=student),
@@ -192,36 +198,50 @@ def class_overview(request: AuthedRequest, section_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def class_settings(request: AuthedRequest, section_id: int) -> HttpResponse:
     section = _staff_section(request, section_id)
-    error = field = None
+    rules = list(selectors.prompt_rules_for_section(section=section).values())
+    strategies = selectors.strategies_for_section(section=section)
+    error = field = every_value = None
     status = 200
     if request.method == "POST":
+        form = request.POST.get("form")
         try:
-            if request.POST.get("form") == "prompts":
-                for kind in PromptKind.values:
-                    services.prompt_rule_set(
-                        section=section,
-                        kind=kind,
-                        enabled=request.POST.get(f"prompt_{kind}") is not None,
-                        every_n_items=request.POST.get(f"every_{kind}") if kind == PromptKind.JUDGMENT else None,
-                    )
-            elif request.POST.get("form") == "strategies":
-                for s in catalog.CATALOG:
-                    services.strategy_setting_set(
-                        section=section, strategy=s.slug, enabled=request.POST.get(f"strategy_{s.slug}") is not None
-                    )
+            if form == "prompts":
+                services.prompt_rules_update(
+                    section=section,
+                    enabled_kinds=[k for k in PromptKind.values if request.POST.get(f"prompt_{k}") is not None],
+                    every_n_items=request.POST.get("every_judgment"),
+                )
+            elif form == "strategies":
+                services.strategy_settings_update(
+                    section=section,
+                    enabled_slugs=[
+                        s.slug for s in catalog.CATALOG if request.POST.get(f"strategy_{s.slug}") is not None
+                    ],
+                )
             else:
                 raise services.MetacogError("Unknown form.", field="form")
         except services.MetacogError as exc:
             error, field, status = exc.message, exc.field, 422
+            # Nothing was saved: show what the teacher posted, so fixing one field does not undo the others.
+            if form == "prompts":
+                rules = [replace(r, enabled=request.POST.get(f"prompt_{r.kind}") is not None) for r in rules]
+                every_value = request.POST.get("every_judgment", "")
+            elif form == "strategies":
+                strategies = [(s, request.POST.get(f"strategy_{s.slug}") is not None) for s, _ in strategies]
         else:
+            messages.success(request, "Settings saved.")
             return redirect("metacog:class_settings", section_id=section.pk)
     return render(
         request,
         "metacog/class_settings.html",
         {
             "section": section,
-            "rules": selectors.prompt_rules_for_section(section=section).values(),
-            "strategies": selectors.strategies_for_section(section=section),
+            "rules": rules,
+            "strategies": strategies,
+            "every_label": services.EVERY_N_LABEL,
+            "every_min": services.EVERY_N_MIN,
+            "every_max": services.EVERY_N_MAX,
+            "every_value": every_value,
             "error": error,
             "error_field": field,
         },

@@ -47,26 +47,6 @@ class SessionSummary:
     def accuracy(self) -> float | None:
         return self.correct / self.attempts if self.attempts else None
 
-    @property
-    def confidence_gap(self) -> float | None:
-        """Mean confidence minus accuracy: > 0 over-confident, < 0 under-confident."""
-        if self.mean_confidence is None or self.accuracy is None:
-            return None
-        return self.mean_confidence - self.accuracy
-
-    @property
-    def calibration_message(self) -> str:
-        gap = self.confidence_gap
-        if gap is None:
-            return "Answer a few items to see how your confidence compares with your accuracy."
-        if self.attempts < 5:
-            return "Too few answers yet to judge your confidence; keep rating it honestly."
-        if gap > 0.1:
-            return "You felt surer than your results: slow down and check answers you feel confident about."
-        if gap < -0.1:
-            return "You did better than you expected: trust yourself a little more."
-        return "Your confidence matched your accuracy well."
-
 
 def session_summary(*, session: PracticeSession) -> SessionSummary:
     attempts = Attempt.objects.filter(session=session)

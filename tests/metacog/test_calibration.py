@@ -9,8 +9,9 @@ from metacog.calibration import (
     calibration_bias,
     calibration_bins,
     calibration_by,
+    calibration_judgment,
     calibration_report,
-    calibration_verdict,
+    calibration_sentence,
     expected_calibration_error,
     goodman_kruskal_gamma,
     murphy_decomposition,
@@ -90,22 +91,48 @@ def test_bins_report_counts_and_wilson_intervals():
 def test_no_verdict_from_three_answers():
     report = calibration_report([1.0, 1.0, 1.0], [0, 0, 0])
     assert report.bias.value == pytest.approx(1.0)
-    assert report.verdict == "too_few" and "too few" in report.sentence
+    assert report.judgment.verdict == "too_few" and "too few" in calibration_sentence(report.judgment)
     assert report.n == 3 and report.brier.n == 3
 
 
-def test_verdict_needs_interval_to_exclude_zero():
-    over = calibration_bias([1.0] * 20, [1, 0] * 10)
-    assert calibration_verdict(over) == "over"
-    under = calibration_bias([0.25] * 20, [1] * 15 + [0] * 5)
-    assert calibration_verdict(under) == "under"
-    noisy = calibration_bias([0.5, 0.75] * 6, [1, 0, 0, 1] * 3)
-    assert calibration_verdict(noisy) == "calibrated"
+@pytest.mark.parametrize(
+    ("confidences", "outcomes", "verdict"),
+    [
+        ([1.0] * 9, [0] * 9, "too_few"),  # one short of the minimum, however large the gap
+        ([0.75] * 10, [1] * 5 + [0] * 5, "unclear"),  # a 25-point gap inside the noise of 10 answers
+        ([0.7] * 20, [1] * 14 + [0] * 6, "unclear"),  # no gap, but 20 answers cannot show a match either
+        ([1.0] * 20, [1, 0] * 10, "over"),  # the interval of the gap lies above zero
+        ([0.25] * 20, [1] * 16 + [0] * 4, "under"),  # ... below zero
+        ([0.75] * 100, [1] * 75 + [0] * 25, "calibrated"),  # the interval lies within 20 points of zero
+        ([1.0] * 12, [1] * 12, "unclear"),  # all right: no "0.00 [0.00, 0.00]", the interval keeps its width
+    ],
+)
+def test_judgment_boundaries(confidences, outcomes, verdict):
+    j = calibration_judgment(confidences, outcomes)
+    assert j.verdict == verdict
+    assert j.gap_low <= j.gap <= j.gap_high and j.gap_low < j.gap_high  # never a zero-width interval
+    assert j.gap == pytest.approx(sum(confidences) / len(confidences) - sum(outcomes) / len(outcomes))
 
 
-def test_sentence_cites_the_numbers():
-    report = calibration_report([1.0] * 20, [1, 0] * 10, bootstrap=0)
-    assert report.sentence.startswith("Over 20 answers") and "50 points higher" in report.sentence
+def test_judgment_interval_is_confidence_minus_the_wilson_interval():
+    j = calibration_judgment([0.75] * 10, [1] * 5 + [0] * 5)
+    lo, hi = wilson_interval(5, 10)
+    assert (j.gap_low, j.gap_high) == pytest.approx((0.75 - hi, 0.75 - lo))
+    assert j.gap_low < 0 < j.gap_high
+
+
+def test_sentences_cite_the_numbers_and_speak_about_the_right_person():
+    from metacog.calibration import Voice
+
+    j = calibration_judgment([1.0] * 20, [1, 0] * 10)
+    mine = calibration_sentence(j)
+    assert mine.startswith("You tend to feel surer than your results show: over 20 answers")
+    assert "confidence averaged 100 % but you got 10 of 20 right (50 %)" in mine
+    theirs = calibration_sentence(j, voice=Voice("Ana Lopez"))
+    assert theirs.startswith("Ana Lopez tends to feel surer than their results show")
+    assert " you" not in theirs and "your" not in theirs
+    unclear = calibration_sentence(calibration_judgment([0.75] * 10, [1] * 5 + [0] * 5))
+    assert unclear.startswith("Can't tell yet") and "within the noise" not in unclear
 
 
 def test_grouping_and_rolling():
@@ -121,3 +148,18 @@ def test_bad_input_is_rejected():
     with pytest.raises(ValueError):
         brier_score([1.5], [1])
     assert brier_score([], []).value is None
+
+
+def test_details_never_print_a_degenerate_interval():
+    from metacog.calibration import NOT_ENOUGH, Voice, calibration_details
+
+    all_right = dict(calibration_details(calibration_report([1.0] * 12, [1] * 12, bootstrap=0)))
+    gap, gamma, brier = all_right.values()
+    assert gap == "0 points; the real gap is likely between 0 and +24 points"
+    assert gamma.startswith(NOT_ENOUGH) and "right and wrong answers" in gamma  # every pair tied
+    assert brier.startswith("0.00, where 0 is perfect")
+    few = calibration_details(calibration_report([0.5] * 5, [1, 0, 1, 0, 1], bootstrap=0))
+    assert [value for _, value in few] == [NOT_ENOUGH] * 3
+    named = [label for label, _ in calibration_details(calibration_report([0.5], [1]), voice=Voice("Ana"))]
+    assert named[0] == "Gap between their confidence and their results (confidence − accuracy)"
+    assert named[2].endswith("(Brier score)")

@@ -27,8 +27,25 @@ def test_overconfidence_reason_matches_means():
     answers = [rec(i % 2 == 0, 1.0) for i in range(10)]  # 5 of 10 right at 100 %
     ctx = context_from_answers(answers)
     assert ctx.values["overconfidence"] == pytest.approx(0.5)
-    assert "average confidence was 100 %" in reason_for(BY_SLUG["calibration_check"], ctx)
-    assert "accuracy was 50 %" in reason_for(BY_SLUG["calibration_check"], ctx)
+    assert ctx.calibration.verdict == "over"
+    reason = reason_for(BY_SLUG["calibration_check"], ctx)
+    assert reason.startswith("You tend to feel surer than your results show: over your last 10 answers")
+    assert "confidence averaged 100 % but you got 5 of 10 right (50 %)" in reason
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "confidence"),
+    [
+        ([True, False, True, False], 0.75),  # too few answers for a verdict
+        ([True] * 5 + [False] * 5, 0.75),  # a 25-point gap within the noise: can't tell
+    ],
+)
+def test_a_gap_the_verdict_does_not_call_overconfidence_is_not_cited_as_one(outcomes, confidence):
+    ctx = context_from_answers([rec(y, confidence) for y in outcomes])
+    assert ctx.values["overconfidence"] > 0 and ctx.calibration.verdict != "over"
+    reason = reason_for(BY_SLUG["calibration_check"], ctx)
+    assert "confidence" not in reason and "surer" not in reason
+    assert reason.startswith(f"Based on your last {len(outcomes)} answers")
 
 
 def test_fast_errors_and_streaks_are_counted():
