@@ -258,8 +258,7 @@ def _answer_row(attempt: Attempt) -> AnswerRow:
         correct=attempt.correct,
         confidence_percent=round(100 * attempt.confidence),
         hints_used=attempt.hints_used,
-        # The grader's explanation, where attempts store one.
-        feedback=getattr(attempt, "feedback", "") or "",
+        feedback=attempt.feedback,
     )
 
 
