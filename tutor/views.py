@@ -256,5 +256,5 @@ def student_attempts(request: AuthedRequest, student_id: int) -> HttpResponse:
     if request.user.is_student:
         raise Http404("No such student")
     student = get_object_or_404(access.students_visible_to(request.user), pk=student_id)
-    attempts = selectors.attempts_for_student(student=student)
+    attempts = selectors.attempts_for_student(student=student, viewer=request.user)
     return render(request, "tutor/student_attempts.html", {"student": student, "attempts": attempts})
