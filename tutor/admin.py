@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from .auth import ThrottledAdminAuthenticationForm
 from .models import (
     Attempt,
     Course,
@@ -14,6 +15,9 @@ from .models import (
     User,
     organisation_mismatch,
 )
+
+# The admin's login counts wrong passwords like the login page (tutor.auth); this form says so plainly.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(User)

@@ -141,6 +141,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["tutor.auth.ThrottledModelBackend"]
+# Per-account login throttling (tutor.auth): this many wrong passwords for one username within the window
+# refuse that username for the lockout, whatever the password. Per account, so one IP (a school) is never
+# locked out as a whole.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", str(15 * 60)))
+LOGIN_LOCKOUT_S = int(os.environ.get("LOGIN_LOCKOUT_S", str(15 * 60)))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
