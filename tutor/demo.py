@@ -213,6 +213,8 @@ def demo_seed(
 ) -> SeedReport:
     """Create (or complete) the demo school. Safe to run twice."""
     password = password or settings.DEMO_PASSWORD
+    if not password:
+        raise ValueError("the demo accounts need a password (DEMO_PASSWORD)")
     say = progress or (lambda _msg: None)
     spec = demo_course_spec()
     with transaction.atomic():

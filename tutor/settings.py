@@ -216,7 +216,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 METIS_RETRAIN_AFTER_ATTEMPTS = int(os.environ.get("METIS_RETRAIN_AFTER_ATTEMPTS", "2000"))
 
 # --- demo ---------------------------------------------------------------------
-DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "metis-demo")
+# No default in production: demo_seed there (only with --i-know-this-is-production) needs a chosen one.
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "" if PRODUCTION else "metis-demo")
 
 # --- security (production) ----------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
