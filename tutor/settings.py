@@ -2,8 +2,9 @@
 
 Local defaults (no variables set) run the demo on a SQLite file and an embedded
 filesystem broker, so a bare machine with Python needs nothing else. Production
-mode (``METIS_ENV=production``) refuses to start without a real ``SECRET_KEY``
-and ``ALLOWED_HOSTS`` and turns on every ``check --deploy`` protection.
+mode (``METIS_ENV=production``) refuses to start without a real ``SECRET_KEY``,
+``ALLOWED_HOSTS``, ``DATABASE_URL``, ``CELERY_BROKER_URL`` and ``CACHE_URL``, and
+turns on every ``check --deploy`` protection.
 """
 
 from __future__ import annotations
@@ -55,6 +56,17 @@ if PRODUCTION:
         raise ImproperlyConfigured("METIS_ENV=production needs ALLOWED_HOSTS (comma-separated host names)")
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off when METIS_ENV=production")
+    # The embedded defaults (a SQLite file, the filesystem broker, a per-process cache) are for one
+    # machine; production names its real services, rather than falling back to those silently.
+    for _name, _example, _fallback in (
+        ("DATABASE_URL", "postgres://user@host:5432/metis", "a SQLite file"),
+        ("CELERY_BROKER_URL", "redis://host:6379/0", "the embedded filesystem broker"),
+        ("CACHE_URL", "redis://host:6379/1", "a separate cache in each process"),
+    ):
+        if not os.environ.get(_name, "").strip():
+            raise ImproperlyConfigured(
+                f"METIS_ENV=production needs {_name} (e.g. {_example}); unset, Metis would use {_fallback}"
+            )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

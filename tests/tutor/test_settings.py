@@ -7,15 +7,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k3Q9-vB1xZ7_pL0mN4rT8yW2sD6fH5jG" * 2
+# What production must be told (nothing listens there: `check` does not connect).
+SERVICES = {
+    "DATABASE_URL": "postgres://metis@db.invalid:5432/metis",
+    "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+    "CACHE_URL": "redis://redis.invalid:6379/1",
+}
+PRODUCTION = {"METIS_ENV": "production", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "metis.example.org", **SERVICES}
 
 
 def _check(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "METIS_ENV", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "METIS_ENV", "DJANGO_ALLOW_ASYNC_UNSAFE", *SERVICES}
     }
     env.update(env_extra)
     return subprocess.run(
@@ -35,9 +44,18 @@ def test_production_refuses_insecure_key_and_missing_hosts():
     assert hosts.returncode != 0 and "ALLOWED_HOSTS" in hosts.stderr
 
 
+@pytest.mark.parametrize("variable", sorted(SERVICES))
+def test_production_refuses_to_fall_back_to_the_embedded_services(variable):
+    """Unset (or empty), DATABASE_URL, CELERY_BROKER_URL and CACHE_URL would mean a SQLite file, the
+    filesystem broker and a per-process cache: production refuses to start and names the variable."""
+    for missing in ({k: v for k, v in PRODUCTION.items() if k != variable}, {**PRODUCTION, variable: ""}):
+        result = _check(missing)
+        assert result.returncode != 0 and f"needs {variable}" in result.stderr, result.stderr
+
+
 def test_production_passes_deploy_checks():
     result = _check(
-        {"METIS_ENV": "production", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "metis.example.org"},
+        PRODUCTION,
         "--deploy",
         "--fail-level",
         "WARNING",
