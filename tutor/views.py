@@ -126,6 +126,12 @@ def _session_ended(request: AuthedRequest, session: PracticeSession) -> HttpResp
     return render(request, template, {"session": session}, status=409)
 
 
+def _response_time_ms(sent: str) -> int | None:
+    """The browser's timing when it is a plain count of milliseconds (ASCII digits, at most 9 of them: over a
+    day), else None and the service times the item itself. ``"²".isdigit()`` is true and ``int("²")`` fails."""
+    return int(sent) if sent.isascii() and sent.isdigit() and len(sent) <= 9 else None
+
+
 @login_required
 @require_POST
 def practice_answer(request: AuthedRequest, session_id: int, position: int) -> HttpResponse:
@@ -137,7 +143,6 @@ def practice_answer(request: AuthedRequest, session_id: int, position: int) -> H
         if not session.is_open:
             return _session_ended(request, session)
         raise Http404("No such item in this session")
-    rt = request.POST.get("response_time_ms", "")
     try:
         try:
             metacog_services.check_step_validate(session=session, checked=request.POST.get("checked"))
@@ -149,7 +154,7 @@ def practice_answer(request: AuthedRequest, session_id: int, position: int) -> H
             answer=request.POST.get("answer", ""),
             confidence=request.POST.get("confidence"),
             idempotency_key=request.POST.get("idempotency_key", ""),
-            response_time_ms=int(rt) if rt.isdigit() else None,
+            response_time_ms=_response_time_ms(request.POST.get("response_time_ms", "")),
         )
     except services.PracticeError as exc:
         if exc.field == "session" and not session.is_open:
