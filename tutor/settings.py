@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tutor.middleware.HtmxSignedOutMiddleware",
+    "tutor.middleware.RefuseNulMiddleware",
 ]
 
 if PRODUCTION:  # gunicorn serves the collected static files itself; runserver does it locally
