@@ -12,6 +12,7 @@ Organisation is the outer boundary: nobody but a superuser crosses it.
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
 from .models import Attempt, PracticeSession, Section, User
@@ -102,6 +103,11 @@ def can_practise_in(user: User, section: Section) -> bool:
 def can_act_in_session(user: User, session: PracticeSession) -> bool:
     """Answering, hints and ending a session belong to its student alone (teachers only watch)."""
     return user.is_authenticated and session.student_id == user.pk
+
+
+def can_view_health_details(user: User | AnonymousUser) -> bool:
+    """Which service is down and why (host names, ports) is for the server's operators, not a school's staff."""
+    return user.is_authenticated and (user.is_staff or user.is_superuser)
 
 
 def can_view_model_registry(user: User) -> bool:

@@ -36,6 +36,16 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}")
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
 def _env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
@@ -123,7 +133,15 @@ except ValueError as exc:  # dj-database-url's UnknownSchemeError is a ValueErro
     raise ImproperlyConfigured(
         f"DATABASE_URL is not a database URL ({exc}); e.g. postgres://user@host:5432/metis"
     ) from None
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request in seconds rather than hanging a web worker, and no
+    # statement runs longer than DATABASE_STATEMENT_TIMEOUT_MS (0: no limit, e.g. for a long migration).
+    _pg = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg["connect_timeout"] = _env_int("DATABASE_CONNECT_TIMEOUT_S", 5)
+    _statement_ms = _env_int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)
+    if _statement_ms > 0:
+        _pg["options"] = f"{_pg.get('options', '')} -c statement_timeout={_statement_ms}".strip()
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and Celery worker write the same file: WAL lets readers
     # run beside one writer, IMMEDIATE takes the write lock up front (no deadlock
     # on lock upgrade) and the timeout makes a writer wait instead of failing.
@@ -158,9 +176,9 @@ AUTHENTICATION_BACKENDS = ["tutor.auth.ThrottledModelBackend"]
 # Per-account login throttling (tutor.auth): this many wrong passwords for one username within the window
 # refuse that username for the lockout, whatever the password. Per account, so one IP (a school) is never
 # locked out as a whole.
-LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_FAILURE_WINDOW_S = int(os.environ.get("LOGIN_FAILURE_WINDOW_S", str(15 * 60)))
-LOGIN_LOCKOUT_S = int(os.environ.get("LOGIN_LOCKOUT_S", str(15 * 60)))
+LOGIN_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_S = _env_int("LOGIN_FAILURE_WINDOW_S", 15 * 60)
+LOGIN_LOCKOUT_S = _env_int("LOGIN_LOCKOUT_S", 15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -227,6 +245,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 METIS_RETRAIN_AFTER_ATTEMPTS = int(os.environ.get("METIS_RETRAIN_AFTER_ATTEMPTS", "2000"))
+
+# /healthz shows its details (which part is down, error texts, model) to operators (is_staff) and to
+# requests sending "Authorization: Bearer <HEALTHZ_TOKEN>"; anyone else gets the status alone.
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
 
 # --- demo ---------------------------------------------------------------------
 # No default in production: demo_seed there (only with --i-know-this-is-production) needs a chosen one.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -28,8 +30,21 @@ CONFIDENCE_CHOICES = [(str(p), label, percent(p)) for p, label in CONFIDENCE_SCA
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """The status for anyone (the status code is what a load balancer reads); which part is down, the
+    error texts (hosts, ports) and the model's details only for operators or with ``HEALTHZ_TOKEN``."""
     report = health_report()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+    body = report if _may_see_health_details(request) else {"status": report["status"]}
+    return JsonResponse(body, status=200 if report["status"] == "ok" else 503)
+
+
+def _may_see_health_details(request: HttpRequest) -> bool:
+    token = settings.HEALTHZ_TOKEN
+    if token and hmac.compare_digest(request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        return access.can_view_health_details(request.user)
+    except Exception:  # the session cannot be read (the database is down, say): answer as to anyone
+        return False
 
 
 @require_GET

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,46 @@ def test_a_bad_database_url_names_the_variable():
 def test_empty_variables_fall_back_to_the_embedded_defaults(tmp_path):
     result = _check({"DATABASE_URL": "", "CELERY_BROKER_URL": "", "METIS_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
+
+
+def _database_options(env_extra: dict[str, str]) -> dict:
+    """The database OPTIONS that tutor.settings computes under this environment (imported in a fresh process)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+    env.update(env_extra)
+    code = "import json, tutor.settings as s; print(json.dumps(s.DATABASES['default'].get('OPTIONS', {})))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_postgresql_connections_time_out_and_bound_each_statement():
+    url = "postgres://metis@db.invalid:5432/metis"
+    options = _database_options({"DATABASE_URL": url})
+    assert options["connect_timeout"] == 5 and options["options"] == "-c statement_timeout=30000"
+    options = _database_options(
+        {"DATABASE_URL": url, "DATABASE_CONNECT_TIMEOUT_S": "2", "DATABASE_STATEMENT_TIMEOUT_MS": "0"}
+    )
+    assert options["connect_timeout"] == 2 and "statement_timeout" not in options.get("options", "")
+    # options given in the URL are kept beside the timeout
+    options = _database_options({"DATABASE_URL": url + "?options=-c%20search_path%3Dmetis"})
+    assert options["options"] == "-c search_path=metis -c statement_timeout=30000"
+
+
+def test_a_bad_timeout_names_the_variable():
+    result = _check({"DATABASE_URL": "postgres://metis@db.invalid/metis", "DATABASE_STATEMENT_TIMEOUT_MS": "30s"})
+    assert result.returncode != 0 and "DATABASE_STATEMENT_TIMEOUT_MS" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_statement_timeout_reaches_postgresql():
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (CI runs the suite on it)")
+    expected = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS") or 30_000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")  # in ms
+        assert int(cursor.fetchone()[0]) == expected
+    assert settings.DATABASES["default"]["OPTIONS"]["connect_timeout"] > 0
