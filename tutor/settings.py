@@ -255,8 +255,12 @@ HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "" if PRODUCTION else "metis-demo")
 
 # --- security (production) ----------------------------------------------------
+# Classroom computers are shared: a session ends when the browser closes, and after a school day at most.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = _env_int("SESSION_COOKIE_AGE_S", 12 * 3600)
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+# htmx sends the token from the page (hx-headers in base.html); no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -79,3 +79,44 @@ def test_the_admin_login_is_throttled_too(client):
         _login(client, operator.username, "guess", url=url)
     response = _login(client, operator.username, PASSWORD, url=url)
     assert not _logged_in(client) and "Too many failed logins" in response.content.decode()
+
+
+# --- sessions on shared classroom computers ---------------------------------------------------------------
+
+
+def test_the_session_ends_with_the_browser_and_after_a_school_day(client):
+    student = StudentFactory()
+    _login(client, student.username, PASSWORD)
+    cookie = client.cookies["sessionid"]
+    assert not cookie["max-age"] and not cookie["expires"]  # a browser-session cookie: closing the browser ends it
+    assert client.session.get_expiry_age() <= 12 * 3600  # and the server forgets it after 12 hours anyway
+
+
+def test_no_script_can_read_the_csrf_cookie_and_htmx_still_posts(served_student):
+    """The token reaches htmx through the page (hx-headers on <body>), so the cookie can be HttpOnly."""
+    import re
+
+    client, session = served_student
+    page = client.get(reverse("practice", args=[session.pk]))
+    assert client.cookies["csrftoken"]["httponly"]
+    token = re.search(r"""<body hx-headers='\{"X-CSRFToken": "([^"]+)"\}'>""", page.content.decode()).group(1)
+    url = reverse("practice_hint", args=[session.pk, 1])
+    assert client.post(url, headers={"HX-Request": "true", "X-CSRFToken": token}).status_code == 200
+    assert client.post(url, headers={"HX-Request": "true"}).status_code == 403  # without the page's token
+
+
+@pytest.fixture
+def served_student():
+    from django.test import Client
+
+    from tests.factories import ItemFactory, SectionFactory, SkillFactory, enrol
+    from tutor import services
+
+    section = SectionFactory()
+    ItemFactory(skill=SkillFactory(course=section.course))
+    student = StudentFactory(organisation=section.organisation)
+    enrol(student, section)
+    session = services.session_start(student=student, section=section)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(student)
+    return client, session
