@@ -2,7 +2,9 @@
 
 Rules:
 - a student sees only their own data;
-- a teacher sees the classes they teach and the students enrolled in them;
+- a teacher sees the classes they teach and the students enrolled in them, and of those students'
+  sessions and attempts only the ones made in those classes (a student in two classes has two teachers,
+  and neither sees the other's class);
 - an admin sees everything inside their own organisation;
 - a superuser (operator) sees everything.
 Organisation is the outer boundary: nobody but a superuser crosses it.
@@ -10,7 +12,8 @@ Organisation is the outer boundary: nobody but a superuser crosses it.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
 
 from .models import Attempt, PracticeSession, Section, User
 
@@ -44,19 +47,47 @@ def students_visible_to(user: User) -> QuerySet[User]:
         return qs.none()  # staff see students only through their organisation
     if user.role == User.Role.ADMIN:
         return qs.filter(organisation_id=org)
-    return qs.filter(enrollments__section__teachers=user, enrollments__section__organisation_id=org).distinct()
+    # The student's own organisation too: an enrolment that crossed the boundary (refused since, see
+    # Enrollment.clean) must not show a student of another school to this one's teachers.
+    return qs.filter(
+        organisation_id=org, enrollments__section__teachers=user, enrollments__section__organisation_id=org
+    ).distinct()
 
 
 def can_view_student(user: User, student: User) -> bool:
     return students_visible_to(user).filter(pk=student.pk).exists()
 
 
+def _is_staff(user: User) -> bool:
+    return user.role in (User.Role.TEACHER, User.Role.ADMIN)
+
+
 def sessions_visible_to(user: User) -> QuerySet[PracticeSession]:
-    return PracticeSession.objects.filter(student__in=students_visible_to(user))
+    """A student's own sessions; for staff, those of students they see made in classes they see."""
+    qs = PracticeSession.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if not _is_staff(user):
+        return qs.filter(student=user)
+    return qs.filter(student__in=students_visible_to(user), section__in=sections_visible_to(user))
 
 
 def attempts_visible_to(user: User) -> QuerySet[Attempt]:
-    return Attempt.objects.filter(student__in=students_visible_to(user))
+    """As ``sessions_visible_to``, through each attempt's session. An attempt outside any session belongs to
+    no class: its student and their organisation's admins see it, no teacher does."""
+    qs = Attempt.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if user.is_superuser:
+        return qs
+    if not _is_staff(user):
+        return qs.filter(student=user)
+    in_classes = Q(session__section__in=sections_visible_to(user))
+    if user.role == User.Role.ADMIN:
+        in_classes |= Q(session__isnull=True)
+    return qs.filter(in_classes, student__in=students_visible_to(user))
 
 
 def can_practise_in(user: User, section: Section) -> bool:
@@ -72,6 +103,11 @@ def can_practise_in(user: User, section: Section) -> bool:
 def can_act_in_session(user: User, session: PracticeSession) -> bool:
     """Answering, hints and ending a session belong to its student alone (teachers only watch)."""
     return user.is_authenticated and session.student_id == user.pk
+
+
+def can_view_health_details(user: User | AnonymousUser) -> bool:
+    """Which service is down and why (host names, ports) is for the server's operators, not a school's staff."""
+    return user.is_authenticated and (user.is_staff or user.is_superuser)
 
 
 def can_view_model_registry(user: User) -> bool:

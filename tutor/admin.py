@@ -1,7 +1,23 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import Attempt, Course, Enrollment, Item, Organisation, PracticeSession, Section, Skill, User
+from .auth import ThrottledAdminAuthenticationForm
+from .models import (
+    Attempt,
+    Course,
+    Enrollment,
+    Item,
+    Organisation,
+    PracticeSession,
+    Section,
+    Skill,
+    User,
+    organisation_mismatch,
+)
+
+# The admin's login counts wrong passwords like the login page (tutor.auth); this form says so plainly.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(User)
@@ -41,8 +57,36 @@ class EnrollmentInline(admin.TabularInline):
     extra = 0
 
 
+class SectionAdminForm(forms.ModelForm):
+    """Teachers of the class's organisation only (students are checked by ``Enrollment.clean`` in the inline)."""
+
+    class Meta:
+        model = Section
+        fields = [
+            "organisation",
+            "name",
+            "course",
+            "teachers",
+            "session_length",
+            "target_success",
+            "review_weight",
+            "skills_in_play",
+        ]
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        organisation, teachers = cleaned.get("organisation"), cleaned.get("teachers")
+        if organisation is not None and teachers is not None:
+            section = Section(name=cleaned.get("name") or self.instance.name, organisation=organisation)
+            problems = [p for p in (organisation_mismatch(t, section) for t in teachers) if p]
+            if problems:
+                self.add_error("teachers", problems)
+        return cleaned
+
+
 @admin.register(Section)
 class SectionAdmin(admin.ModelAdmin):
+    form = SectionAdminForm
     list_display = ("name", "organisation", "course")
     filter_horizontal = ("teachers",)
     inlines = [EnrollmentInline]

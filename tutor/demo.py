@@ -16,14 +16,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from . import generators, policies
+from . import generators, policies, services
 from .answers import CheckResult, InvalidAnswer, check_answer, correct_answer_display, response_display
 from .content import content_import, item_from_generator
 from .content_format import ContentSpec, CourseSpec, SkillSpec
 from .models import (
     CONFIDENCE_SCALE,
     Attempt,
-    Enrollment,
     Item,
     Organisation,
     PracticeSession,
@@ -214,6 +213,8 @@ def demo_seed(
 ) -> SeedReport:
     """Create (or complete) the demo school. Safe to run twice."""
     password = password or settings.DEMO_PASSWORD
+    if not password:
+        raise ValueError("the demo accounts need a password (DEMO_PASSWORD)")
     say = progress or (lambda _msg: None)
     spec = demo_course_spec()
     with transaction.atomic():
@@ -229,7 +230,7 @@ def demo_seed(
             teacher.set_password(password)
             teacher.save(update_fields=["password"])
             created_users += 1
-        section.teachers.add(teacher)
+        services.section_teacher_add(teacher=teacher, section=section)
         students = []
         for i, username in enumerate(DEMO_STUDENTS, start=1):
             student, made = User.objects.get_or_create(
@@ -240,7 +241,7 @@ def demo_seed(
                 student.set_password(password)
                 student.save(update_fields=["password"])
                 created_users += 1
-            Enrollment.objects.get_or_create(section=section, student=student)
+            services.enrollment_create(student=student, section=section)
             students.append(student)
     skills = list(
         Skill.objects.filter(course=course).order_by("position").prefetch_related("prerequisites", "confusable_with")

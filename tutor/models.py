@@ -7,6 +7,7 @@ student/teacher belongs to one. Who may see what is decided in ``tutor.access``.
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -55,6 +56,18 @@ class User(AbstractUser):
                 name="user_external_id_unique_per_org",
             )
         ]
+
+    def clean(self) -> None:
+        """A person in a class stays in its organisation: moving them out first needs them out of the class."""
+        super().clean()
+        if self.pk is None:
+            return
+        classes = Section.objects.filter(Q(enrollments__student=self) | Q(teachers=self))
+        if self.organisation_id is not None:
+            classes = classes.exclude(organisation_id=self.organisation_id)
+        elsewhere = classes.select_related("organisation").first()
+        if elsewhere is not None:
+            raise ValidationError({"organisation": organisation_mismatch(self, elsewhere)})
 
     @property
     def is_student(self) -> bool:
@@ -165,6 +178,18 @@ class Section(models.Model):
         return self.name
 
 
+def organisation_mismatch(person: User, section: Section) -> str | None:
+    """Why ``person`` may not be a student or teacher of ``section``, or None: a class takes people of its
+    own organisation only (the admin, the enrolment services and ``Enrollment.clean`` all ask here)."""
+    if person.organisation_id is not None and person.organisation_id == section.organisation_id:
+        return None
+    theirs = person.organisation.name if person.organisation else "no organisation"
+    return (
+        f"{person.username} belongs to {theirs} and {section.name} to {section.organisation.name}: "
+        "a class takes people of its own organisation only."
+    )
+
+
 class Enrollment(models.Model):
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="enrollments")
     student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrollments")
@@ -175,6 +200,15 @@ class Enrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student} in {self.section}"
+
+    def clean(self) -> None:
+        try:  # the class may be unsaved yet (the admin's add page), so not ``section_id``
+            section, student = self.section, self.student
+        except ObjectDoesNotExist:
+            return  # the missing field reports itself
+        problem = organisation_mismatch(student, section)
+        if problem:
+            raise ValidationError({"student": problem})
 
 
 class PracticeSession(models.Model):

@@ -115,10 +115,12 @@ def content_export(*, course: Course) -> ContentSpec:
     )
 
 
-def attempts_for_student(*, student: User, limit: int = 50) -> list[Attempt]:
-    """The student's latest attempts with the scheduler's reason for each item (teacher drill-down)."""
+def attempts_for_student(*, student: User, viewer: User, limit: int = 50) -> list[Attempt]:
+    """The student's latest attempts that ``viewer`` may see (a teacher: those made in their classes), with
+    the scheduler's reason for each item (teacher drill-down)."""
     return list(
-        Attempt.objects.filter(student=student)
+        access.attempts_visible_to(viewer)
+        .filter(student=student)
         .select_related("item", "skill", "session_item")
         .order_by("-created_at", "-id")[:limit]
     )

@@ -6,6 +6,7 @@ import logging
 import random
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -13,7 +14,7 @@ from metacog import services as metacog_services
 
 from .access import can_practise_in
 from .answers import CheckResult, InvalidAnswer, check_answer, response_display
-from .models import Attempt, PracticeSession, Section, SessionItem, User
+from .models import Attempt, Enrollment, PracticeSession, Section, SessionItem, User, organisation_mismatch
 from .scheduler import item_next_for_student
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,27 @@ def session_end(*, session: PracticeSession) -> PracticeSession:
             PracticeSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(ended_at=timezone.now())
         session.refresh_from_db(fields=["ended_at"])
     return session
+
+
+# --- class membership ---------------------------------------------------------
+
+
+def enrollment_create(*, student: User, section: Section) -> Enrollment:
+    """Enrol a student in a class of their own organisation (idempotent)."""
+    try:
+        Enrollment(student=student, section=section).clean()
+    except ValidationError as exc:
+        raise PracticeError(" ".join(exc.messages), field="student") from None
+    enrollment, _ = Enrollment.objects.get_or_create(student=student, section=section)
+    return enrollment
+
+
+def section_teacher_add(*, teacher: User, section: Section) -> None:
+    """Make a member of the class's organisation one of its teachers (idempotent)."""
+    problem = organisation_mismatch(teacher, section)
+    if problem:
+        raise PracticeError(problem, field="teacher")
+    section.teachers.add(teacher)
 
 
 # --- class settings -----------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Local defaults (no variables set) run the demo on a SQLite file and an embedded
 filesystem broker, so a bare machine with Python needs nothing else. Production
-mode (``METIS_ENV=production``) refuses to start without a real ``SECRET_KEY``
-and ``ALLOWED_HOSTS`` and turns on every ``check --deploy`` protection.
+mode (``METIS_ENV=production``) refuses to start without a real ``SECRET_KEY``,
+``ALLOWED_HOSTS``, ``DATABASE_URL``, ``CELERY_BROKER_URL`` and ``CACHE_URL``, and
+turns on every ``check --deploy`` protection.
 """
 
 from __future__ import annotations
@@ -35,6 +36,16 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {value!r}")
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
 def _env_list(name: str, default: str) -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
 
@@ -55,6 +66,17 @@ if PRODUCTION:
         raise ImproperlyConfigured("METIS_ENV=production needs ALLOWED_HOSTS (comma-separated host names)")
     if DEBUG:
         raise ImproperlyConfigured("DEBUG must be off when METIS_ENV=production")
+    # The embedded defaults (a SQLite file, the filesystem broker, a per-process cache) are for one
+    # machine; production names its real services, rather than falling back to those silently.
+    for _name, _example, _fallback in (
+        ("DATABASE_URL", "postgres://user@host:5432/metis", "a SQLite file"),
+        ("CELERY_BROKER_URL", "redis://host:6379/0", "the embedded filesystem broker"),
+        ("CACHE_URL", "redis://host:6379/1", "a separate cache in each process"),
+    ):
+        if not os.environ.get(_name, "").strip():
+            raise ImproperlyConfigured(
+                f"METIS_ENV=production needs {_name} (e.g. {_example}); unset, Metis would use {_fallback}"
+            )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -79,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tutor.middleware.HtmxSignedOutMiddleware",
+    "tutor.middleware.RefuseNulMiddleware",
 ]
 
 if PRODUCTION:  # gunicorn serves the collected static files itself; runserver does it locally
@@ -110,7 +133,15 @@ except ValueError as exc:  # dj-database-url's UnknownSchemeError is a ValueErro
     raise ImproperlyConfigured(
         f"DATABASE_URL is not a database URL ({exc}); e.g. postgres://user@host:5432/metis"
     ) from None
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A database that does not answer fails a request in seconds rather than hanging a web worker, and no
+    # statement runs longer than DATABASE_STATEMENT_TIMEOUT_MS (0: no limit, e.g. for a long migration).
+    _pg = DATABASES["default"].setdefault("OPTIONS", {})
+    _pg["connect_timeout"] = _env_int("DATABASE_CONNECT_TIMEOUT_S", 5)
+    _statement_ms = _env_int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)
+    if _statement_ms > 0:
+        _pg["options"] = f"{_pg.get('options', '')} -c statement_timeout={_statement_ms}".strip()
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and Celery worker write the same file: WAL lets readers
     # run beside one writer, IMMEDIATE takes the write lock up front (no deadlock
     # on lock upgrade) and the timeout makes a writer wait instead of failing.
@@ -141,6 +172,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = ["tutor.auth.ThrottledModelBackend"]
+# Per-account login throttling (tutor.auth): this many wrong passwords for one username within the window
+# refuse that username for the lockout, whatever the password. Per account, so one IP (a school) is never
+# locked out as a whole.
+LOGIN_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_S = _env_int("LOGIN_FAILURE_WINDOW_S", 15 * 60)
+LOGIN_LOCKOUT_S = _env_int("LOGIN_LOCKOUT_S", 15 * 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -208,12 +246,21 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 METIS_RETRAIN_AFTER_ATTEMPTS = int(os.environ.get("METIS_RETRAIN_AFTER_ATTEMPTS", "2000"))
 
+# /healthz shows its details (which part is down, error texts, model) to operators (is_staff) and to
+# requests sending "Authorization: Bearer <HEALTHZ_TOKEN>"; anyone else gets the status alone.
+HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
+
 # --- demo ---------------------------------------------------------------------
-DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "metis-demo")
+# No default in production: demo_seed there (only with --i-know-this-is-production) needs a chosen one.
+DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "" if PRODUCTION else "metis-demo")
 
 # --- security (production) ----------------------------------------------------
+# Classroom computers are shared: a session ends when the browser closes, and after a school day at most.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = _env_int("SESSION_COOKIE_AGE_S", 12 * 3600)
 SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
+# htmx sends the token from the page (hx-headers in base.html); no script reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -28,8 +30,21 @@ CONFIDENCE_CHOICES = [(str(p), label, percent(p)) for p, label in CONFIDENCE_SCA
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """The status for anyone (the status code is what a load balancer reads); which part is down, the
+    error texts (hosts, ports) and the model's details only for operators or with ``HEALTHZ_TOKEN``."""
     report = health_report()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+    body = report if _may_see_health_details(request) else {"status": report["status"]}
+    return JsonResponse(body, status=200 if report["status"] == "ok" else 503)
+
+
+def _may_see_health_details(request: HttpRequest) -> bool:
+    token = settings.HEALTHZ_TOKEN
+    if token and hmac.compare_digest(request.headers.get("Authorization", "").encode(), f"Bearer {token}".encode()):
+        return True
+    try:
+        return access.can_view_health_details(request.user)
+    except Exception:  # the session cannot be read (the database is down, say): answer as to anyone
+        return False
 
 
 @require_GET
@@ -129,6 +144,12 @@ def _session_ended(request: AuthedRequest, session: PracticeSession) -> HttpResp
     return response
 
 
+def _response_time_ms(sent: str) -> int | None:
+    """The browser's timing when it is a plain count of milliseconds (ASCII digits, at most 9 of them: over a
+    day), else None and the service times the item itself. ``"²".isdigit()`` is true and ``int("²")`` fails."""
+    return int(sent) if sent.isascii() and sent.isdigit() and len(sent) <= 9 else None
+
+
 @login_required
 @require_POST
 def practice_answer(request: AuthedRequest, session_id: int, position: int) -> HttpResponse:
@@ -140,7 +161,6 @@ def practice_answer(request: AuthedRequest, session_id: int, position: int) -> H
         if not session.is_open:
             return _session_ended(request, session)
         raise Http404("No such item in this session")
-    rt = request.POST.get("response_time_ms", "")
     try:
         try:
             metacog_services.check_step_validate(session=session, checked=request.POST.get("checked"))
@@ -152,7 +172,7 @@ def practice_answer(request: AuthedRequest, session_id: int, position: int) -> H
             answer=request.POST.get("answer", ""),
             confidence=request.POST.get("confidence"),
             idempotency_key=request.POST.get("idempotency_key", ""),
-            response_time_ms=int(rt) if rt.isdigit() else None,
+            response_time_ms=_response_time_ms(request.POST.get("response_time_ms", "")),
         )
     except services.PracticeError as exc:
         if exc.field == "session" and not session.is_open:
@@ -263,5 +283,5 @@ def student_attempts(request: AuthedRequest, student_id: int) -> HttpResponse:
     if request.user.is_student:
         raise Http404("No such student")
     student = get_object_or_404(access.students_visible_to(request.user), pk=student_id)
-    attempts = selectors.attempts_for_student(student=student)
+    attempts = selectors.attempts_for_student(student=student, viewer=request.user)
     return render(request, "tutor/student_attempts.html", {"student": student, "attempts": attempts})

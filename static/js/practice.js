@@ -60,3 +60,13 @@
     if (form && store && e.detail.xhr && e.detail.xhr.status === 200) store.removeItem(key(form));
   });
 })();
+
+// A refusal that says where it belongs (HX-Retarget, e.g. "a field contains a character that is not
+// allowed", status 400) is shown there; the page's htmx-config would otherwise drop a 4xx it does not list.
+document.addEventListener("htmx:beforeSwap", function (e) {
+  var xhr = e.detail.xhr;
+  if (xhr && xhr.status === 400 && xhr.getResponseHeader("HX-Retarget")) {
+    e.detail.shouldSwap = true;
+    e.detail.isError = false;
+  }
+});

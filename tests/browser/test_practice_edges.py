@@ -1,5 +1,6 @@
 """The practice page's edges in a real browser: a multiple-choice answer shown as the option picked,
-a logout in another tab, a session ended in another tab, two tabs answering one item, and the page's
+a logout in another tab, a session ended in another tab, two tabs answering one item, a character
+that cannot be stored, and the page's
 layout at phone, tablet and desktop widths (screenshots are left in the artefacts folder)."""
 
 from __future__ import annotations
@@ -132,6 +133,20 @@ def test_two_tabs_on_one_item_say_which_answer_counts(live_server, page, student
     assert "your answer here (-2) was not recorded" in notice.inner_text()
     assert other.locator("#given-answer").inner_text() == "5"
     assert list(Attempt.objects.values_list("answer", flat=True)) == ["5"]
+
+
+def test_a_character_that_cannot_be_stored_is_named_and_the_answer_kept(live_server, page, student):
+    """A NUL pasted into an answer (PostgreSQL cannot store it) is refused above the card, naming the field."""
+    _start(page, live_server)
+    page.get_by_label("5", exact=True).check()
+    page.get_by_label(re.compile("Certain")).check()
+    page.evaluate("document.querySelector('input[name=answer]:checked').value = '5\\u0000'")
+    page.get_by_role("button", name="Check answer").click()
+    alert = page.locator("#flash").get_by_role("alert")
+    alert.wait_for()
+    assert "The field 'answer' contains a character that is not allowed." in alert.inner_text()
+    assert page.get_by_label("5", exact=True).is_checked()  # the card and the choice are still there
+    assert not Attempt.objects.exists()
 
 
 def test_practice_page_layout_at_three_widths(live_server, page, student, artifacts_dir):

@@ -192,6 +192,7 @@ def test_registry_page_is_for_staff_only(demo_school, client):
 
 
 def test_healthz_reports_the_active_model(demo_school, client):
+    client.force_login(User.objects.create(username="operator", is_staff=True))  # the details are for operators
     assert client.get("/healthz").json()["learner_model"]["active_version"] is None
     _, _, version = _train()
     body = client.get("/healthz").json()

@@ -87,3 +87,82 @@ def test_home_page_lists_only_own_classes(school, client):
 def test_anonymous_is_sent_to_login(client):
     response = client.get("/")
     assert response.status_code == 302 and response.url.startswith("/login/")
+
+
+# --- a teacher sees what a student did in their own classes only -------------------------------------------
+
+
+def _practise(student, section, answers: int = 2):
+    from tutor import services
+
+    session = services.session_start(student=student, section=section)
+    for n in range(answers):
+        si = services.session_item_current(session=session)
+        services.attempt_record(
+            student=student, session_item=si, answer="42", confidence=0.75, idempotency_key=f"{session.pk}-{n}"
+        )
+    return services.session_end(session=session)
+
+
+@pytest.fixture
+def shared_student():
+    """One student in two classes of one school, each with its own teacher and a session of practice."""
+    from tests.factories import ItemFactory, SkillFactory
+
+    org = OrganisationFactory()
+    first, second = SectionFactory(organisation=org), SectionFactory(organisation=org)
+    for section in (first, second):
+        ItemFactory(skill=SkillFactory(course=section.course))
+    t1, t2 = TeacherFactory(organisation=org), TeacherFactory(organisation=org)
+    first.teachers.add(t1)
+    second.teachers.add(t2)
+    student = StudentFactory(organisation=org)
+    enrol(student, first)
+    enrol(student, second)
+    s1, s2 = _practise(student, first), _practise(student, second)
+    admin = UserFactory(organisation=org, role=User.Role.ADMIN)
+    return locals()
+
+
+def test_teacher_sees_only_the_sessions_and_attempts_of_their_own_class(shared_student):
+    t2, s1, s2 = shared_student["t2"], shared_student["s1"], shared_student["s2"]
+    assert list(access.sessions_visible_to(t2)) == [s2]
+    assert set(access.attempts_visible_to(t2)) == set(s2.attempts.all())
+    admin = shared_student["admin"]
+    assert set(access.sessions_visible_to(admin)) == {s1, s2}
+    assert access.attempts_visible_to(admin).count() == 4
+    assert set(access.sessions_visible_to(shared_student["student"])) == {s1, s2}
+
+
+def test_teacher_pages_show_nothing_of_another_class(shared_student, client):
+    from django.urls import reverse
+
+    t2, s1, s2, student = (shared_student[k] for k in ("t2", "s1", "s2", "student"))
+    client.force_login(t2)
+    assert client.get(reverse("practice_summary", args=[s1.pk])).status_code == 404
+    assert client.get(reverse("practice_summary", args=[s2.pk])).status_code == 200
+    html = client.get(reverse("student_attempts", args=[student.pk])).content.decode()
+    assert html.count('<td class="given">42</td>') == 2  # the two answers in t2's class, not the four
+    client.force_login(shared_student["t1"])
+    assert client.get(reverse("practice_summary", args=[s1.pk])).status_code == 200
+
+
+def test_a_student_of_another_organisation_wrongly_enrolled_stays_invisible(school, client):
+    """An enrolment across organisations (made before the model refused it) shows the teacher nothing:
+    neither the student nor their sessions in their own school."""
+    from django.urls import reverse
+
+    from tests.factories import ItemFactory, SkillFactory
+    from tutor.models import Enrollment
+
+    foreign, foreign_class = school["s_foreign"], school["foreign"]
+    ItemFactory(skill=SkillFactory(course=foreign_class.course))
+    session = _practise(foreign, foreign_class)
+    Enrollment.objects.create(student=foreign, section=school["mine"])  # bypasses Enrollment.clean, as old data may
+    teacher = school["teacher"]
+    assert foreign not in access.students_visible_to(teacher)
+    assert not access.sessions_visible_to(teacher).exists() and not access.attempts_visible_to(teacher).exists()
+    assert foreign not in access.students_visible_to(school["admin"])
+    client.force_login(teacher)
+    assert client.get(reverse("student_attempts", args=[foreign.pk])).status_code == 404
+    assert client.get(reverse("practice_summary", args=[session.pk])).status_code == 404

@@ -53,3 +53,20 @@ def test_seeded_answers_read_like_real_ones_and_agree_with_their_grade():
     assert any(not a.correct for a in mc)
     for a in attempts:
         assert check_answer(a.item.item_type, a.item.answer, a.answer).correct == a.correct, a.answer
+
+
+def test_seed_command_refuses_production_without_the_explicit_flag(settings):
+    from django.core.management.base import CommandError
+
+    settings.PRODUCTION = True
+    settings.DEMO_PASSWORD = "a-password-set-for-this-school"
+    with pytest.raises(CommandError, match="--i-know-this-is-production"):
+        call_command("demo_seed", "--sessions", "1")
+    assert not User.objects.exists()
+    settings.DEMO_PASSWORD = ""  # production has no default demo password
+    with pytest.raises(CommandError, match="DEMO_PASSWORD"):
+        call_command("demo_seed", "--sessions", "1", "--i-know-this-is-production")
+    assert not User.objects.exists()
+    settings.DEMO_PASSWORD = "a-password-set-for-this-school"
+    call_command("demo_seed", "--sessions", "1", "--i-know-this-is-production")
+    assert authenticate(username="demo-teacher", password="a-password-set-for-this-school") is not None

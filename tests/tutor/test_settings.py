@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_KEY = "k3Q9-vB1xZ7_pL0mN4rT8yW2sD6fH5jG" * 2
+# What production must be told (nothing listens there: `check` does not connect).
+SERVICES = {
+    "DATABASE_URL": "postgres://metis@db.invalid:5432/metis",
+    "CELERY_BROKER_URL": "redis://redis.invalid:6379/0",
+    "CACHE_URL": "redis://redis.invalid:6379/1",
+}
+PRODUCTION = {"METIS_ENV": "production", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "metis.example.org", **SERVICES}
 
 
 def _check(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "METIS_ENV", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "METIS_ENV", "DJANGO_ALLOW_ASYNC_UNSAFE", *SERVICES}
     }
     env.update(env_extra)
     return subprocess.run(
@@ -35,9 +45,18 @@ def test_production_refuses_insecure_key_and_missing_hosts():
     assert hosts.returncode != 0 and "ALLOWED_HOSTS" in hosts.stderr
 
 
+@pytest.mark.parametrize("variable", sorted(SERVICES))
+def test_production_refuses_to_fall_back_to_the_embedded_services(variable):
+    """Unset (or empty), DATABASE_URL, CELERY_BROKER_URL and CACHE_URL would mean a SQLite file, the
+    filesystem broker and a per-process cache: production refuses to start and names the variable."""
+    for missing in ({k: v for k, v in PRODUCTION.items() if k != variable}, {**PRODUCTION, variable: ""}):
+        result = _check(missing)
+        assert result.returncode != 0 and f"needs {variable}" in result.stderr, result.stderr
+
+
 def test_production_passes_deploy_checks():
     result = _check(
-        {"METIS_ENV": "production", "SECRET_KEY": GOOD_KEY, "ALLOWED_HOSTS": "metis.example.org"},
+        PRODUCTION,
         "--deploy",
         "--fail-level",
         "WARNING",
@@ -53,3 +72,46 @@ def test_a_bad_database_url_names_the_variable():
 def test_empty_variables_fall_back_to_the_embedded_defaults(tmp_path):
     result = _check({"DATABASE_URL": "", "CELERY_BROKER_URL": "", "METIS_VAR_DIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr
+
+
+def _database_options(env_extra: dict[str, str]) -> dict:
+    """The database OPTIONS that tutor.settings computes under this environment (imported in a fresh process)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_")}
+    env.update(env_extra)
+    code = "import json, tutor.settings as s; print(json.dumps(s.DATABASES['default'].get('OPTIONS', {})))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_postgresql_connections_time_out_and_bound_each_statement():
+    url = "postgres://metis@db.invalid:5432/metis"
+    options = _database_options({"DATABASE_URL": url})
+    assert options["connect_timeout"] == 5 and options["options"] == "-c statement_timeout=30000"
+    options = _database_options(
+        {"DATABASE_URL": url, "DATABASE_CONNECT_TIMEOUT_S": "2", "DATABASE_STATEMENT_TIMEOUT_MS": "0"}
+    )
+    assert options["connect_timeout"] == 2 and "statement_timeout" not in options.get("options", "")
+    # options given in the URL are kept beside the timeout
+    options = _database_options({"DATABASE_URL": url + "?options=-c%20search_path%3Dmetis"})
+    assert options["options"] == "-c search_path=metis -c statement_timeout=30000"
+
+
+def test_a_bad_timeout_names_the_variable():
+    result = _check({"DATABASE_URL": "postgres://metis@db.invalid/metis", "DATABASE_STATEMENT_TIMEOUT_MS": "30s"})
+    assert result.returncode != 0 and "DATABASE_STATEMENT_TIMEOUT_MS" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_statement_timeout_reaches_postgresql():
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only (CI runs the suite on it)")
+    expected = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS") or 30_000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")  # in ms
+        assert int(cursor.fetchone()[0]) == expected
+    assert settings.DATABASES["default"]["OPTIONS"]["connect_timeout"] > 0

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
 from tutor.demo import DEMO_CLASS, DEMO_STUDENTS, DEMO_TEACHER, demo_seed
 
@@ -9,8 +10,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--seed", type=int, default=2026)
         parser.add_argument("--sessions", type=int, default=5, help="simulated sessions per student")
+        parser.add_argument(
+            "--i-know-this-is-production",
+            action="store_true",
+            help="seed even though METIS_ENV=production (31 accounts that share DEMO_PASSWORD)",
+        )
 
-    def handle(self, *args, seed: int, sessions: int, **options):
+    def handle(self, *args, seed: int, sessions: int, i_know_this_is_production: bool, **options):
+        if settings.PRODUCTION and not i_know_this_is_production:
+            raise CommandError(
+                "METIS_ENV=production: demo_seed would add a demo school of 31 accounts sharing one password to "
+                "this database. Pass --i-know-this-is-production if that is what you want."
+            )
+        if not settings.DEMO_PASSWORD:
+            raise CommandError("Set DEMO_PASSWORD: production has no default password for the demo accounts.")
         report = demo_seed(seed=seed, sessions_per_student=sessions, progress=lambda m: self.stderr.write(f"  {m}"))
         self.stdout.write(
             self.style.SUCCESS(
