@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from django.db.models import Max, Q
+from django.db.models import Max, Model, Q, QuerySet
 
+from tutor import access
 from tutor.models import Attempt, Item, PracticeSession, Section, SessionItem, User
 
 from . import catalog
@@ -42,10 +44,17 @@ CONFIDENT = 0.75
 
 
 def answers_for_student(
-    *, student: User, section: Section | None = None, limit: int | None = None, until: Attempt | None = None
+    *,
+    student: User,
+    section: Section | None = None,
+    limit: int | None = None,
+    until: Attempt | None = None,
+    viewer: User | None = None,
 ) -> list[Attempt]:
-    """Oldest first; with ``limit``, the latest ``limit``; with ``until``, none after that answer."""
-    qs = Attempt.objects.filter(student=student).select_related("skill")
+    """Oldest first; with ``limit``, the latest ``limit``; with ``until``, none after that answer. With a
+    ``viewer``, only the answers they may see (a teacher: those given in their own classes)."""
+    qs = (access.attempts_visible_to(viewer) if viewer is not None else Attempt.objects).filter(student=student)
+    qs = qs.select_related("skill")
     if section is not None:
         qs = qs.filter(skill__course_id=section.course_id)
     if until is not None:
@@ -220,9 +229,9 @@ class StudentCalibration:
     by_session: list[GroupCalibration]
 
 
-def calibration_for_student(*, student: User, voice: Voice = YOU) -> StudentCalibration:
-    """Overall, per skill and over time (per session, oldest first)."""
-    attempts = answers_for_student(student=student)
+def calibration_for_student(*, student: User, viewer: User, voice: Voice = YOU) -> StudentCalibration:
+    """Overall, per skill and over time (per session, oldest first), over the answers ``viewer`` may see."""
+    attempts = answers_for_student(student=student, viewer=viewer)
     overall = calibration_view([a.confidence for a in attempts], [a.correct for a in attempts], voice=voice)
     by_skill = calibration_by((a.skill.name, a.confidence, a.correct) for a in attempts)
     by_session_id = calibration_by((a.session_id, a.confidence, a.correct) for a in attempts if a.session_id)
@@ -300,16 +309,30 @@ def suggestion_for_session(*, session: PracticeSession) -> StrategySuggestion | 
     return StrategySuggestion.objects.filter(session=session).first()
 
 
-def suggestions_for_student(*, student: User, limit: int = 50) -> list[StrategySuggestion]:
-    return list(StrategySuggestion.objects.filter(student=student).select_related("section")[:limit])
+_M = TypeVar("_M", bound=Model)
 
 
-def reflections_for_student(*, student: User, limit: int = 100) -> list[Reflection]:
-    return list(Reflection.objects.filter(student=student).select_related("section", "skill", "session")[:limit])
+def _in_viewers_classes(qs: QuerySet[_M], *, student: User, viewer: User | None) -> QuerySet[_M]:
+    """The student sees all of theirs; anyone else only what belongs to classes they may see."""
+    if viewer is None or viewer.pk == student.pk:
+        return qs
+    return qs.filter(section__in=access.sections_visible_to(viewer))
 
 
-def reviews_for_student(*, student: User) -> list[ScheduledReview]:
-    return list(ScheduledReview.objects.filter(student=student, done_at__isnull=True).prefetch_related("skills")[:10])
+def suggestions_for_student(*, student: User, viewer: User | None = None, limit: int = 50) -> list[StrategySuggestion]:
+    qs = _in_viewers_classes(StrategySuggestion.objects.filter(student=student), student=student, viewer=viewer)
+    return list(qs.select_related("section")[:limit])
+
+
+def reflections_for_student(*, student: User, viewer: User | None = None, limit: int = 100) -> list[Reflection]:
+    qs = _in_viewers_classes(Reflection.objects.filter(student=student), student=student, viewer=viewer)
+    return list(qs.select_related("section", "skill", "session")[:limit])
+
+
+def reviews_for_student(*, student: User, viewer: User | None = None) -> list[ScheduledReview]:
+    qs = ScheduledReview.objects.filter(student=student, done_at__isnull=True)
+    qs = _in_viewers_classes(qs, student=student, viewer=viewer)
+    return list(qs.prefetch_related("skills")[:10])
 
 
 def reviews_due(*, student_id: int, section_id: int, now: datetime) -> list[tuple[ScheduledReview, set[int]]]:

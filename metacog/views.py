@@ -143,10 +143,11 @@ def _history(request: AuthedRequest, student: User) -> HttpResponse:
             "student": student,
             "own": voice.own,
             "voice": voice,
-            "calibration": selectors.calibration_for_student(student=student, voice=voice),
-            "reflections": selectors.reflections_for_student(student=student),
-            "suggestions": selectors.suggestions_for_student(student=student),
-            "reviews": selectors.reviews_for_student(student=student),
+            # a teacher sees what the student did in the teacher's own classes only
+            "calibration": selectors.calibration_for_student(student=student, viewer=request.user, voice=voice),
+            "reflections": selectors.reflections_for_student(student=student, viewer=request.user),
+            "suggestions": selectors.suggestions_for_student(student=student, viewer=request.user),
+            "reviews": selectors.reviews_for_student(student=student, viewer=request.user),
         },
     )
 

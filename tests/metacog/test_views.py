@@ -714,3 +714,23 @@ def test_a_reason_citing_an_earlier_try_says_what_the_history_says(client, world
     client.force_login(world.student)
     html = client.get(reverse("metacog:me")).content.decode()
     assert "you got 10 points fewer right than expected" in html
+
+
+def test_a_teacher_sees_a_shared_students_history_in_their_own_class_only(client, world):
+    """A student in two classes: the teacher of the second sees nothing the student did in the first."""
+    from tests.factories import SectionFactory, TeacherFactory, enrol
+
+    first = world.session(ended=True)
+    world.answers(first, [True, False, True], confidence=1.0)
+    services.reflection_session_record(student=world.student, session=first, kind="evaluation", answer="class one")
+    second_class = SectionFactory(organisation=world.section.organisation, course=world.section.course)
+    enrol(world.student, second_class)
+    other_teacher = TeacherFactory(organisation=world.section.organisation)
+    second_class.teachers.add(other_teacher)
+
+    client.force_login(other_teacher)
+    html = client.get(reverse("metacog:student", args=[world.student.pk])).content.decode()
+    assert "class one" not in html and "3 answers" not in html
+    client.force_login(world.teacher)
+    html = client.get(reverse("metacog:student", args=[world.student.pk])).content.decode()
+    assert "class one" in html
