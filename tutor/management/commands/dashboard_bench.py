@@ -142,6 +142,9 @@ class Command(BaseCommand):
                 response = class_overview(cast(AuthedRequest, request), section_id=section.pk)
                 ms = 1000 * (time.perf_counter() - t0)
             assert response.status_code == 200, response.status_code
+            if opt["verbosity"] >= 2:  # where the time goes: each query's own seconds
+                for q in queries.captured_queries:
+                    self.stderr.write(f"    {q['time']} s  {q['sql'][:160]}")
             return ms, len(queries), len(response.content)
 
         render()  # warm-up: template loading, query plans
