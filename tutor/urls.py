@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import dashboards, views
 from .auth import ThrottledAuthenticationForm
 
 urlpatterns = [
@@ -23,6 +23,7 @@ urlpatterns = [
     path("practice/<int:session_id>/end/", views.practice_end, name="practice_end"),
     path("practice/<int:session_id>/summary/", views.practice_summary, name="practice_summary"),
     path("progress/", views.my_progress, name="my_progress"),
+    path("classes/<int:section_id>/", dashboards.class_overview, name="class_overview"),
     path("classes/<int:section_id>/schedule/", views.class_schedule, name="class_schedule"),
     path("students/<int:student_id>/attempts/", views.student_attempts, name="student_attempts"),
     path("models/", include("learner_models.urls")),

@@ -1,0 +1,180 @@
+"""The class overview a teacher opens to see who needs help and why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import (
+    ItemFactory,
+    OrganisationFactory,
+    SectionFactory,
+    SkillFactory,
+    StudentFactory,
+    TeacherFactory,
+    UserFactory,
+    enrol,
+)
+from tutor.models import Attempt, PracticeSession, User
+
+pytestmark = pytest.mark.django_db
+
+
+def _answers(student, section, item, results, *, confidence=0.5, days_ago=0.0, key="a"):
+    """Store answers in one session of ``section``, oldest first, a minute apart, ending ``days_ago`` days ago."""
+    end = timezone.now() - timedelta(days=days_ago)
+    session = PracticeSession.objects.create(student=student, section=section, started_at=end - timedelta(hours=3))
+    Attempt.objects.bulk_create(
+        Attempt(
+            student=student,
+            item=item,
+            skill=item.skill,
+            session=session,
+            answer="42" if ok else "1",
+            correct=ok,
+            confidence=confidence,
+            idempotency_key=f"{key}-{session.pk}-{i}",
+            created_at=end - timedelta(minutes=len(results) - i),
+        )
+        for i, ok in enumerate(results)
+    )
+
+
+@pytest.fixture
+def klass():
+    section = SectionFactory()
+    skills = [SkillFactory(course=section.course) for _ in range(3)]
+    items = [ItemFactory(skill=s) for s in skills]
+    teacher = TeacherFactory(organisation=section.organisation)
+    section.teachers.add(teacher)
+    return section, skills, items, teacher
+
+
+def _student(section, name):
+    s = StudentFactory(organisation=section.organisation, first_name=name, last_name="Test")
+    enrol(s, section)
+    return s
+
+
+def _url(section):
+    return reverse("class_overview", args=[section.pk])
+
+
+def test_the_staff_home_links_each_class_to_its_overview(klass, client):
+    section, _, _, teacher = klass
+    client.force_login(teacher)
+    assert _url(section) in client.get(reverse("home")).content.decode()
+
+
+def test_the_numbers_shown_match_the_database(klass, client):
+    section, skills, items, teacher = klass
+    ana, ben, cleo = _student(section, "Ana"), _student(section, "Ben"), _student(section, "Cleo")
+    # Ana: 4 of her last 5 on skill 0 wrong -> stuck on it.
+    _answers(ana, section, items[0], [True, False, False, True, False, False])
+    _answers(ana, section, items[1], [True, True], key="b")
+    # Ben: "Certain" on 12 answers, right on 3 -> overconfident; all wrong sure answers on skill 1.
+    _answers(
+        ben,
+        section,
+        items[1],
+        [True, False, False, True, False, False, False, True, False, False, False, False],
+        confidence=1.0,
+    )
+    # Cleo: last answer 10 days ago -> inactive.
+    _answers(cleo, section, items[2], [True, True, True], days_ago=10)
+    # An answer in another class of the same course never counts here.
+    other = SectionFactory(organisation=section.organisation, course=section.course)
+    enrol(ana, other)
+    _answers(ana, other, items[0], [True] * 7, key="other")
+
+    client.force_login(teacher)
+    response = client.get(_url(section))
+    assert response.status_code == 200
+    overview = response.context["overview"]
+    rows = {r.student.first_name: r for r in overview.rows}
+    assert rows["Ana"].n_answers == Attempt.objects.filter(student=ana, session__section=section).count() == 8
+    cell = rows["Ana"].cells[0]
+    assert (cell.n, cell.n_correct) == (6, 2)
+    assert rows["Ben"].cells[1].n_sure == 12 and rows["Ben"].cells[1].n_sure_wrong == 9
+    kinds = {r.student.first_name: [f.kind for f in r.flags] for r in overview.needs_help}
+    assert kinds["Ana"] == ["stuck"]
+    assert kinds["Ben"] == ["stuck", "overconfident"]  # his last 5 on skill 1 were wrong too
+    assert kinds["Cleo"] == ["inactive"]
+    assert [r.student.first_name for r in overview.needs_help] == ["Ben", "Ana", "Cleo"]  # most reasons first
+    html = response.content.decode()
+    assert f"Stuck on {skills[0].name}: 4 of their last 5 answers on it were wrong." in html
+    assert "Overconfident: on average 100 % sure before answering, but right on 25 % of 12 answers." in html
+    assert "Inactive: no answer in this class for 10 days." in html
+    assert "9/12" in html  # Ben's confident-but-wrong cell
+    assert overview.activity_total == 8 + 12 + 3  # Cleo's answers, 10 days ago, are inside the 14 days
+
+
+def test_declining_is_flagged_with_both_accuracies(klass, client):
+    section, _, items, teacher = klass
+    dana = _student(section, "Dana")
+    _answers(dana, section, items[0], [True] * 20, days_ago=2, key="old")
+    _answers(dana, section, items[1], [False, True, False, False, True, False, False, False, True, False], key="new")
+    client.force_login(teacher)
+    html = client.get(_url(section)).content.decode()
+    assert "Declining: right on 3 of their last 10 answers, against 100 % of their 20 earlier answers." in html
+
+
+def test_the_fallback_estimate_is_shown_when_no_model_is_active(klass, client):
+    section, _, items, teacher = klass
+    eve = _student(section, "Eve")
+    _answers(eve, section, items[0], [True] * 8)
+    client.force_login(teacher)
+    row = client.get(_url(section)).context["overview"].rows[0]
+    assert row.cells[0].p is not None and row.cells[0].p > 0.6 and not row.cells[0].from_model
+    assert row.cells[1].p is None  # never answered: no estimate, an empty cell
+
+
+def test_another_teacher_gets_404(klass, client):
+    section, *_ = klass
+    client.force_login(TeacherFactory(organisation=section.organisation))
+    assert client.get(_url(section)).status_code == 404
+
+
+def test_a_student_of_the_class_gets_404(klass, client):
+    section, *_ = klass
+    client.force_login(_student(section, "Finn"))
+    assert client.get(_url(section)).status_code == 404
+
+
+def test_an_admin_of_the_organisation_sees_it_and_one_of_another_does_not(klass, client):
+    section, *_ = klass
+    client.force_login(UserFactory(role=User.Role.ADMIN, organisation=section.organisation))
+    assert client.get(_url(section)).status_code == 200
+    client.force_login(UserFactory(role=User.Role.ADMIN, organisation=OrganisationFactory()))
+    assert client.get(_url(section)).status_code == 404
+
+
+def test_anonymous_goes_to_login(klass, client):
+    section, *_ = klass
+    response = client.get(_url(section))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+
+
+def _class_of(n_students):
+    section = SectionFactory()
+    skills = [SkillFactory(course=section.course) for _ in range(4)]
+    items = [ItemFactory(skill=s) for s in skills]
+    teacher = TeacherFactory(organisation=section.organisation)
+    section.teachers.add(teacher)
+    for i in range(n_students):
+        s = _student(section, f"S{i}")
+        _answers(s, section, items[i % 4], [bool(j % 3) for j in range(35)], confidence=0.75, key=f"s{i}")
+    return section, teacher
+
+
+@pytest.mark.parametrize("n_students", [5, 30])
+def test_the_number_of_queries_does_not_grow_with_the_class(n_students, client, django_assert_num_queries):
+    section, teacher = _class_of(n_students)
+    client.force_login(teacher)
+    # session, user, class, students, skills, (student, skill) totals, confidence totals, recent answers,
+    # active model, answers per day
+    with django_assert_num_queries(10):
+        assert client.get(_url(section)).status_code == 200

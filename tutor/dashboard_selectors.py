@@ -1,0 +1,374 @@
+"""Reads behind the teacher's class overview: who needs help and why, mastery by skill, activity.
+
+Everything comes from the class's own answers (``Attempt.session.section``), in a fixed number of
+queries whatever the size of the class: per (student, skill) totals, per (student, confidence,
+correctness) totals, each student's most recent answers (one window query) and answers per day.
+P(correct) per skill is the learner model's when one is active and the student has a stored state
+(read as stored: a page view adapts nobody), else the scheduler's estimate from the answers
+(``policies.SkillEstimator``, the last ``RECENT`` answers replayed on top of per-skill totals).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from learner_models import loader
+from learner_models.models import StudentModelState
+from learner_models.selectors import active_model_version
+from metacog.calibration import CalibrationJudgment, Verdict, calibration_judgment, wilson_interval
+
+from . import policies
+from .models import Attempt, Section, Skill, User
+
+logger = logging.getLogger(__name__)
+
+RECENT = 30  # most recent answers per student read one by one (flags, and the estimate's replay)
+SURE = 0.75  # "Fairly sure" or "Certain" on the confidence scale
+INACTIVE_DAYS = 7
+STUCK_LOOKBACK = 5  # a student's last answers on one skill (within the recent ones) ...
+STUCK_WRONG = 3  # ... of which at least this many wrong means stuck
+DECLINE_RECENT = 10  # the last answers compared with all earlier ones
+DECLINE_DROP = 0.2  # accuracy at least 20 points lower, and the recent interval below the earlier accuracy
+ACTIVITY_DAYS = 14
+DAY_S = 86400.0
+
+
+@dataclass(slots=True)  # not frozen: 20,000 of them per page, and a frozen init costs twice as much
+class Cell:
+    """One student on one skill: P(correct) now, and what it rests on."""
+
+    p: float | None  # None: no estimate (never answered and no model)
+    n: int  # answers on this skill in this class
+    n_correct: int
+    n_sure: int  # answers rated "Fairly sure" or "Certain"
+    n_sure_wrong: int
+    from_model: bool
+
+    @property
+    def p_step(self) -> int:
+        """0-4: the colour step of the mastery heatmap."""
+        return 0 if self.p is None else min(4, int(self.p * 5))
+
+    @property
+    def weight(self) -> str:
+        """How much the cell rests on, as a CSS class: none, few (1-4), some (5-9), many (10+) answers."""
+        return "w0" if self.n == 0 else "w1" if self.n < 5 else "w2" if self.n < 10 else "w3"
+
+    @property
+    def sure_wrong_share(self) -> float | None:
+        return self.n_sure_wrong / self.n_sure if self.n_sure else None
+
+    @property
+    def sure_wrong_step(self) -> int:
+        share = self.sure_wrong_share
+        return 0 if share is None else min(4, int(share * 5))
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: str  # stuck | overconfident | declining | inactive
+    label: str  # two words for the badge
+    reason: str  # one plain sentence, every number saying what it is
+    weight: int  # ranks who needs help first
+
+
+@dataclass
+class StudentRow:
+    student: User
+    name: str
+    n_answers: int = 0
+    n_correct: int = 0
+    last_at: datetime | None = None
+    cells: list[Cell] = field(default_factory=list)
+    flags: list[Flag] = field(default_factory=list)
+    calibration: CalibrationJudgment | None = None
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.n_correct / self.n_answers if self.n_answers else None
+
+    @property
+    def priority(self) -> int:
+        return sum(f.weight for f in self.flags)
+
+
+@dataclass(frozen=True)
+class ActivityDay:
+    day: date
+    n: int
+    x: float  # bar geometry for the inline SVG, in its own units
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
+class ClassOverview:
+    section: Section
+    skills: list[Skill]
+    rows: list[StudentRow]  # by name
+    needs_help: list[StudentRow]  # ranked, flagged students only
+    activity: list[ActivityDay]
+    activity_max: int
+    model_version: int | None  # the active learner model's version, when any cell comes from it
+    n_from_model: int  # students whose P(correct) comes from the model
+    inactive_days: int = INACTIVE_DAYS
+    recent: int = RECENT
+
+    @property
+    def activity_total(self) -> int:
+        return sum(d.n for d in self.activity)
+
+
+def _days(moment: datetime) -> float:
+    return moment.timestamp() / DAY_S
+
+
+def _model_predictions(*, student_ids: list[int], skill_ids: list[int]) -> tuple[int | None, dict[int, list[float]]]:
+    """P(correct) per skill from each student's stored state under the active model: two queries."""
+    version = active_model_version()
+    if version is None or not skill_ids:
+        return None, {}
+    states = StudentModelState.objects.filter(model_version=version, student_id__in=student_ids).values_list(
+        "student_id", "state"
+    )
+    out: dict[int, list[float]] = {}
+    try:
+        model = loader.load_model(version)
+        for student_id, blob in states:
+            out[student_id] = [float(p) for p in model.predict(loader.state_unpacked(blob), list(skill_ids))]
+    except Exception:  # a broken checkpoint must not take the teacher's page down: the answers still speak
+        logger.exception("learner-model predictions failed for the class overview; using the fallback")
+        return None, {}
+    return version.pk, out
+
+
+def _estimator(*, skill_ids: list[int], totals: dict[int, dict], recent: list[tuple]) -> policies.SkillEstimator:
+    """The scheduler's estimate from the answers: per-skill totals of the older answers, then the recent
+    ones replayed (``recent`` newest first, as read), as ``tutor.scheduler`` does for a student's history."""
+    estimator = policies.SkillEstimator(skill_ids)
+    recent_by_skill: dict[int, list[tuple]] = defaultdict(list)
+    for row in recent:
+        recent_by_skill[row[1]].append(row)
+    if recent and len(recent) == RECENT:
+        cut = _days(recent[-1][3])
+        total = total_correct = 0
+        for skill_id, t in totals.items():
+            mine = recent_by_skill.get(skill_id, [])
+            n = t["n"] - len(mine)
+            if n <= 0:
+                continue
+            k = t["k"] - sum(1 for r in mine if r[2])
+            est = estimator.get(skill_id)
+            accuracy = (k + 1) / (n + 2)
+            est.theta = math.log(accuracy / (1 - accuracy))
+            est.n, est.n_correct = n, k
+            last = min(_days(t["last"]), cut) if mine else _days(t["last"])
+            est.last_t = last
+            est.half_life = max(0.5, (last - _days(t["first"])) / 3)
+            total += n
+            total_correct += k
+        if total:
+            acc = (total_correct + 1) / (total + 2)
+            estimator.global_theta = math.log(acc / (1 - acc))
+            estimator.n_global = total
+    for _sid, skill_id, correct, created_at, difficulty, _conf in reversed(recent):
+        estimator.observe(skill_id, correct=correct, now=_days(created_at), difficulty=difficulty)
+    return estimator
+
+
+def _flags(*, row: StudentRow, recent: list[tuple], names: dict[int, str], now: datetime) -> list[Flag]:
+    flags: list[Flag] = []
+    # Stuck: several wrong among the last answers on one skill.
+    per_skill: dict[int, list[bool]] = defaultdict(list)
+    for _sid, skill_id, correct, *_ in recent:  # newest first
+        if len(per_skill[skill_id]) < STUCK_LOOKBACK:
+            per_skill[skill_id].append(correct)
+    stuck = sorted(
+        ((sum(1 for c in cs if not c), len(cs), skill_id) for skill_id, cs in per_skill.items()),
+        key=lambda t: (-t[0], t[1]),
+    )
+    stuck = [t for t in stuck if t[0] >= STUCK_WRONG]
+    if stuck:
+        wrong, n, skill_id = stuck[0]
+        more = f" (and {len(stuck) - 1} more skill{'s' if len(stuck) > 2 else ''})" if len(stuck) > 1 else ""
+        flags.append(
+            Flag(
+                "stuck",
+                "Stuck",
+                f"Stuck on {names.get(skill_id, 'a skill')}: {wrong} of their last {n} answers on it were wrong{more}.",
+                3,
+            )
+        )
+    # Declining: the last answers clearly below all earlier ones.
+    last = recent[:DECLINE_RECENT]
+    earlier_n = row.n_answers - len(last)
+    if len(last) == DECLINE_RECENT and earlier_n >= DECLINE_RECENT:
+        k_recent = sum(1 for r in last if r[2])
+        earlier_acc = (row.n_correct - k_recent) / earlier_n
+        _low, high = wilson_interval(k_recent, len(last))
+        if k_recent / len(last) <= earlier_acc - DECLINE_DROP and high is not None and high < earlier_acc:
+            flags.append(
+                Flag(
+                    "declining",
+                    "Declining",
+                    f"Declining: right on {k_recent} of their last {len(last)} answers, "
+                    f"against {round(100 * earlier_acc)} % of their {earlier_n} earlier answers.",
+                    2,
+                )
+            )
+    # Overconfident: the calibration verdict on all their answers in this class.
+    j = row.calibration
+    if j is not None and j.verdict == Verdict.OVER:
+        flags.append(
+            Flag(
+                "overconfident",
+                "Overconfident",
+                f"Overconfident: on average {j.confidence_pct} % sure before answering, "
+                f"but right on {j.accuracy_pct} % of {j.n} answers.",
+                2,
+            )
+        )
+    # Inactive.
+    if row.last_at is None:
+        flags.append(Flag("inactive", "Inactive", "Inactive: has not answered anything in this class yet.", 1))
+    else:
+        idle = (now - row.last_at).days
+        if idle >= INACTIVE_DAYS:
+            flags.append(Flag("inactive", "Inactive", f"Inactive: no answer in this class for {idle} days.", 1))
+    return flags
+
+
+def _activity(base: QuerySet[Attempt], *, now: datetime) -> tuple[list[ActivityDay], int]:
+    """Answers per local day: one conditional count per day in one row (no per-row date function, which
+    SQLite runs in Python and which costs more than the whole count)."""
+    today = timezone.localdate(now)
+    first = today - timedelta(days=ACTIVITY_DAYS - 1)
+    starts = [
+        timezone.make_aware(datetime.combine(first + timedelta(days=i), datetime.min.time()))
+        for i in range(ACTIVITY_DAYS + 1)
+    ]
+    counts = base.filter(created_at__gte=starts[0]).aggregate(
+        **{
+            f"d{i}": Count("id", filter=Q(created_at__gte=starts[i], created_at__lt=starts[i + 1]))
+            for i in range(ACTIVITY_DAYS)
+        }
+    )
+    top = max(counts.values(), default=0) or 0
+    days = []
+    for i in range(ACTIVITY_DAYS):
+        n = counts[f"d{i}"] or 0
+        height = 100.0 * n / top if top else 0.0
+        days.append(ActivityDay(day=first + timedelta(days=i), n=n, x=10.0 + 20.0 * i, y=110.0 - height, height=height))
+    return days, top
+
+
+def class_overview_for_section(
+    *, section: Section, students: QuerySet[User], now: datetime | None = None
+) -> ClassOverview:
+    """Everything the class overview shows, in a number of queries that does not grow with the class.
+
+    ``students`` are the ones the viewer may see in this class (``tutor.access``); only their answers
+    given in this class's sessions count.
+    """
+    now = now or timezone.now()
+    skills = list(Skill.objects.filter(course_id=section.course_id).order_by("position", "slug"))
+    skill_ids = [s.pk for s in skills]
+    names = {s.pk: s.name for s in skills}
+    rows = [StudentRow(student=s, name=s.get_full_name() or s.username) for s in students]
+    ids = [r.student.pk for r in rows]
+    base = Attempt.objects.filter(session__section_id=section.pk, student_id__in=ids)
+
+    totals: dict[int, dict[int, dict]] = defaultdict(dict)
+    for t in (
+        base.values("student_id", "skill_id")
+        .annotate(
+            n=Count("id"),
+            k=Count("id", filter=Q(correct=True)),
+            sure=Count("id", filter=Q(confidence__gte=SURE)),
+            sure_wrong=Count("id", filter=Q(confidence__gte=SURE, correct=False)),
+            first=Min("created_at"),
+            last=Max("created_at"),
+        )
+        .order_by()
+    ):
+        totals[t["student_id"]][t["skill_id"]] = t
+
+    confidences: dict[int, tuple[list[float], list[bool]]] = defaultdict(lambda: ([], []))
+    for student_id, confidence, correct, n in (
+        base.values("student_id", "confidence", "correct")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("student_id", "confidence", "correct", "n")
+    ):
+        cs, ys = confidences[student_id]
+        cs.extend([confidence] * n)
+        ys.extend([correct] * n)
+
+    recent: dict[int, list[tuple]] = defaultdict(list)
+    for r in (
+        base.annotate(
+            rank=Window(RowNumber(), partition_by=[F("student_id")], order_by=[F("created_at").desc(), F("id").desc()])
+        )
+        .filter(rank__lte=RECENT)
+        .order_by("student_id", "-created_at", "-id")
+        .values_list("student_id", "skill_id", "correct", "created_at", "item__difficulty", "confidence")
+    ):
+        recent[r[0]].append(r)
+
+    version, predictions = _model_predictions(student_ids=ids, skill_ids=skill_ids)
+    now_days = _days(now)
+    for row in rows:
+        sid = row.student.pk
+        mine = totals.get(sid, {})
+        row.n_answers = sum(t["n"] for t in mine.values())
+        row.n_correct = sum(t["k"] for t in mine.values())
+        row.last_at = max((t["last"] for t in mine.values()), default=None)
+        cs, ys = confidences.get(sid, ([], []))
+        row.calibration = calibration_judgment(cs, ys)
+        model_p = predictions.get(sid)
+        estimator = (
+            None if model_p is not None else _estimator(skill_ids=skill_ids, totals=mine, recent=recent.get(sid, []))
+        )
+        for i, skill_id in enumerate(skill_ids):
+            cell_totals = mine.get(skill_id)
+            n = cell_totals["n"] if cell_totals else 0
+            if model_p is not None:
+                p: float | None = model_p[i]
+            else:
+                assert estimator is not None
+                p = estimator.get(skill_id).p_now(now_days) if n else None
+            row.cells.append(
+                Cell(
+                    p=p,
+                    n=n,
+                    n_correct=cell_totals["k"] if cell_totals else 0,
+                    n_sure=cell_totals["sure"] if cell_totals else 0,
+                    n_sure_wrong=cell_totals["sure_wrong"] if cell_totals else 0,
+                    from_model=model_p is not None,
+                )
+            )
+        row.flags = _flags(row=row, recent=recent.get(sid, []), names=names, now=now)
+
+    needs_help = sorted(
+        (r for r in rows if r.flags),
+        key=lambda r: (-r.priority, r.accuracy if r.accuracy is not None else 1.0, r.name),
+    )
+    activity, top = _activity(base, now=now)
+    return ClassOverview(
+        section=section,
+        skills=skills,
+        rows=rows,
+        needs_help=needs_help,
+        activity=activity,
+        activity_max=top,
+        model_version=version if predictions else None,
+        n_from_model=len(predictions),
+    )
