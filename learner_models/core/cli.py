@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .base import LearnerModel, resolve_device
-from .data import FORMATS, KTFormatError, read_predictions, read_sequences, subset_students
+from .data import FORMATS, KTFormatError, detect_format, read_predictions, read_sequences, subset_students
 from .evaluate import bucket_report, format_comparison, format_report, paired_bootstrap
 from .registry import MODEL_NAMES, describe, get_model
 
@@ -155,8 +155,9 @@ def _referee_anchor(args: argparse.Namespace, test_lengths: list[int]) -> list[n
         raise ValueError(f"--referee: {path} not found")
     if not args.train:
         raise ValueError("--anchor needs --train (the file the anchor is fitted on)")
-    if args.format != "dkvmn":
-        raise ValueError("--anchor works on dkvmn files only (the referee reads that format)")
+    for f in (args.train, args.test):
+        if (args.format if args.format != "auto" else detect_format(f)) == "long":
+            raise ValueError(f"--anchor: the referee reads the three- and four-line formats, not a long CSV ({f})")
     spec = importlib.util.spec_from_file_location("kt_referee", path)
     if spec is None or spec.loader is None:
         raise ValueError(f"--referee: cannot load {path}")
