@@ -325,9 +325,8 @@ class SequenceEnsemble(nn.Module):
         else:
             out = np.empty((B, T))
             for t in range(T):
-                z = th - d[:, t]
-                out[:, t] = z
-                th = th + np.where(m[:, t], k * (y[:, t] - 1.0 / (1.0 + np.exp(-z))), 0.0)
+                out[:, t] = th - d[:, t]
+                th = np.where(m[:, t], elo_update(th, d[:, t], y[:, t], k)[1], th)
         dev = b.skills.device
         return torch.from_numpy(out).float().to(dev), torch.from_numpy(th).float().to(dev)
 
