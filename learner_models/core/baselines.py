@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -230,13 +230,28 @@ class BKTConfig:
     max_slip_guess: float = 0.5  # keeps the HMM identifiable (guess, slip < 0.5)
 
 
-def bkt_step(
-    p_know: float, correct: int, learn: float, guess: float, slip: float, forget: float = 0.0
-) -> tuple[float, float]:
-    """One BKT step: (P(correct) before answering, P(known) after the answer and the learning transition)."""
-    pc = p_know * (1 - slip) + (1 - p_know) * guess
-    post = p_know * (1 - slip) / pc if correct else p_know * slip / (1 - pc)
-    return pc, post + (1 - post) * learn - post * forget
+_P = TypeVar("_P", float, torch.Tensor)
+
+
+def bkt_p_correct(p_know: _P, guess: _P, slip: _P) -> _P:
+    """P(correct) of an answer given P(known): a known skill slips, an unknown one is guessed."""
+    return p_know * (1 - slip) + (1 - p_know) * guess
+
+
+def bkt_step(p_know: _P, correct: bool | torch.Tensor, learn: _P, guess: _P, slip: _P) -> tuple[_P, _P]:
+    """The one BKT step: (P(correct) before answering, P(known) after the answer and the learning transition).
+
+    Plain floats for one student and id (serving, online prediction), or tensors for many (subsequences)
+    at once with `correct` a bool tensor (the forward pass the parameters are fitted by).
+    """
+    pc = bkt_p_correct(p_know, guess, slip)
+    if_right, if_wrong = p_know * (1 - slip) / pc, p_know * slip / (1 - pc)
+    post: Any  # typed loosely: a TypeVar does not follow an isinstance test on `correct`
+    if isinstance(correct, torch.Tensor):
+        post = torch.where(correct, if_right, if_wrong)
+    else:
+        post = if_right if correct else if_wrong
+    return pc, post + (1 - post) * learn
 
 
 class BKTNet(nn.Module):
@@ -256,9 +271,7 @@ class BKTNet(nn.Module):
         L, T_, G, S = self.params(ids)
         pk, out = L, []
         for t in range(y.shape[1]):
-            pc = pk * (1 - S) + (1 - pk) * G
-            post = torch.where(y[:, t] > 0, pk * (1 - S) / pc, pk * S / (1 - pc))
-            nxt = post + (1 - post) * T_
+            pc, nxt = bkt_step(pk, y[:, t] > 0, T_, G, S)
             pk = torch.where(mask[:, t], nxt, pk)
             out.append(pc)
         return torch.stack(out, 1)
@@ -311,32 +324,25 @@ class BKTKT(LearnerModel):
             seen = torch.from_numpy(self.vocab.seen_skills.nonzero()[0] + 1).to(self.device)
             self.net.logits[0] = self.net.logits[seen].mean(0)
 
+    def _run(self, s: StudentSequence) -> tuple[np.ndarray, np.ndarray]:
+        """P(correct) of each response given the earlier ones, and P(known) of every id after the last."""
+        L, T_, G, S = (x.cpu().numpy().astype(np.float64).tolist() for x in self.net.params())
+        pk = list(L)
+        ps = np.empty(len(s))
+        for t, (q, y) in enumerate(zip(_mapped(self, s).tolist(), s.correct.tolist(), strict=True)):
+            ps[t], pk[q] = bkt_step(pk[q], bool(y), T_[q], G[q], S[q])
+        return ps, np.array(pk)
+
     def _predict_online(self, seqs):
-        L, T_, G, S = (x.cpu().numpy().astype(np.float64) for x in self.net.params())
-        out = []
-        for s in seqs:
-            pk = L.copy()
-            ps = np.empty(len(s))
-            for t, (q, y) in enumerate(zip(_mapped(self, s), s.correct, strict=False)):
-                ps[t], pk[q] = bkt_step(pk[q], int(y), T_[q], G[q], S[q])
-            out.append(ps)
-        return out
+        return [self._run(s)[0] for s in seqs]
 
     def _adapt(self, seqs):
-        L, T_, G, S = (x.cpu().numpy().astype(np.float64) for x in self.net.params())
-        out = []
-        for s in seqs:
-            pk = L.copy()
-            for q, y in zip(_mapped(self, s), s.correct, strict=False):
-                _, pk[q] = bkt_step(pk[q], int(y), T_[q], G[q], S[q])
-            out.append({"p_know": torch.from_numpy(pk).float()})
-        return out
+        return [{"p_know": torch.from_numpy(self._run(s)[1]).float()} for s in seqs]
 
     def _empty_state(self) -> State:
         return {"p_know": self.net.params()[0].detach().float().cpu()}
 
     def _predict_logits(self, state, skills, items):
         _, _, G, S = self.net.params(skills)
-        pk = state["p_know"][skills]
-        p = pk * (1 - S) + (1 - pk) * G
+        p = bkt_p_correct(state["p_know"][skills], G, S)
         return torch.logit(p.clamp(1e-6, 1 - 1e-6))
