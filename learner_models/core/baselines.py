@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import LearnerModel, State, emit
-from .data import StudentSequence, count_features_from_state
+from .data import StudentSequence, count_features_before, count_features_from_state, count_totals
 
 
 def _mapped(model: LearnerModel, s: StudentSequence) -> np.ndarray:
@@ -156,10 +156,8 @@ class PFAKT(LearnerModel):
         return PFANet(self.vocab.n_skills)
 
     def _features(self, seqs):
-        from .data import count_features
-
         ids = [_mapped(self, s) for s in seqs]
-        cnt = [count_features(i, s.correct, self.vocab.n_skills) for i, s in zip(ids, seqs, strict=False)]
+        cnt = [count_features_before(i, s.correct) for i, s in zip(ids, seqs, strict=True)]
         return ids, cnt
 
     def _fit(self, seqs, callbacks, seed) -> None:
@@ -201,9 +199,9 @@ class PFAKT(LearnerModel):
         out = []
         n = self.vocab.n_skills + 1
         for s in seqs:
-            q = torch.from_numpy(_mapped(self, s))
-            y = torch.from_numpy(s.correct.astype(np.float32))
-            out.append({"succ": torch.zeros(n).index_add_(0, q, y), "fail": torch.zeros(n).index_add_(0, q, 1 - y)})
+            q, y = torch.from_numpy(_mapped(self, s)), torch.from_numpy(s.correct.astype(np.float32))
+            succ, fail = count_totals(q, y, None, n)
+            out.append({"succ": succ, "fail": fail})
         return out
 
     def _empty_state(self) -> State:

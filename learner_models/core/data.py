@@ -422,8 +422,18 @@ def side_features(seq: StudentSequence) -> np.ndarray:
     return out
 
 
-def count_features(skills: np.ndarray, correct: np.ndarray, n_ids: int) -> np.ndarray:
-    """(T, 4) PFA-style history before each response: log1p of successes/failures on this id and overall.
+def count_features(
+    succ: torch.Tensor, fail: torch.Tensor, succ_all: torch.Tensor, fail_all: torch.Tensor
+) -> torch.Tensor:
+    """The PFA-style count channels a model sees for one asked id: (..., 4) float32, log1p of the successes
+    and failures on that id and on every id before the response. The one definition, whether the counts
+    come from a sequence (``count_features_before``) or from a state's totals (``count_features_from_state``).
+    """
+    return torch.stack([succ, fail, succ_all, fail_all], -1).log1p().float()
+
+
+def count_features_before(skills: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    """(T, 4) ``count_features`` of each response of one sequence, counting the responses before it.
 
     Vectorised (stable sort by id, exclusive cumulative sums per group): it runs on every adaptation.
     """
@@ -439,15 +449,26 @@ def count_features(skills: np.ndarray, correct: np.ndarray, n_ids: int) -> np.nd
     succ[order] = cs - cs[grp]
     cnt[order] = np.arange(T) - grp
     gs = np.cumsum(y) - y
-    out = np.stack([succ, cnt - succ, gs, np.arange(T) - gs], 1) if T else np.zeros((0, 4))
-    return np.log1p(out).astype(np.float32)
+    counts = (succ, cnt - succ, gs, np.arange(T) - gs)
+    return count_features(*(torch.from_numpy(c) for c in counts)).numpy()
 
 
 def count_features_from_state(succ: torch.Tensor, fail: torch.Tensor, skills: torch.Tensor) -> torch.Tensor:
-    """(K, 4) the same features as ``count_features`` for K candidate ids, from a state's per-id totals."""
+    """(K, 4) ``count_features`` for K candidate ids, from a state's per-id totals (``count_totals``)."""
     K = skills.shape[0]
-    counts = torch.stack([succ[skills], fail[skills], succ.sum().expand(K), fail.sum().expand(K)], -1)
-    return counts.log1p()
+    return count_features(succ[skills], fail[skills], succ.sum().expand(K), fail.sum().expand(K))
+
+
+def count_totals(
+    skills: torch.Tensor, correct: torch.Tensor, mask: torch.Tensor | None, n_ids: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Successes and failures per id (..., n_ids) over the last axis of ids (..., T): what a state keeps
+    so that ``count_features_from_state`` continues ``count_features_before``. Masked responses
+    (padding) count as neither."""
+    seen = torch.ones_like(correct) if mask is None else mask.to(correct.dtype)
+    keep = correct * seen
+    zeros = torch.zeros(*skills.shape[:-1], n_ids, dtype=correct.dtype, device=skills.device)
+    return zeros.scatter_add(-1, skills, keep), zeros.scatter_add(-1, skills, seen - keep)
 
 
 @dataclass
@@ -539,7 +560,7 @@ def make_batch(
         if s.confidence is not None or s.response_time is not None or s.hints is not None:
             side[b, :n] = side_features(s)[:n]
         if features:
-            counts[b, :n] = count_features(sk, s.correct[:n], vocab.n_skills)
+            counts[b, :n] = count_features_before(sk, s.correct[:n])
         mask[b, :n] = True
     return Batch(
         torch.from_numpy(skills),

@@ -1,20 +1,21 @@
-"""Elo and BKT against plain reference loops written here.
+"""Elo, BKT and the PFA counts against plain reference loops written here.
 
-Each family's predictions are held to what the textbook loop computes, so that folding the copies of
-each update into one shared function can be seen to change nothing, and any later change to the shared
+The core writes each once (`elo_update`, `bkt_step`, `count_features`) and every family uses that one.
+Each family's predictions are held to what the textbook loop computes, so any change to a shared
 function that alters a family's behaviour fails here.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import numpy as np
 import torch
 
 from learner_models.core import StudentSequence, get_model
 from learner_models.core.baselines import BKTNet
-from learner_models.core.data import make_batch
+from learner_models.core.data import count_features_before, count_features_from_state, count_totals, make_batch
 from tests.learner_models.core.kt_helpers import synth
 
 TRAIN, TEST = synth(60, seed=0), synth(20, seed=1)
@@ -123,3 +124,43 @@ def test_bkt_fitting_forward_pass_is_the_plain_loop():
         q = int(ids[r])
         want, _ = ref_bkt({q: (L0[q], T[q], G[q], S[q])}, [q] * len(row), row)
         np.testing.assert_allclose(got[r, : len(row)], want, atol=1e-6)
+
+
+def ref_counts(skills, correct) -> np.ndarray:
+    """log1p of (successes on this id, failures on it, successes overall, failures overall) before each response."""
+    succ, fail = defaultdict(int), defaultdict(int)
+    out = []
+    for q, y in zip(skills, correct, strict=True):
+        out.append([succ[q], fail[q], sum(succ.values()), sum(fail.values())])
+        (succ if y else fail)[q] += 1
+    return np.log1p(np.array(out, dtype=np.float64).reshape(-1, 4))
+
+
+def test_count_features_from_a_sequence_and_from_a_state_are_the_plain_counts():
+    for s in TEST:
+        want = ref_counts(s.skills.tolist(), s.correct.tolist())
+        np.testing.assert_allclose(count_features_before(s.skills, s.correct), want, rtol=1e-6)
+        # a state's totals after t responses give response t's features
+        for t in range(len(s)):
+            q = torch.from_numpy(s.skills[:t])
+            succ, fail = count_totals(q, torch.from_numpy(s.correct[:t]).float(), None, 12)
+            got = count_features_from_state(succ, fail, torch.from_numpy(s.skills[t : t + 1]))
+            np.testing.assert_allclose(got[0].numpy(), want[t], rtol=1e-6)
+    # padded batches: padding counts as nothing
+    b = make_batch(TEST[:5], get_model("pfa").fit(TRAIN).vocab)
+    succ, fail = count_totals(b.skills, b.correct, b.mask, 12)
+    assert succ.sum() + fail.sum() == sum(len(s) for s in TEST[:5])
+
+
+def test_pfa_model_is_the_plain_logistic_formula_on_the_plain_counts():
+    m = get_model("pfa").fit(TRAIN)
+    beta, gamma, rho = (x.detach().double().numpy() for x in (m.net.beta, m.net.gamma, m.net.rho))
+    glob, bias = m.net.glob.detach().double().numpy(), float(m.net.bias.detach())
+    for s, p in zip(TEST, m.predict_online(TEST), strict=True):
+        c = ref_counts(s.skills.tolist(), s.correct.tolist())
+        q = m.vocab.map_skills(s.skills)
+        z = bias + beta[q] + gamma[q] * c[:, 0] + rho[q] * c[:, 1] + c[:, 2:] @ glob
+        np.testing.assert_allclose(p, 1 / (1 + np.exp(-z)), atol=1e-6)
+        # adapt + predict on the prefix gives the last response's prediction
+        state = m.adapt([s.prefix(len(s) - 1)])[0]
+        assert abs(float(m.predict(state, s.skills[-1:])[0]) - p[-1]) < 1e-6
