@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import LearnerModel, State, emit
-from .data import StudentSequence, count_features_from_state
+from .data import StudentSequence, count_features_before, count_features_from_state, count_totals
 
 
 def _mapped(model: LearnerModel, s: StudentSequence) -> np.ndarray:
@@ -43,13 +44,28 @@ class EloNet(nn.Module):
         self.register_buffer("k", torch.tensor(k, dtype=torch.float64))
 
 
-def elo_update(theta: float, difficulty: float, correct: int, k: float) -> tuple[float, float]:
-    """(P(correct) before the answer, ability after it). P = sigmoid(theta - difficulty), computed so that
-    exp never overflows however far apart the two are."""
-    z = theta - difficulty
-    e = math.exp(-abs(z))
-    p = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
-    return p, theta + k * (correct - p)
+_Num = TypeVar("_Num", float, np.ndarray)
+
+
+def elo_update(theta: _Num, difficulty: _Num, correct: _Num, k: float, k_item: float = 0.0) -> tuple[_Num, _Num, _Num]:
+    """The one Elo update: (P(correct) before the answer, ability after it, difficulty after it).
+
+    P = sigmoid(theta - difficulty), computed so that exp never overflows however far apart the two are.
+    The ability moves by k times the surprise (answer - P), the difficulty by k_item against it (0 while
+    serving: difficulties are fitted, then fixed). Plain floats for one student (several times faster
+    than size-1 arrays) or NumPy arrays for a batch of students, elementwise.
+    """
+    p = _sigmoid(theta - difficulty)
+    surprise = correct - p
+    return p, theta + k * surprise, difficulty - k_item * surprise
+
+
+def _sigmoid(z: _Num) -> _Num:
+    if isinstance(z, np.ndarray):
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    e1 = math.exp(-abs(z))
+    return 1.0 / (1.0 + e1) if z >= 0 else e1 / (1.0 + e1)
 
 
 class EloKT(LearnerModel):
@@ -68,10 +84,8 @@ class EloKT(LearnerModel):
         for ep in range(c.passes):
             for s in seqs:
                 th = 0.0
-                for q, y in zip(_mapped(self, s), s.correct, strict=False):
-                    p = 1.0 / (1.0 + math.exp(-(th - d[q])))
-                    th += c.k * (y - p)
-                    d[q] -= c.k_item * (y - p)
+                for q, y in zip(_mapped(self, s).tolist(), s.correct.tolist(), strict=True):
+                    _, th, d[q] = elo_update(th, float(d[q]), y, c.k, c.k_item)
             emit(callbacks, stage="epoch", epoch=ep + 1, loss=None, val_auc=None, percent=100 * (ep + 1) / c.passes)
         seen = self.vocab.seen_skills.nonzero()[0] + 1
         d[0] = d[seen].mean() if len(seen) else 0.0  # unseen ids: average difficulty
@@ -80,8 +94,8 @@ class EloKT(LearnerModel):
     def _run(self, s: StudentSequence, theta: float = 0.0) -> tuple[np.ndarray, float]:
         d, k = self.net.difficulty.cpu().numpy(), float(self.net.k)
         th, ps = theta, []
-        for q, y in zip(_mapped(self, s), s.correct, strict=False):
-            p, th = elo_update(th, d[q], int(y), k)
+        for q, y in zip(_mapped(self, s).tolist(), s.correct.tolist(), strict=True):
+            p, th, _ = elo_update(th, float(d[q]), y, k)
             ps.append(p)
         return np.array(ps), th
 
@@ -142,10 +156,8 @@ class PFAKT(LearnerModel):
         return PFANet(self.vocab.n_skills)
 
     def _features(self, seqs):
-        from .data import count_features
-
         ids = [_mapped(self, s) for s in seqs]
-        cnt = [count_features(i, s.correct, self.vocab.n_skills) for i, s in zip(ids, seqs, strict=False)]
+        cnt = [count_features_before(i, s.correct) for i, s in zip(ids, seqs, strict=True)]
         return ids, cnt
 
     def _fit(self, seqs, callbacks, seed) -> None:
@@ -187,9 +199,9 @@ class PFAKT(LearnerModel):
         out = []
         n = self.vocab.n_skills + 1
         for s in seqs:
-            q = torch.from_numpy(_mapped(self, s))
-            y = torch.from_numpy(s.correct.astype(np.float32))
-            out.append({"succ": torch.zeros(n).index_add_(0, q, y), "fail": torch.zeros(n).index_add_(0, q, 1 - y)})
+            q, y = torch.from_numpy(_mapped(self, s)), torch.from_numpy(s.correct.astype(np.float32))
+            succ, fail = count_totals(q, y, None, n)
+            out.append({"succ": succ, "fail": fail})
         return out
 
     def _empty_state(self) -> State:
@@ -216,13 +228,28 @@ class BKTConfig:
     max_slip_guess: float = 0.5  # keeps the HMM identifiable (guess, slip < 0.5)
 
 
-def bkt_step(
-    p_know: float, correct: int, learn: float, guess: float, slip: float, forget: float = 0.0
-) -> tuple[float, float]:
-    """One BKT step: (P(correct) before answering, P(known) after the answer and the learning transition)."""
-    pc = p_know * (1 - slip) + (1 - p_know) * guess
-    post = p_know * (1 - slip) / pc if correct else p_know * slip / (1 - pc)
-    return pc, post + (1 - post) * learn - post * forget
+_P = TypeVar("_P", float, torch.Tensor)
+
+
+def bkt_p_correct(p_know: _P, guess: _P, slip: _P) -> _P:
+    """P(correct) of an answer given P(known): a known skill slips, an unknown one is guessed."""
+    return p_know * (1 - slip) + (1 - p_know) * guess
+
+
+def bkt_step(p_know: _P, correct: bool | torch.Tensor, learn: _P, guess: _P, slip: _P) -> tuple[_P, _P]:
+    """The one BKT step: (P(correct) before answering, P(known) after the answer and the learning transition).
+
+    Plain floats for one student and id (serving, online prediction), or tensors for many (subsequences)
+    at once with `correct` a bool tensor (the forward pass the parameters are fitted by).
+    """
+    pc = bkt_p_correct(p_know, guess, slip)
+    if_right, if_wrong = p_know * (1 - slip) / pc, p_know * slip / (1 - pc)
+    post: Any  # typed loosely: a TypeVar does not follow an isinstance test on `correct`
+    if isinstance(correct, torch.Tensor):
+        post = torch.where(correct, if_right, if_wrong)
+    else:
+        post = if_right if correct else if_wrong
+    return pc, post + (1 - post) * learn
 
 
 class BKTNet(nn.Module):
@@ -242,9 +269,7 @@ class BKTNet(nn.Module):
         L, T_, G, S = self.params(ids)
         pk, out = L, []
         for t in range(y.shape[1]):
-            pc = pk * (1 - S) + (1 - pk) * G
-            post = torch.where(y[:, t] > 0, pk * (1 - S) / pc, pk * S / (1 - pc))
-            nxt = post + (1 - post) * T_
+            pc, nxt = bkt_step(pk, y[:, t] > 0, T_, G, S)
             pk = torch.where(mask[:, t], nxt, pk)
             out.append(pc)
         return torch.stack(out, 1)
@@ -297,32 +322,25 @@ class BKTKT(LearnerModel):
             seen = torch.from_numpy(self.vocab.seen_skills.nonzero()[0] + 1).to(self.device)
             self.net.logits[0] = self.net.logits[seen].mean(0)
 
+    def _run(self, s: StudentSequence) -> tuple[np.ndarray, np.ndarray]:
+        """P(correct) of each response given the earlier ones, and P(known) of every id after the last."""
+        L, T_, G, S = (x.cpu().numpy().astype(np.float64).tolist() for x in self.net.params())
+        pk = list(L)
+        ps = np.empty(len(s))
+        for t, (q, y) in enumerate(zip(_mapped(self, s).tolist(), s.correct.tolist(), strict=True)):
+            ps[t], pk[q] = bkt_step(pk[q], bool(y), T_[q], G[q], S[q])
+        return ps, np.array(pk)
+
     def _predict_online(self, seqs):
-        L, T_, G, S = (x.cpu().numpy().astype(np.float64) for x in self.net.params())
-        out = []
-        for s in seqs:
-            pk = L.copy()
-            ps = np.empty(len(s))
-            for t, (q, y) in enumerate(zip(_mapped(self, s), s.correct, strict=False)):
-                ps[t], pk[q] = bkt_step(pk[q], int(y), T_[q], G[q], S[q])
-            out.append(ps)
-        return out
+        return [self._run(s)[0] for s in seqs]
 
     def _adapt(self, seqs):
-        L, T_, G, S = (x.cpu().numpy().astype(np.float64) for x in self.net.params())
-        out = []
-        for s in seqs:
-            pk = L.copy()
-            for q, y in zip(_mapped(self, s), s.correct, strict=False):
-                _, pk[q] = bkt_step(pk[q], int(y), T_[q], G[q], S[q])
-            out.append({"p_know": torch.from_numpy(pk).float()})
-        return out
+        return [{"p_know": torch.from_numpy(self._run(s)[1]).float()} for s in seqs]
 
     def _empty_state(self) -> State:
         return {"p_know": self.net.params()[0].detach().float().cpu()}
 
     def _predict_logits(self, state, skills, items):
         _, _, G, S = self.net.params(skills)
-        pk = state["p_know"][skills]
-        p = pk * (1 - S) + (1 - pk) * G
+        p = bkt_p_correct(state["p_know"][skills], G, S)
         return torch.logit(p.clamp(1e-6, 1 - 1e-6))

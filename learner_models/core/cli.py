@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from .base import LearnerModel, resolve_device
-from .data import KTFormatError, read_predictions, read_sequences, subset_students
+from .data import FORMATS, KTFormatError, detect_format, read_predictions, read_sequences, subset_students
 from .evaluate import bucket_report, format_comparison, format_report, paired_bootstrap
 from .registry import MODEL_NAMES, describe, get_model
 
@@ -155,8 +155,9 @@ def _referee_anchor(args: argparse.Namespace, test_lengths: list[int]) -> list[n
         raise ValueError(f"--referee: {path} not found")
     if not args.train:
         raise ValueError("--anchor needs --train (the file the anchor is fitted on)")
-    if args.format != "dkvmn":
-        raise ValueError("--anchor works on dkvmn files only (the referee reads that format)")
+    for f in (args.train, args.test):
+        if (args.format if args.format != "auto" else detect_format(f)) == "long":
+            raise ValueError(f"--anchor: the referee reads the three- and four-line formats, not a long CSV ({f})")
     spec = importlib.util.spec_from_file_location("kt_referee", path)
     if spec is None or spec.loader is None:
         raise ValueError(f"--referee: cannot load {path}")
@@ -225,6 +226,16 @@ def kt_subset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        default="auto",
+        choices=FORMATS,
+        help="auto (default: from the first line), dkvmn (3 lines a student: count / skill ids / answers), "
+        "akt (4 lines a student: row,student / item ids / skill ids / answers) or long (CSV with a header)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     names = "\n".join(f"  {k:10s} {v}" for k, v in describe().items())
     ap = argparse.ArgumentParser(
@@ -249,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         help="one of: " + ", ".join(MODEL_NAMES) + " (default best)",
     )
     ev.add_argument("--out", required=True, help="predictions CSV: student,position,p")
-    ev.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    _format_option(ev)
     ev.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
@@ -266,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--checkpoint", required=True, help="a checkpoint written by kt-eval --save or metatrain")
     pr.add_argument("--test", required=True)
     pr.add_argument("--out", required=True, help="predictions CSV: student,position,p")
-    pr.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    _format_option(pr)
     pr.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N]")
     pr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     cp = sub.add_parser(
@@ -274,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         help="two models' predictions on one TEST file: bucket AUCs with a paired student-level bootstrap",
     )
     cp.add_argument("--test", required=True)
-    cp.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    _format_option(cp)
     cp.add_argument("--preds", required=True, help="model A: student,position,p CSV (kt-eval --out)")
     other = cp.add_mutually_exclusive_group(required=True)
     other.add_argument("--against", help="model B: another student,position,p CSV")
@@ -293,11 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     su.add_argument("--input", required=True, help="a KT file (train or test)")
     su.add_argument("--fraction", type=float, required=True, help="share of the students to keep, in (0, 1]")
     su.add_argument("--out", required=True, help="file to write, in the input's format")
-    su.add_argument("--format", default="dkvmn", choices=["dkvmn", "long"])
+    _format_option(su)
     su.add_argument("--seed", type=int, default=12345, help="shuffle seed (default 12345, as in the docs)")
     be = sub.add_parser("bench", help="adaptation latency, batched speed-up, meta-training time")
     be.add_argument("--json", action="store_true")
-    be.add_argument("--train", default=None, help="KT file for the meta-training timing (dkvmn format)")
+    be.add_argument("--train", default=None, help="KT file for the meta-training timing (any format, detected)")
     be.add_argument("--model", default="best", choices=MODEL_NAMES, metavar="NAME")
     be.add_argument("--device", default="cpu")
     be.add_argument("--quick", action="store_true", help="small sizes (smoke run)")

@@ -132,36 +132,77 @@ def _int(path: Path, lineno: int, tok: str, what: str) -> int:
         raise KTFormatError(path, lineno, f"{what} {tok!r} is not an integer") from None
 
 
+def _groups(path: Path, size: int, what: str) -> list[list[tuple[int, str]]]:
+    """The file's non-blank lines (number, text less surrounding whitespace) in groups of `size`."""
+    raw = path.read_text().splitlines()
+    lines = [(i + 1, ln.strip()) for i, ln in enumerate(raw) if ln.strip()]
+    if not lines:
+        raise KTFormatError(path, 1, "no students in file")
+    if len(lines) % size:
+        raise KTFormatError(
+            path, lines[-1][0], f"expected groups of {size} lines ({what}), got {len(lines)} non-blank lines"
+        )
+    return [lines[g : g + size] for g in range(0, len(lines), size)]
+
+
+def _int_line(path: Path, line: tuple[int, str], n: int | None, what: str, *, binary: bool = False) -> np.ndarray:
+    """One line of comma-separated non-negative integers (0 or 1 where `binary`), n of them when n is given.
+
+    `what` names them in the plural ("skill ids"); errors name the line.
+    """
+    lineno, text = line
+    values = np.array(
+        [_int(path, lineno, t.strip(), what.removesuffix("s")) for t in text.split(",") if t.strip()], dtype=np.int64
+    )
+    if n is not None and len(values) != n:
+        raise KTFormatError(path, lineno, f"expected {n} {what}, got {len(values)}")
+    if binary and not np.isin(values, (0, 1)).all():
+        raise KTFormatError(path, lineno, f"{what} must be 0 or 1")
+    if (values < 0).any():
+        raise KTFormatError(path, lineno, f"{what} must be non-negative")
+    return values
+
+
+DKVMN_LINES = "count, ids, answers"
+AKT_LINES = "row and student, item ids, skill ids, answers"
+
+
 def read_dkvmn(path: str | Path) -> list[StudentSequence]:
     """Three-line format: count / ids / 0-1 answers per student (DKVMN reference data)."""
     path = Path(path)
-    raw = path.read_text().splitlines()
-    lines = [(i + 1, ln.strip().rstrip(",")) for i, ln in enumerate(raw) if ln.strip()]
-    if len(lines) % 3:
-        raise KTFormatError(
-            path,
-            lines[-1][0] if lines else 1,
-            f"expected groups of 3 lines (count, ids, answers), got {len(lines)} non-blank lines",
-        )
     seqs = []
-    for g in range(0, len(lines), 3):
-        (ln_n, s_n), (ln_q, s_q), (ln_a, s_a) = lines[g : g + 3]
-        n = _int(path, ln_n, s_n, "response count")
-        q = [_int(path, ln_q, t.strip(), "id") for t in s_q.split(",") if t.strip()]
-        a = [_int(path, ln_a, t.strip(), "answer") for t in s_a.split(",") if t.strip()]
+    for (ln_n, s_n), ids, answers in _groups(path, 3, DKVMN_LINES):
+        n = _int(path, ln_n, s_n.rstrip(","), "response count")
         if n <= 0:
             raise KTFormatError(path, ln_n, f"response count must be positive, got {n}")
-        if len(q) != n:
-            raise KTFormatError(path, ln_q, f"expected {n} ids, got {len(q)}")
-        if len(a) != n:
-            raise KTFormatError(path, ln_a, f"expected {n} answers, got {len(a)}")
-        if any(x < 0 for x in q):
-            raise KTFormatError(path, ln_q, "ids must be non-negative")
-        if any(x not in (0, 1) for x in a):
-            raise KTFormatError(path, ln_a, "answers must be 0 or 1")
-        seqs.append(StudentSequence(np.array(q, dtype=np.int64), np.array(a, dtype=np.int64)))
-    if not seqs:
-        raise KTFormatError(path, 1, "no students in file")
+        seqs.append(
+            StudentSequence(_int_line(path, ids, n, "ids"), _int_line(path, answers, n, "answers", binary=True))
+        )
+    return seqs
+
+
+def read_akt(path: str | Path) -> list[StudentSequence]:
+    """Four-line format with item ids: `<row>,<student id>` / item ids / skill ids / 0-1 answers per student
+    (AKT reference data, e.g. assist2009_pid). The student id becomes `student_id`."""
+    path = Path(path)
+    seqs = []
+    for (ln_h, head), items, skills, answers in _groups(path, 4, AKT_LINES):
+        fields = [t.strip() for t in head.rstrip(",").split(",")]
+        if len(fields) != 2 or not fields[1]:
+            raise KTFormatError(path, ln_h, f"expected `<row>,<student id>` to start a student, got {head[:40]!r}")
+        _int(path, ln_h, fields[0], "row")
+        item_ids = _int_line(path, items, None, "item ids")
+        if not len(item_ids):
+            raise KTFormatError(path, items[0], "a student without responses")
+        n = len(item_ids)
+        seqs.append(
+            StudentSequence(
+                _int_line(path, skills, n, "skill ids"),
+                _int_line(path, answers, n, "answers", binary=True),
+                item_ids,
+                student_id=fields[1],
+            )
+        )
     return seqs
 
 
@@ -240,12 +281,42 @@ def read_long(path: str | Path) -> list[StudentSequence]:
     return [StudentSequence.from_responses(r, student_id=s) for s, r in rows.items()]
 
 
-def read_sequences(path: str | Path, fmt: str = "dkvmn") -> list[StudentSequence]:
-    if fmt == "dkvmn":
-        return read_dkvmn(path)
-    if fmt == "long":
-        return read_long(path)
-    raise ValueError(f"unknown format {fmt!r} (use dkvmn or long)")
+FORMATS = ("auto", "dkvmn", "akt", "long")
+_READERS: dict[str, Callable[[str | Path], list[StudentSequence]]] = {
+    "dkvmn": read_dkvmn,
+    "akt": read_akt,
+    "long": read_long,
+}
+_GROUP = {"dkvmn": (3, DKVMN_LINES), "akt": (4, AKT_LINES)}  # the line formats: lines per student
+
+
+def detect_format(path: str | Path) -> str:
+    """The format of a file from its first non-blank line (the referee tells the line formats apart the same way).
+
+    An integer alone is a response count (``dkvmn``, three lines a student); an integer and one more field
+    are ``<row>,<student id>`` (``akt``, four lines a student, with item ids); anything else is a long
+    CSV's header (``long``), so a header that lacks a column is reported as such.
+    """
+    path = Path(path)
+    with path.open() as f:
+        first = next((ln.strip().rstrip(",") for ln in f if ln.strip()), None)
+    if first is None:
+        raise KTFormatError(path, 1, "empty file")
+    fields = first.split(",")
+    try:
+        int(fields[0])
+    except ValueError:
+        return "long"
+    return {1: "dkvmn", 2: "akt"}.get(len(fields), "long")
+
+
+def read_sequences(path: str | Path, fmt: str = "auto") -> list[StudentSequence]:
+    """A KT file in any of `FORMATS` ("auto" detects it); a malformed file raises `KTFormatError`."""
+    if fmt == "auto":
+        fmt = detect_format(path)
+    if fmt not in _READERS:
+        raise ValueError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    return _READERS[fmt](path)
 
 
 def subset_students(path: str | Path, fmt: str, fraction: float, seed: int) -> tuple[str, int, int]:
@@ -253,23 +324,25 @@ def subset_students(path: str | Path, fmt: str, fraction: float, seed: int) -> t
 
     The file is parsed first (a malformed file raises `KTFormatError` and nothing is returned). The
     students are shuffled with `random.Random(seed)` and the first `round(fraction * n)` (at least one)
-    are kept, in their original order, with their lines copied as they are (less surrounding whitespace in
-    the three-line format). Subsets of one seed are nested:
+    are kept, in their original order, with their lines copied as they are (less surrounding whitespace
+    in the three- and four-line formats). Subsets of one seed are nested:
     every student of a smaller fraction is in every larger one, so a learning curve adds data rather than
     redrawing it. Returns (text, students kept, students in the file).
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     path = Path(path)
+    if fmt == "auto":
+        fmt = detect_format(path)
     n = len(read_sequences(path, fmt))
     order = list(range(n))
     random.Random(seed).shuffle(order)
     keep = set(order[: max(1, round(fraction * n))])
-    raw = path.read_text().splitlines()
-    if fmt == "dkvmn":  # the parser's own grouping: non-blank lines, three per student
-        lines = [ln.strip() for ln in raw if ln.strip()]
-        kept = [ln for g in range(0, len(lines), 3) if g // 3 in keep for ln in lines[g : g + 3]]
+    if fmt in _GROUP:  # the parser's own grouping
+        groups = _groups(path, *_GROUP[fmt])
+        kept = [text for g, lines in enumerate(groups) if g in keep for _, text in lines]
         return "\n".join(kept) + "\n", len(keep), n
+    raw = path.read_text().splitlines()
     header = next(csv.reader([raw[0]]))
     col = [h.strip() for h in header].index("student")
     index: dict[str, int] = {}  # students in order of first appearance, as `read_long` numbers them
@@ -349,8 +422,18 @@ def side_features(seq: StudentSequence) -> np.ndarray:
     return out
 
 
-def count_features(skills: np.ndarray, correct: np.ndarray, n_ids: int) -> np.ndarray:
-    """(T, 4) PFA-style history before each response: log1p of successes/failures on this id and overall.
+def count_features(
+    succ: torch.Tensor, fail: torch.Tensor, succ_all: torch.Tensor, fail_all: torch.Tensor
+) -> torch.Tensor:
+    """The PFA-style count channels a model sees for one asked id: (..., 4) float32, log1p of the successes
+    and failures on that id and on every id before the response. The one definition, whether the counts
+    come from a sequence (``count_features_before``) or from a state's totals (``count_features_from_state``).
+    """
+    return torch.stack([succ, fail, succ_all, fail_all], -1).log1p().float()
+
+
+def count_features_before(skills: np.ndarray, correct: np.ndarray) -> np.ndarray:
+    """(T, 4) ``count_features`` of each response of one sequence, counting the responses before it.
 
     Vectorised (stable sort by id, exclusive cumulative sums per group): it runs on every adaptation.
     """
@@ -366,15 +449,26 @@ def count_features(skills: np.ndarray, correct: np.ndarray, n_ids: int) -> np.nd
     succ[order] = cs - cs[grp]
     cnt[order] = np.arange(T) - grp
     gs = np.cumsum(y) - y
-    out = np.stack([succ, cnt - succ, gs, np.arange(T) - gs], 1) if T else np.zeros((0, 4))
-    return np.log1p(out).astype(np.float32)
+    counts = (succ, cnt - succ, gs, np.arange(T) - gs)
+    return count_features(*(torch.from_numpy(c) for c in counts)).numpy()
 
 
 def count_features_from_state(succ: torch.Tensor, fail: torch.Tensor, skills: torch.Tensor) -> torch.Tensor:
-    """(K, 4) the same features as ``count_features`` for K candidate ids, from a state's per-id totals."""
+    """(K, 4) ``count_features`` for K candidate ids, from a state's per-id totals (``count_totals``)."""
     K = skills.shape[0]
-    counts = torch.stack([succ[skills], fail[skills], succ.sum().expand(K), fail.sum().expand(K)], -1)
-    return counts.log1p()
+    return count_features(succ[skills], fail[skills], succ.sum().expand(K), fail.sum().expand(K))
+
+
+def count_totals(
+    skills: torch.Tensor, correct: torch.Tensor, mask: torch.Tensor | None, n_ids: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Successes and failures per id (..., n_ids) over the last axis of ids (..., T): what a state keeps
+    so that ``count_features_from_state`` continues ``count_features_before``. Masked responses
+    (padding) count as neither."""
+    seen = torch.ones_like(correct) if mask is None else mask.to(correct.dtype)
+    keep = correct * seen
+    zeros = torch.zeros(*skills.shape[:-1], n_ids, dtype=correct.dtype, device=skills.device)
+    return zeros.scatter_add(-1, skills, keep), zeros.scatter_add(-1, skills, seen - keep)
 
 
 @dataclass
@@ -466,7 +560,7 @@ def make_batch(
         if s.confidence is not None or s.response_time is not None or s.hints is not None:
             side[b, :n] = side_features(s)[:n]
         if features:
-            counts[b, :n] = count_features(sk, s.correct[:n], vocab.n_skills)
+            counts[b, :n] = count_features_before(sk, s.correct[:n])
         mask[b, :n] = True
     return Batch(
         torch.from_numpy(skills),

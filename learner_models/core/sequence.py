@@ -21,7 +21,16 @@ from torch import nn
 
 from .base import LearnerModel, State
 from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet, elo_update
-from .data import N_SIDE, Batch, StudentSequence, count_features_from_state, length_batches, make_batch, split_students
+from .data import (
+    N_SIDE,
+    Batch,
+    StudentSequence,
+    count_features_from_state,
+    count_totals,
+    length_batches,
+    make_batch,
+    split_students,
+)
 from .train import TrainSettings, causal_logits, train_causal
 
 
@@ -325,9 +334,8 @@ class SequenceEnsemble(nn.Module):
         else:
             out = np.empty((B, T))
             for t in range(T):
-                z = th - d[:, t]
-                out[:, t] = z
-                th = th + np.where(m[:, t], k * (y[:, t] - 1.0 / (1.0 + np.exp(-z))), 0.0)
+                out[:, t] = th - d[:, t]
+                th = np.where(m[:, t], elo_update(th, d[:, t], y[:, t], k)[1], th)
         dev = b.skills.device
         return torch.from_numpy(out).float().to(dev), torch.from_numpy(th).float().to(dev)
 
@@ -469,10 +477,8 @@ class SequenceKT(LearnerModel):
                         cs.append(last[1][0])
                 h = torch.stack(hs, 1)  # (B, K, H)
                 c = torch.stack(cs, 1) if lstm else None
-            keep = b.correct * b.mask
-            succ = torch.zeros(len(idx), n, device=self.device).scatter_add_(1, b.skills, keep)
-            seen = torch.zeros(len(idx), n, device=self.device).scatter_add_(1, b.skills, b.mask.float())
-            parts = {"h": h, "succ": succ, "fail": seen - succ}
+            succ, fail = count_totals(b.skills, b.correct, b.mask, n)
+            parts = {"h": h, "succ": succ, "fail": fail}
             if c is not None:
                 parts["c"] = c
             if self.net.stacked:
@@ -492,12 +498,8 @@ class SequenceKT(LearnerModel):
             hs.append(last[0][0, 0] if lstm else last[0, 0])
             if lstm:
                 cs.append(last[1][0, 0])
-        keep = b.correct[0] * b.mask[0]
-        out = {
-            "h": torch.stack(hs),
-            "succ": state["succ"].clone().scatter_add_(0, b.skills[0], keep),
-            "fail": state["fail"].clone().scatter_add_(0, b.skills[0], b.mask[0].float() - keep),
-        }
+        succ, fail = count_totals(b.skills[0], b.correct[0], b.mask[0], self.vocab.n_skills + 1)
+        out = {"h": torch.stack(hs), "succ": state["succ"] + succ, "fail": state["fail"] + fail}
         if lstm:
             out["c"] = torch.stack(cs)
         if self.net.stacked:

@@ -8,11 +8,17 @@ from learner_models.core.data import StudentSequence
 
 
 def synth(
-    n_students: int = 120, n_skills: int = 8, length: int = 30, seed: int = 0, side: bool = False
+    n_students: int = 120,
+    n_skills: int = 8,
+    length: int = 30,
+    seed: int = 0,
+    side: bool = False,
+    items_per_skill: int = 0,
 ) -> list[StudentSequence]:
     """Students with a latent ability that grows with practice; skills with fixed difficulty.
 
-    A model that tracks the student beats chance clearly; a constant predictor does not.
+    A model that tracks the student beats chance clearly; a constant predictor does not. With
+    `items_per_skill`, each response also has an item id (skill s owns items s*items_per_skill onwards).
     """
     rng = np.random.default_rng(seed)
     diff = rng.normal(0, 1.0, n_skills)
@@ -33,8 +39,19 @@ def synth(
                 "response_time": rng.gamma(2.0, 10.0, T).astype(np.float32),
                 "hints": rng.integers(0, 3, T).astype(np.float32),
             }
+        if items_per_skill:  # drawn last, so the other fields are the same with or without items
+            kw["items"] = (sk * items_per_skill + rng.integers(0, items_per_skill, T)).astype(np.int64)
         out.append(StudentSequence(sk.astype(np.int64), y, **kw))
     return out
+
+
+def write_akt(path, seqs: list[StudentSequence]) -> None:
+    """The four-line format with item ids (`<row>,<student id>` / items / skills / answers), AKT's layout."""
+    with open(path, "w") as f:
+        for i, s in enumerate(seqs):
+            assert s.items is not None
+            f.write(f"{i + 1},{s.student_id or 1000 + i}\n")
+            f.writelines(",".join(map(str, a.tolist())) + "\n" for a in (s.items, s.skills, s.correct))
 
 
 # Small configs so every family fits in about a second on one core.

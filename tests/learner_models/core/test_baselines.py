@@ -73,9 +73,9 @@ def test_bkt_fit_learns_sensible_parameters():
 
 
 def test_elo_update_hand_worked():
-    p, th = elo_update(0.0, 0.0, 1, k=0.4)
+    p, th, _ = elo_update(0.0, 0.0, 1, k=0.4)
     assert (p, th) == (0.5, pytest.approx(0.2))
-    p2, th2 = elo_update(th, 0.5, 0, k=0.4)
+    p2, th2, _ = elo_update(th, 0.5, 0, k=0.4)
     assert p2 == pytest.approx(1 / (1 + math.exp(0.3)))
     assert th2 == pytest.approx(0.2 - 0.4 * p2)
 

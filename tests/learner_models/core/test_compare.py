@@ -12,7 +12,7 @@ import pytest
 from learner_models.core.cli import main
 from learner_models.core.data import KTFormatError, read_predictions
 from learner_models.core.evaluate import _TieGroups, auc, paired_bootstrap
-from tests.learner_models.core.kt_helpers import synth
+from tests.learner_models.core.kt_helpers import synth, write_akt
 
 
 def _write_dkvmn(path, seqs):
@@ -28,6 +28,24 @@ def _write_preds(path, preds):
         for i, p in enumerate(preds):
             for t, v in enumerate(p):
                 w.writerow([i, t + 1, f"{v:.6f}"])
+
+
+def _referee(folder) -> str:
+    """A stand-in for the referee script: its `load` (three- or four-line files, told apart as the referee
+    does) and one anchor, `m_rate`, the train files' share correct."""
+    path = folder / "referee.py"
+    path.write_text(
+        "import numpy as np\n"
+        "def load(fn):\n"
+        "    lines = [l.strip() for l in open(fn) if l.strip()]\n"
+        "    ints = lambda l: np.array([int(x) for x in l.split(',') if x])\n"
+        "    k = 4 if ',' in lines[0] else 3\n"
+        "    return [(ints(lines[i + k - 2]), ints(lines[i + k - 1])) for i in range(0, len(lines), k)]\n"
+        "def m_rate(train, test):\n"
+        "    r = np.mean(np.concatenate([a for _, a in train]))\n"
+        "    return [np.full(len(a), r) for _, a in test]\n"
+    )
+    return str(path)
 
 
 def test_weighted_auc_is_the_auc_of_repeated_responses():
@@ -137,21 +155,26 @@ def test_kt_compare_against_a_referee_anchor(tmp_path, capsys):
     _write_dkvmn(tr, synth(30, seed=4))
     _write_dkvmn(te, test)
     _write_preds(a, [0.2 + 0.6 * s.correct for s in test])
-    referee = tmp_path / "referee.py"
-    referee.write_text(
-        "import numpy as np\n"
-        "def load(fn):\n"
-        "    lines = [l.strip() for l in open(fn) if l.strip()]\n"
-        "    return [(np.array([int(x) for x in lines[i + 1].split(',')]), np.array([int(x) for x in lines[i + 2].split(',')]))\n"
-        "            for i in range(0, len(lines), 3)]\n"
-        "def m_rate(train, test):\n"
-        "    r = np.mean(np.concatenate([a for _, a in train]))\n"
-        "    return [np.full(len(a), r) for _, a in test]\n"
-    )
-    args = ["kt-compare", "--test", str(te), "--preds", str(a), "--referee", str(referee), "--train", str(tr)]
+    args = ["kt-compare", "--test", str(te), "--preds", str(a), "--referee", _referee(tmp_path), "--train", str(tr)]
     assert main([*args, "--anchor", "rate", "--boot", "10", "--save-anchor", str(saved)]) == 0
     assert "B = referee anchor rate" in capsys.readouterr().out
     rate = float(np.mean(np.concatenate([s.correct for s in synth(30, seed=4)])))
     assert np.allclose(np.concatenate(read_predictions(saved, [len(s) for s in test])), rate, atol=1e-6)
     assert main([*args, "--anchor", "nope"]) == 2
     assert "has no anchor 'nope' (it has rate)" in capsys.readouterr().err
+
+
+def test_kt_compare_referee_anchor_on_four_line_files_not_on_long_csv(tmp_path, capsys):
+    """The referee reads the four-line format too (detected by the comma in its first line); not a long CSV."""
+    test = synth(20, seed=3, items_per_skill=3)
+    tr, te, a = tmp_path / "tr.csv", tmp_path / "te.csv", tmp_path / "a.csv"
+    write_akt(tr, synth(20, seed=4, items_per_skill=3))
+    write_akt(te, test)
+    _write_preds(a, [0.2 + 0.6 * s.correct for s in test])
+    args = ["kt-compare", "--test", str(te), "--preds", str(a), "--referee", _referee(tmp_path), "--anchor", "rate"]
+    assert main([*args, "--train", str(tr), "--boot", "10"]) == 0
+    assert "B = referee anchor rate" in capsys.readouterr().out
+    long = tmp_path / "long.csv"
+    long.write_text("student,skill,correct\ns,1,1\n")
+    assert main([*args, "--train", str(long)]) == 2
+    assert f"not a long CSV ({long})" in capsys.readouterr().err

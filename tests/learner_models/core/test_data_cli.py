@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from learner_models.core import KTFormatError, Response, StudentSequence, read_sequences
+from learner_models.core import KTFormatError, LearnerModel, Response, StudentSequence, read_sequences
 from learner_models.core.cli import main
-from learner_models.core.data import side_features
-from tests.learner_models.core.kt_helpers import synth
+from learner_models.core.data import Vocab, detect_format, make_batch, side_features
+from tests.learner_models.core.kt_helpers import synth, write_akt
 
 
 def _write_dkvmn(path, seqs):
@@ -30,22 +30,31 @@ def test_read_dkvmn(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "text,line,problem",
+    "fmt,text,line,problem",
     [
-        ("3\n1,2,1\n1,0\n", 3, "expected 3 answers"),
-        ("2\n1,x\n1,0\n", 2, "'x' is not an integer"),
-        ("2\n1,2\n1,2\n", 3, "0 or 1"),
-        ("2\n1,2\n1,0\n2\n1,2\n", 5, "groups of 3"),
-        ("two\n1,2\n1,0\n", 1, "response count"),
+        ("dkvmn", "3\n1,2,1\n1,0\n", 3, "expected 3 answers"),
+        ("dkvmn", "2\n1,x\n1,0\n", 2, "'x' is not an integer"),
+        ("dkvmn", "2\n1,2\n1,2\n", 3, "0 or 1"),
+        ("dkvmn", "2\n1,2\n1,0\n2\n1,2\n", 5, "groups of 3"),
+        ("dkvmn", "two\n1,2\n1,0\n", 1, "response count"),
+        ("akt", "1,7\n5,6\n1,1\n1,0\n2,8\n5\n1\n", 7, "groups of 4 lines"),  # a student lacks a line
+        ("akt", "1,7\n5,6,9\n1,1\n1,0\n", 3, "expected 3 skill ids, got 2"),
+        ("akt", "1,7\n5,6\n1,1\n1,0,1\n", 4, "expected 2 answers, got 3"),
+        ("akt", "1,7\n5,x\n1,1\n1,0\n", 2, "item id 'x' is not an integer"),
+        ("akt", "1,7\n5,6\n1,1.5\n1,0\n", 3, "skill id '1.5' is not an integer"),
+        ("akt", "1,7\n5,6\n1,1\n1,2\n", 4, "answers must be 0 or 1"),
+        ("akt", "1,7\n5,6\n1,-1\n1,0\n", 3, "skill ids must be non-negative"),
+        ("akt", "1,7\n5,6\n1,1\n1,0\n5,6,7\n1,1,1\n1,0,1\n0,1,1\n", 5, "expected `<row>,<student id>`"),
+        ("akt", "x,7\n5,6\n1,1\n1,0\n", 1, "row 'x' is not an integer"),
     ],
 )
-def test_malformed_dkvmn_names_the_line(tmp_path, text, line, problem):
+def test_malformed_line_formats_name_the_line(tmp_path, fmt, text, line, problem):
     p = tmp_path / "bad.csv"
     p.write_text(text)
     with pytest.raises(KTFormatError) as e:
-        read_sequences(p, "dkvmn")
+        read_sequences(p, fmt)
     assert e.value.line == line
-    assert problem in str(e.value) and str(p) in str(e.value)
+    assert problem in str(e.value) and f"{p}:{line}:" in str(e.value)
 
 
 def test_read_long_with_optional_columns(tmp_path):
@@ -79,6 +88,39 @@ def test_malformed_long_names_the_line(tmp_path, text, line, problem):
     with pytest.raises(KTFormatError) as e:
         read_sequences(p, "long")
     assert e.value.line == line and problem in str(e.value)
+
+
+def test_read_akt_four_line_format_with_item_ids(tmp_path):
+    p = tmp_path / "pid.csv"
+    p.write_text("1,78276\n7410,7410,10076\n3,3,5\n1,0,1\n\n2,89171,\n12,\n4,\n0,\n")
+    a, b = read_sequences(p)  # detected from the first line
+    assert a.student_id == "78276" and b.student_id == "89171"
+    assert [a.items.tolist(), a.skills.tolist(), a.correct.tolist()] == [[7410, 7410, 10076], [3, 3, 5], [1, 0, 1]]
+    assert [b.items.tolist(), b.skills.tolist(), b.correct.tolist()] == [[12], [4], [0]]
+    assert a.responses()[2] == Response(skill=5, correct=1, item=10076)
+    # the item ids reach the models' inputs: the vocabulary and the batches' item channel (0 = unknown)
+    vocab = Vocab.fit([a])
+    assert vocab.n_items == 10077 and vocab.seen_items[[7410, 10076]].all()
+    batch = make_batch([a, b], vocab)
+    assert batch.items.tolist() == [[7411, 7411, 10077], [0, 0, 0]]
+
+
+def test_format_detected_from_the_first_line(tmp_path):
+    files = {
+        "dkvmn": "\n3,\n1,2,1\n1,0,1\n",
+        "akt": "1,78276\n5,6\n1,1\n1,0\n",
+        "long": "student,skill,correct\ns,1,1\n",
+        "long ": "skill,correct\n1,1\n",  # a header without the student column is still a header
+    }
+    for fmt, text in files.items():
+        (tmp_path / "f.csv").write_text(text)
+        assert detect_format(tmp_path / "f.csv") == fmt.strip()
+    (tmp_path / "f.csv").write_text("skill,correct\n1,1\n")
+    with pytest.raises(KTFormatError, match="lacks column"):
+        read_sequences(tmp_path / "f.csv")
+    (tmp_path / "f.csv").write_text("\n  \n")
+    with pytest.raises(KTFormatError, match="empty file"):
+        read_sequences(tmp_path / "f.csv")
 
 
 def test_student_sequence_from_responses_round_trip():
@@ -124,6 +166,23 @@ def test_kt_eval_cli_long_format_with_side_inputs(tmp_path):
         == 0
     )
     assert out.exists()
+
+
+def test_kt_eval_cli_four_line_files_predictions_line_up_with_the_test_file(tmp_path, capsys):
+    """Rows are (0-based student in the test file, 1-based position), as the referee scores them."""
+    tr, te, out, ckpt = tmp_path / "tr.csv", tmp_path / "te.csv", tmp_path / "p.csv", tmp_path / "m.pt"
+    write_akt(tr, synth(40, seed=0, items_per_skill=5))
+    test = synth(12, seed=1, items_per_skill=5)
+    write_akt(te, test)
+    args = ["kt-eval", "--train", str(tr), "--test", str(te), "--model", "pfa", "--out", str(out), "--save", str(ckpt)]
+    assert main(args) == 0
+    rows = [(int(r["student"]), int(r["position"])) for r in csv.DictReader(open(out))]
+    assert rows == [(i, t + 1) for i, s in enumerate(test) for t in range(len(s))]
+    assert LearnerModel.load(ckpt).vocab.n_items == 40  # the train file's item ids reached the model
+    again = tmp_path / "again.csv"
+    assert main(["kt-predict", "--checkpoint", str(ckpt), "--test", str(te), "--out", str(again)]) == 0
+    assert again.read_text() == out.read_text()
+    assert "error" not in capsys.readouterr().err
 
 
 def test_kt_eval_cli_malformed_file_exits_2_and_writes_nothing(tmp_path, capsys):
@@ -186,10 +245,35 @@ def test_kt_subset_long_format_keeps_every_row_and_column_of_the_chosen_students
     assert sorted(len(s) for s in read_sequences(out, "long")) == sorted(int(u[1:]) + 2 for u in students)
 
 
+@pytest.mark.parametrize("fmt", [[], ["--format", "akt"]])
+def test_kt_subset_four_line_format_round_trip(tmp_path, fmt):
+    src = tmp_path / "pid.csv"
+    full = synth(30, seed=5, items_per_skill=4)
+    write_akt(src, full)
+    whole = tmp_path / "whole.csv"
+    assert main(["kt-subset", "--input", str(src), "--fraction", "1", "--out", str(whole), *fmt]) == 0
+    assert whole.read_text() == src.read_text()  # every student, in the same four lines
+    half = tmp_path / "half.csv"
+    assert main(["kt-subset", "--input", str(src), "--fraction", "0.5", "--out", str(half), *fmt]) == 0
+    lines = half.read_text().splitlines()
+    src_lines = src.read_text().splitlines()
+    groups = [lines[g : g + 4] for g in range(0, len(lines), 4)]
+    assert len(groups) == 15 and all(g in [src_lines[k : k + 4] for k in range(0, 120, 4)] for g in groups)
+    by_id = {s.student_id: s for s in read_sequences(src)}
+    for s in read_sequences(half, "akt"):
+        orig = by_id[s.student_id]
+        assert [s.items.tolist(), s.skills.tolist(), s.correct.tolist()] == [
+            orig.items.tolist(),
+            orig.skills.tolist(),
+            orig.correct.tolist(),
+        ]
+
+
 @pytest.mark.parametrize(
     ("text", "args", "problem"),
     [
         ("2\n1,2\n1,5\n", ["--fraction", "0.5"], ":3: answers must be 0 or 1"),
+        ("1,7\n5,6\n1\n1,0\n", ["--fraction", "0.5"], ":3: expected 2 skill ids, got 1"),
         ("2\n1,2\n1,0\n", ["--fraction", "0"], "--fraction: must be in (0, 1]"),
         ("2\n1,2\n1,0\n", ["--fraction", "1.5"], "--fraction: must be in (0, 1]"),
     ],
