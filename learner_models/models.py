@@ -75,6 +75,11 @@ class ModelVersion(models.Model):
     def __str__(self) -> str:
         return f"v{self.pk} {self.algorithm} ({self.status})"
 
+    @classmethod
+    def active(cls) -> ModelVersion | None:
+        """The version served to students (at most one, by the constraint above)."""
+        return cls.objects.filter(status=cls.Status.ACTIVE).first()
+
 
 class StudentModelState(models.Model):
     """A student's adapted learner state under one model version (kilobytes)."""

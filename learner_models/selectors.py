@@ -5,12 +5,15 @@ from __future__ import annotations
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from tutor.models import Attempt
+
 from . import loader
 from .models import ModelVersion, StudentModelState, TrainingRun
+from .services import student_state_refresh
 
 
 def active_model_version() -> ModelVersion | None:
-    return ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).first()
+    return ModelVersion.active()
 
 
 def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int, float] | None:
@@ -19,10 +22,6 @@ def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int,
     One version is read once and used for both the state and the weights, so callers never mix versions.
     A state that is missing or older than the student's newest attempt is re-adapted here (lazily).
     """
-    from tutor.models import Attempt
-
-    from .services import student_state_refresh
-
     version = active_model_version()
     if version is None:
         return None

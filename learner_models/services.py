@@ -23,7 +23,6 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +37,11 @@ from learner_models.core.base import resolve_device, state_to_bytes
 from learner_models.core.data import StudentSequence
 from learner_models.core.evaluate import bucket_report
 from learner_models.core.registry import MODEL_NAMES, get_model
+from tutor.models import Attempt
 
-from . import loader
+from . import loader, queue
 from .mappers import Dataset, dataset_from_attempts, sequence_after, sequence_for_student
 from .models import ModelVersion, StudentModelState, TrainingRun
-from .selectors import active_model_version
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +79,6 @@ def training_run_request(
     if algorithm not in MODEL_NAMES:
         raise ValueError(f"unknown algorithm {algorithm!r}; choose from {', '.join(MODEL_NAMES)}")
     hyperparameters = dict(hyperparameters or {})
-    from tutor.models import Attempt
-
     cutoff = Attempt.objects.aggregate(m=Max("id"))["m"] or 0
     key = _request_key(algorithm, hyperparameters, cutoff)
     with transaction.atomic():
@@ -100,9 +97,7 @@ def training_run_request(
             TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.QUEUED, error="", progress={})
             run.refresh_from_db()
         if enqueue and (created or requeue):
-            from .tasks import metatrain_run
-
-            transaction.on_commit(lambda: metatrain_run.delay(run.pk))
+            queue.task_enqueue(name="metatrain_run", args=(run.pk,))
     return run, created
 
 
@@ -279,8 +274,6 @@ def _jsonable(config: Any) -> dict:
 
 def training_runs_recover(*, host: str | None = None) -> list[int]:
     """Re-queue runs whose worker died: on ``host``, runs whose worker pid is gone; anywhere, stale heartbeats."""
-    from .tasks import metatrain_run
-
     recovered = []
     now = timezone.now()
     for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING):
@@ -293,7 +286,7 @@ def training_runs_recover(*, host: str | None = None) -> list[int]:
             ).update(status=TrainingRun.Status.QUEUED, worker="", heartbeat_at=None)
             if updated:
                 recovered.append(run.pk)
-                transaction.on_commit(partial(metatrain_run.delay, run.pk))
+                queue.task_enqueue(name="metatrain_run", args=(run.pk,))
     return recovered
 
 
@@ -324,7 +317,7 @@ def model_version_promote_if_better(*, version: ModelVersion) -> bool:
     version.refresh_from_db()
     if version.status != ModelVersion.Status.CANDIDATE or version.status_reason:
         return version.status == ModelVersion.Status.ACTIVE
-    champion = active_model_version()
+    champion = ModelVersion.active()
     challenger_auc = (version.metrics.get("held_out") or {}).get("all")
     if champion is not None and champion.pk != version.pk:
         data = dataset_from_attempts(cutoff_attempt_id=version.training_run.cutoff_attempt_id)
@@ -365,9 +358,7 @@ def model_version_activate(*, version: ModelVersion, reason: str = "activated by
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.Status.ACTIVE, activated_at=timezone.now(), status_reason=reason[:300]
         )
-        from .tasks import students_readapt
-
-        transaction.on_commit(lambda: students_readapt.delay(version.pk))
+        queue.task_enqueue(name="students_readapt", args=(version.pk,))
     version.refresh_from_db()
     return version
 
@@ -398,7 +389,7 @@ def student_state_refresh(*, student_id: int, version: ModelVersion | None = Non
     otherwise the model adapts from every attempt. A refresh never overwrites a state that a concurrent
     refresh stored meanwhile covering more attempts.
     """
-    version = version or active_model_version()
+    version = version or ModelVersion.active()
     if version is None:
         return None
     model = loader.load_model(version)
@@ -439,8 +430,6 @@ def student_state_refresh(*, student_id: int, version: ModelVersion | None = Non
 
 def students_readapt(*, version: ModelVersion, student_ids: list[int] | None = None, batch_size: int = 256) -> int:
     """Batch re-adaptation (after a promotion): one batched ``adapt`` call per chunk of students."""
-    from tutor.models import Attempt
-
     model = loader.load_model(version)
     if student_ids is None:
         student_ids = sorted(set(Attempt.objects.values_list("student_id", flat=True)))
@@ -465,22 +454,18 @@ def students_readapt(*, version: ModelVersion, student_ids: list[int] | None = N
 
 def student_state_after_attempt(*, student_id: int) -> str:
     """Refresh inline when adapting is cheap (≤ 20 ms on this worker), else on the ``adapt`` queue."""
-    version = active_model_version()
+    version = ModelVersion.active()
     if version is None:
         return "no-model"
     if loader.typical_adapt_ms(version.pk) <= INLINE_ADAPT_BUDGET_MS:
         student_state_refresh(student_id=student_id, version=version)
         return "inline"
-    from .tasks import student_state_refresh_task
-
-    student_state_refresh_task.delay(student_id, version.pk)
+    queue.task_enqueue(name="student_state_refresh_task", args=(student_id, version.pk), on_commit=False)
     return "queued"
 
 
 def metatrain_if_due(*, threshold: int | None = None) -> TrainingRun | None:
     """Request a training when enough attempts arrived since the newest version's data cut-off."""
-    from tutor.models import Attempt
-
     threshold = threshold or settings.METIS_RETRAIN_AFTER_ATTEMPTS
     newest = ModelVersion.objects.select_related("training_run").order_by("-id").first()
     since = newest.training_run.cutoff_attempt_id if newest else 0

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .catalog import BY_SLUG
+
 
 class PromptKind(models.TextChoices):
     PLANNING = "planning", "Planning (start of session)"
@@ -96,8 +98,6 @@ class Reflection(models.Model):
 
     @property
     def strategy_name(self) -> str:
-        from .catalog import BY_SLUG
-
         return BY_SLUG[self.strategy].name if self.strategy in BY_SLUG else self.strategy
 
 
@@ -170,8 +170,6 @@ class StrategySuggestion(models.Model):
 
     @property
     def strategy_info(self):
-        from .catalog import BY_SLUG
-
         return BY_SLUG.get(self.strategy)
 
     @property

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from django.db.models import Max, Model, Q, QuerySet
 
+from learner_models.selectors import skill_predictions_for_student
 from tutor import access
 from tutor.models import Attempt, Item, PracticeSession, Section, SessionItem, User
 
@@ -81,10 +82,6 @@ def answer_records(attempts: list[Attempt]) -> list[AnswerRecord]:
 def predicted_accuracy_for(*, student: User, skill_ids: list[int]) -> float | None:
     """Mean learner-model P(correct) over the skills, or None when no learner model is active/available."""
     if not skill_ids:
-        return None
-    try:
-        from learner_models.selectors import skill_predictions_for_student
-    except ImportError:
         return None
     try:
         preds = skill_predictions_for_student(student=student, skill_ids=skill_ids)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tutor.simulator import SimSkill, population
+
 from .catalog import SLUGS
 from .context import FEATURES, AnswerRecord, context_from_answers
 from .policy import RATING_WEIGHT
@@ -124,8 +126,6 @@ class SimulatedCohort:
 
 
 def _skills():
-    from tutor.simulator import SimSkill
-
     return [
         SimSkill(0, confusable_with=(1,)),
         SimSkill(1, prerequisites=(0,), confusable_with=(0,)),
@@ -143,8 +143,6 @@ def cohort_simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> SimulatedCohort:
     """Run ``n`` simulated students through warm-up + ``steps`` sessions; deterministic in (setting, n, seed)."""
-    from tutor.simulator import population
-
     skills = _skills()
     skill_names = ["fractions", "decimals", "equations", "inequalities"]
     students = population(n=n, skills=skills, setting=setting.world, seed=seed)

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection
 from kombu import Connection
 
+from learner_models.selectors import model_health
+
 BROKER_TIMEOUT_S = 2.0
 
 
@@ -49,8 +51,6 @@ def check_broker() -> dict:
 
 
 def check_learner_model() -> dict:
-    from learner_models.selectors import model_health
-
     try:
         return model_health()
     except Exception as exc:  # the database being down is reported by check_database

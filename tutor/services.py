@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from learner_models.services import student_state_after_attempt
 from metacog import services as metacog_services
 
 from .access import can_practise_in
@@ -197,8 +198,6 @@ def _unrecorded(stored: Attempt, answer: str) -> str | None:
 
 def _refresh_learner_state(student_id: int) -> None:
     """The student's adapted model follows each answer; a failure here must never lose the answer."""
-    from learner_models.services import student_state_after_attempt
-
     try:
         student_state_after_attempt(student_id=student_id)
     except Exception:

@@ -222,16 +222,16 @@ def test_new_attempts_past_the_threshold_request_a_training(demo_school, setting
 
 
 def test_slow_adaptation_is_queued_on_the_adapt_queue(demo_school, monkeypatch):
-    from learner_models import tasks
+    from learner_models import queue
 
     _, _, version = _train("elo", {})
     queued = []
-    monkeypatch.setattr(tasks.student_state_refresh_task, "delay", lambda *args: queued.append(args))
+    monkeypatch.setattr(queue, "task_enqueue", lambda *, name, args, on_commit=True: queued.append((name, *args)))
     student = User.objects.get(username="demo-student-03")
     assert services.student_state_after_attempt(student_id=student.pk) == "inline"
     loader.record_adapt_ms(version.pk, 500.0)  # as if this worker's adaptations took half a second
     assert services.student_state_after_attempt(student_id=student.pk) == "queued"
-    assert queued == [(student.pk, version.pk)]
+    assert queued == [("student_state_refresh_task", student.pk, version.pk)]
 
 
 def test_a_zombie_worker_counts_as_dead(db):

@@ -485,7 +485,7 @@ def test_summary_box_appears_after_a_session_with_summarisation(client, world):
 
 
 def test_learner_model_prediction_feeds_the_context(world, monkeypatch):
-    import learner_models.selectors as lm
+    import metacog.selectors as lm  # where the learner model's predictions are read
 
     monkeypatch.setattr(
         lm, "skill_predictions_for_student", lambda *, student, skill_ids: dict.fromkeys(skill_ids, 0.9)
