@@ -1,7 +1,7 @@
 """Writes of the learner-model app: training runs, promotion, per-student states.
 
 Guarantees (see docs/operations.md):
-- a request with the same algorithm, hyperparameters and data cut-off is one run;
+- a request with the same model code, algorithm, hyperparameters and data cut-off is one run;
 - a run is executed by one worker at a time; a re-delivered or recovered run
   produces at most one model version (one-to-one with the run);
 - a candidate is promoted only if it beats the active version on the same
@@ -38,6 +38,7 @@ from learner_models.core.base import resolve_device, state_to_bytes
 from learner_models.core.data import StudentSequence
 from learner_models.core.evaluate import bucket_report
 from learner_models.core.registry import MODEL_NAMES, get_model
+from learner_models.core.version import code_version
 
 from . import loader
 from .mappers import Dataset, dataset_from_attempts, sequence_after, sequence_for_student
@@ -64,7 +65,9 @@ def worker_name() -> str:
 
 
 def _request_key(algorithm: str, hyperparameters: dict, cutoff: int) -> str:
-    raw = json.dumps([algorithm, hyperparameters, cutoff], sort_keys=True)
+    """Same model code, algorithm, hyperparameters and data cut-off: same run. A deploy with new model code
+    and no new attempts is a new request (``code_version`` hashes ``learner_models/core``)."""
+    raw = json.dumps([algorithm, hyperparameters, cutoff, code_version()], sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -200,6 +203,7 @@ def training_run_execute(
             "held_out_students": len(held_out),
             "cutoff_attempt_id": run.cutoff_attempt_id,
             "cutoff_time": timezone.now().isoformat(),
+            "code_version": code_version(),
         }
         try:
             resolved = str(resolve_device(device))

@@ -55,6 +55,14 @@ def test_identical_request_is_one_run_and_executing_twice_is_one_version(demo_sc
     assert ModelVersion.objects.count() == 1 and TrainingRun.objects.count() == 1
 
 
+def test_a_deploy_with_new_model_code_and_no_new_attempts_trains_again(db, monkeypatch):
+    run, created = services.training_run_request(algorithm="elo", enqueue=False)
+    assert created and services.training_run_request(algorithm="elo", enqueue=False)[0].pk == run.pk
+    monkeypatch.setattr(services, "code_version", lambda: "new-model-code")
+    again, created = services.training_run_request(algorithm="elo", enqueue=False)
+    assert created and again.pk != run.pk and again.cutoff_attempt_id == run.cutoff_attempt_id
+
+
 def test_a_worker_that_died_before_promotion_is_finished_by_the_next_execution(demo_school):
     run, _, version = _train()
     # As if the worker died right after storing the version: run still "running", version undecided.
