@@ -443,3 +443,18 @@ def test_predictions_after_an_answer_reuse_the_state_just_stored(
     skill_predictions_for_student(student=student, skill_ids=skills)
     skill_predictions_for_student(student=student, skill_ids=skills)
     assert unpacked == [1]
+
+
+def test_the_demo_bootstrap_training_reports_the_gates_refusal_and_asking_again_trains_nothing(demo_school):
+    """What `make demo` runs: the first version is judged like any other and the command says why."""
+    from io import StringIO
+
+    out = StringIO()
+    call_command("metatrain", "--if-none", "--model", "elo", stdout=out)
+    text = out.getvalue()
+    assert "is candidate — not promoted" in text
+    assert "FAILED: held-out students: only 4 students" in text and "latest attempts of the training students" in text
+    out = StringIO()
+    call_command("metatrain", "--if-none", "--model", "elo", stdout=out)
+    assert "already trained on this data" in out.getvalue() and TrainingRun.objects.count() == 1
+    assert active_model_version() is None
