@@ -7,8 +7,9 @@ primary keys) and the optional inputs the tutor records.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 from django.db.models import Count, Max
 
 from learner_models.core.data import Response, StudentSequence
@@ -24,6 +25,9 @@ class Dataset:
     last_attempt_ids: list[int]  # per student, aligned with student_ids
     attempts: int
     last_attempt_id: int
+    # per student, aligned with sequences: each attempt's id and time (epoch seconds), for the split by time
+    attempt_ids: list[np.ndarray] = field(default_factory=list)
+    times: list[np.ndarray] = field(default_factory=list)
 
 
 def _response(row: tuple) -> Response:
@@ -39,17 +43,22 @@ def _response(row: tuple) -> Response:
 
 
 def _group(rows: Iterable[tuple]) -> Dataset:
+    """Rows are ``_FIELDS`` plus ``created_at``, in (student, time, id) order."""
     by_student: dict[int, list[Response]] = {}
-    last_by_student: dict[int, int] = {}
+    stamps: dict[int, list[tuple[int, float]]] = {}
     n = 0
     for row in rows:
-        by_student.setdefault(row[1], []).append(_response(row))
-        last_by_student[row[1]] = max(last_by_student.get(row[1], 0), row[0])
+        by_student.setdefault(row[1], []).append(_response(row[:-1]))
+        stamps.setdefault(row[1], []).append((row[0], row[-1].timestamp()))
         n += 1
     ids = sorted(by_student)
     seqs = [StudentSequence.from_responses(by_student[s], student_id=str(s)) for s in ids]
-    lasts = [last_by_student[s] for s in ids]
-    return Dataset(ids, seqs, lasts, attempts=n, last_attempt_id=max(lasts, default=0))
+    attempt_ids = [np.array([a for a, _ in stamps[s]], dtype=np.int64) for s in ids]
+    times = [np.array([t for _, t in stamps[s]], dtype=np.float64) for s in ids]
+    lasts = [int(a.max()) for a in attempt_ids]
+    return Dataset(
+        ids, seqs, lasts, attempts=n, last_attempt_id=max(lasts, default=0), attempt_ids=attempt_ids, times=times
+    )
 
 
 def dataset_from_attempts(*, cutoff_attempt_id: int, student_ids: Iterable[int] | None = None) -> Dataset:
@@ -57,7 +66,8 @@ def dataset_from_attempts(*, cutoff_attempt_id: int, student_ids: Iterable[int] 
     qs = Attempt.objects.filter(id__lte=cutoff_attempt_id)
     if student_ids is not None:
         qs = qs.filter(student_id__in=list(student_ids))
-    return _group(qs.order_by("student_id", "created_at", "id").values_list(*_FIELDS).iterator(chunk_size=5000))
+    rows = qs.order_by("student_id", "created_at", "id").values_list(*_FIELDS, "created_at")
+    return _group(rows.iterator(chunk_size=5000))
 
 
 def sequence_for_student(*, student_id: int) -> tuple[StudentSequence, int, int]:

@@ -1,11 +1,12 @@
 """Writes of the learner-model app: training runs, promotion, per-student states.
 
 Guarantees (see docs/operations.md):
-- a request with the same algorithm, hyperparameters and data cut-off is one run;
+- a request with the same model code, algorithm, hyperparameters and data cut-off is one run;
 - a run is executed by one worker at a time; a re-delivered or recovered run
   produces at most one model version (one-to-one with the run);
-- a candidate is promoted only if it beats the active version on the same
-  held-out students, atomically; until then the active version keeps serving;
+- a candidate is promoted only if it passes the promotion gate (core/gate.py: clearly better than the
+  active version, calibrated no worse, not below Elo/PFA) on the held-out students and on the latest
+  attempts, atomically; until then the active version (or the scheduler's fallback) keeps serving;
 - a failed run (bad data, NaN loss, out of memory) never touches the active version.
 """
 
@@ -22,6 +23,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,9 @@ from django.utils import timezone
 from learner_models.core.base import resolve_device, state_to_bytes
 from learner_models.core.data import StudentSequence
 from learner_models.core.evaluate import bucket_report
+from learner_models.core.gate import GateConfig, HeldOutSet, gate_decide, recent_split
 from learner_models.core.registry import MODEL_NAMES, get_model
+from learner_models.core.version import code_version
 from tutor.models import Attempt
 
 from . import loader, queue
@@ -46,7 +50,11 @@ from .models import ModelVersion, StudentModelState, TrainingRun
 log = logging.getLogger(__name__)
 
 MIN_TRAIN_STUDENTS = 4
-HELD_OUT_PERCENT = 20
+HELD_OUT_PERCENT = 20  # of students, by a fixed hash: never trained on
+RECENT_FRACTION = 0.1  # of the training students' attempts, the latest by time: held out too
+GATE_BASELINES = ("elo", "pfa")  # the floor: a model must not rank students' answers worse than these
+# How much better (AUC, lower end of the paired 95 % interval) a challenger must be than the active version.
+PROMOTION_MARGIN = float(os.environ.get("METIS_PROMOTION_MARGIN", "0.0"))
 HEARTBEAT_STALE = timedelta(seconds=int(os.environ.get("METIS_RUN_STALE_SECONDS", "300")))
 INLINE_ADAPT_BUDGET_MS = 20.0
 
@@ -63,7 +71,9 @@ def worker_name() -> str:
 
 
 def _request_key(algorithm: str, hyperparameters: dict, cutoff: int) -> str:
-    raw = json.dumps([algorithm, hyperparameters, cutoff], sort_keys=True)
+    """Same model code, algorithm, hyperparameters and data cut-off: same run. A deploy with new model code
+    and no new attempts is a new request (``code_version`` hashes ``learner_models/core``)."""
+    raw = json.dumps([algorithm, hyperparameters, cutoff, code_version()], sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -133,22 +143,45 @@ def _is_held_out(student_id: int) -> bool:
     return zlib.crc32(f"metis-heldout-{student_id}".encode()) % 100 < HELD_OUT_PERCENT
 
 
-def _split(data: Dataset) -> tuple[list, list]:
-    train: list[StudentSequence] = []
-    held: list[StudentSequence] = []
-    for sid, seq in zip(data.student_ids, data.sequences, strict=True):
-        (held if _is_held_out(sid) else train).append(seq)
-    return train, held
+@dataclass(frozen=True)
+class _Split:
+    """Held out by student (never trained on) and by time (the training students' latest attempts)."""
+
+    train: list[StudentSequence]  # training students without their recent attempts
+    held_out: list[StudentSequence]  # held-out students, every attempt
+    held_out_ids: list[int]
+    recent: list[tuple[StudentSequence, int]]  # a training student's whole sequence, responses trained on
+    recent_ids: list[int]
+
+
+def _split(data: Dataset) -> _Split:
+    train_idx = [i for i, sid in enumerate(data.student_ids) if not _is_held_out(sid)]
+    held_idx = [i for i, sid in enumerate(data.student_ids) if _is_held_out(sid)]
+    keep = recent_split([data.times[i] for i in train_idx], [data.attempt_ids[i] for i in train_idx], RECENT_FRACTION)
+    train = [data.sequences[i].prefix(k) for i, k in zip(train_idx, keep, strict=True) if k > 0]
+    recent = [(data.sequences[i], k) for i, k in zip(train_idx, keep, strict=True) if k < len(data.sequences[i])]
+    recent_ids = [data.student_ids[i] for i, k in zip(train_idx, keep, strict=True) if k < len(data.sequences[i])]
+    return _Split(
+        train=train,
+        held_out=[data.sequences[i] for i in held_idx],
+        held_out_ids=[data.student_ids[i] for i in held_idx],
+        recent=recent,
+        recent_ids=recent_ids,
+    )
+
+
+def _online(model, seqs: list[StudentSequence]) -> list[np.ndarray]:
+    preds = model.predict_online(seqs) if seqs else []
+    for p in preds:
+        if not np.all(np.isfinite(p)):
+            raise TrainingError("the model predicts NaN/inf on held-out students")
+    return preds
 
 
 def _evaluate(model, held_out: list) -> dict[str, float | None]:
     if not held_out:
         return {}
-    preds = model.predict_online(held_out)
-    for p in preds:
-        if not np.all(np.isfinite(p)):
-            raise TrainingError("the model predicts NaN/inf on held-out students")
-    return bucket_report([s.correct for s in held_out], preds)
+    return bucket_report([s.correct for s in held_out], _online(model, held_out))
 
 
 def _progress_recorder(run: TrainingRun) -> Callable[[dict], None]:
@@ -187,14 +220,17 @@ def training_run_execute(
     device = device or os.environ.get("METIS_TRAIN_DEVICE", "auto")
     try:
         data = dataset_from_attempts(cutoff_attempt_id=run.cutoff_attempt_id)
-        train, held_out = _split(data)
+        split = _split(data)
+        train, held_out = split.train, split.held_out
         snapshot = {
             "students": len(data.student_ids),
             "attempts": data.attempts,
             "train_students": len(train),
             "held_out_students": len(held_out),
+            "recent_attempts_held_out": sum(len(seq) - k for seq, k in split.recent),
             "cutoff_attempt_id": run.cutoff_attempt_id,
             "cutoff_time": timezone.now().isoformat(),
+            "code_version": code_version(),
         }
         try:
             resolved = str(resolve_device(device))
@@ -309,41 +345,100 @@ def _pid_alive(pid: int) -> bool:
 # --- promotion ----------------------------------------------------------------
 
 
-def model_version_promote_if_better(*, version: ModelVersion) -> bool:
-    """Champion/challenger on the challenger's held-out students; promotes atomically if it wins.
+def _held_out_set(name: str, label: str, seqs, ids: list[int], starts: list[int], preds: dict) -> HeldOutSet:
+    """One held-out set for the gate: responses from ``starts[i]`` on of each sequence, every contender's
+    online prediction for them (each model sees the student's earlier responses, never their answer)."""
 
-    Decides once per version: a version already decided (active, retired, or with a reason) is left alone.
+    def cut(ps: list[np.ndarray]) -> np.ndarray:
+        return np.concatenate([p[k:] for p, k in zip(ps, starts, strict=True)]) if ps else np.zeros(0)
+
+    return HeldOutSet(
+        name=name,
+        label=label,
+        correct=cut([s.correct for s in seqs]),
+        student=np.concatenate([np.full(len(s) - k, sid) for s, k, sid in zip(seqs, starts, ids, strict=True)])
+        if seqs
+        else np.zeros(0, np.int64),
+        challenger=cut(preds["challenger"]),
+        incumbent=cut(preds["incumbent"]) if "incumbent" in preds else None,
+        baselines={b: cut(preds[b]) for b in GATE_BASELINES},
+    )
+
+
+def _gate_sets(split: _Split, models: dict[str, Any]) -> list[HeldOutSet]:
+    recent_seqs = [seq for seq, _ in split.recent]
+    on_students = {name: _online(m, split.held_out) for name, m in models.items()}
+    on_recent = {name: _online(m, recent_seqs) for name, m in models.items()}
+    return [
+        _held_out_set(
+            "students", "held-out students", split.held_out, split.held_out_ids, [0] * len(split.held_out), on_students
+        ),
+        _held_out_set(
+            "recent",
+            "latest attempts of the training students",
+            recent_seqs,
+            split.recent_ids,
+            [k for _, k in split.recent],
+            on_recent,
+        ),
+    ]
+
+
+def _jsonable_floats(value: Any) -> Any:
+    """NaN/inf become None (PostgreSQL's JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _jsonable_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable_floats(v) for v in value]
+    return value
+
+
+def model_version_promote_if_better(*, version: ModelVersion) -> bool:
+    """Run the promotion gate (learner_models/core/gate.py) on the version's held-out data; promote atomically
+    if it passes. Until then the active version, or the scheduler's fallback estimator, keeps serving.
+
+    The gate sees the held-out students and the training students' latest attempts, scored by the challenger,
+    the active version and Elo and PFA fitted here on the same training data. Decides once per version: a
+    version already decided (active, retired, or with a reason) is left alone. The decision and its reasons go
+    to ``metrics["gate"]``.
     """
     version.refresh_from_db()
     if version.status != ModelVersion.Status.CANDIDATE or version.status_reason:
         return version.status == ModelVersion.Status.ACTIVE
+    run = version.training_run
+    split = _split(dataset_from_attempts(cutoff_attempt_id=run.cutoff_attempt_id))
+    models: dict[str, Any] = {"challenger": loader.load_model(version)}
+    for name in GATE_BASELINES:  # fitted on exactly what the challenger trained on
+        baseline = get_model(name)
+        baseline.fit(split.train, device="cpu", seed=run.pk)
+        models[name] = baseline
     champion = ModelVersion.active()
-    challenger_auc = (version.metrics.get("held_out") or {}).get("all")
+    note = ""
+    metrics = dict(version.metrics)
     if champion is not None and champion.pk != version.pk:
-        data = dataset_from_attempts(cutoff_attempt_id=version.training_run.cutoff_attempt_id)
-        _, held_out = _split(data)
         try:
-            champion_metrics: dict[str, Any] = _evaluate(loader.load_model(champion), held_out)
+            incumbent = loader.load_model(champion)
+            models["incumbent"] = incumbent
+            metrics["champion"] = {"version": champion.pk, "held_out": _evaluate(incumbent, split.held_out)}
         except Exception as exc:  # e.g. a checkpoint the current code cannot read: it cannot keep serving either
             log.exception("active version %s could not be evaluated", champion.pk)
-            champion_metrics = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-        metrics = {**version.metrics, "champion": {"version": champion.pk, "held_out": champion_metrics}}
-        champion_auc = champion_metrics.get("all")
-        wins = challenger_auc is not None and (champion_auc is None or challenger_auc > champion_auc)
-        if "error" in champion_metrics:
-            reason = f"active v{champion.pk} could not be evaluated ({champion_metrics['error']})"
-        elif challenger_auc is not None and champion_auc is not None:
-            reason = f"held-out AUC {challenger_auc:.4f} vs active v{champion.pk} {champion_auc:.4f}"
-        else:
-            reason = "no held-out AUC to compare"
-        ModelVersion.objects.filter(pk=version.pk).update(metrics=metrics)
-    else:
-        wins = challenger_auc is not None or not version.metrics.get("held_out_students")
-        reason = "first model version" if wins else "no held-out AUC"
-    if not wins:
-        ModelVersion.objects.filter(pk=version.pk).update(status_reason=f"not promoted: {reason}"[:300])
+            error = f"{type(exc).__name__}: {exc}"[:200]
+            models.pop("incumbent", None)
+            metrics["champion"] = {"version": champion.pk, "held_out": {"error": error}}
+            note = f"active v{champion.pk} could not be evaluated ({error}), judged as a first version; "
+    config = GateConfig(margin=PROMOTION_MARGIN)
+    name = f"active v{champion.pk}" if champion is not None else "the active version"
+    decision = gate_decide(_gate_sets(split, models), config, incumbent_name=name)
+    metrics["gate"] = _jsonable_floats({**decision.to_dict(), "note": note})
+    ModelVersion.objects.filter(pk=version.pk).update(metrics=metrics)
+    reason = (note + decision.summary())[:300]
+    if not decision.promote:
+        ModelVersion.objects.filter(pk=version.pk).update(status_reason=reason)
+        version.refresh_from_db()
         return False
-    model_version_activate(version=version, reason=f"promoted: {reason}")
+    model_version_activate(version=version, reason=reason)
     return True
 
 

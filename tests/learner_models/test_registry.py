@@ -28,23 +28,95 @@ from tutor.models import Attempt, Section, Skill, User
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("isolated_media")]
 
 
-def _train(algorithm="best", hp=None):
+def _train(algorithm="best", hp=None, *, serve=True):
+    """Train on the demo school. Its held-out set is too small for the promotion gate, so tests about serving
+    (``serve``) activate the version by hand, as an operator would with ``model_activate``."""
     run, created = services.training_run_request(
         algorithm=algorithm, hyperparameters=QUICK_BEST if hp is None else hp, enqueue=False
     )
-    return run, created, services.training_run_execute(run_id=run.pk, device="cpu")
+    version = services.training_run_execute(run_id=run.pk, device="cpu")
+    if serve and version is not None and version.status != ModelVersion.Status.ACTIVE:
+        version = services.model_version_activate(version=version)
+    return run, created, version
 
 
-def test_training_run_produces_an_active_version_with_held_out_metrics(demo_school):
-    run, created, version = _train()
+@pytest.fixture
+def gate(monkeypatch):
+    """The gate's inputs as the service builds them; its decision is ``gate.promote`` (real checks are in core)."""
+    from learner_models.core.gate import Check, GateConfig, GateDecision
+
+    class FakeGate:
+        promote = True
+        seen: list = []
+
+        def __call__(self, sets, config=None, *, incumbent_name=""):
+            self.seen.append((sets, incumbent_name))
+            check = Check("floor", "students", self.promote, "held-out students: fake verdict", {})
+            return GateDecision(self.promote, [check], config or GateConfig())
+
+    fake = FakeGate()
+    monkeypatch.setattr(services, "gate_decide", fake)
+    return fake
+
+
+def test_training_run_produces_a_version_with_held_out_metrics_and_the_gates_reasons(demo_school):
+    run, created, version = _train(serve=False)
     run.refresh_from_db()
     assert created and run.status == TrainingRun.Status.SUCCEEDED and run.progress["percent"] == 100
     assert run.data_snapshot["students"] == 29 and run.data_snapshot["attempts"] == 580
-    assert run.data_snapshot["held_out_students"] > 0
-    assert version.status == ModelVersion.Status.ACTIVE and version.training_run == run
-    assert 0 <= version.metrics["held_out"]["all"] <= 1
+    assert run.data_snapshot["held_out_students"] > 0 and run.data_snapshot["recent_attempts_held_out"] > 0
+    assert version.training_run == run and 0 <= version.metrics["held_out"]["all"] <= 1
     blob = version.checkpoint.read()
     assert hashlib.sha256(blob).hexdigest() == version.checksum
+    # The first version is judged too (no unconditional promotion): 4 held-out students cannot decide anything.
+    assert version.status == ModelVersion.Status.CANDIDATE and active_model_version() is None
+    assert version.status_reason.startswith("not promoted: held-out students: only 4 students")
+    gate = version.metrics["gate"]
+    assert gate["promote"] is False and {c["held_out"] for c in gate["checks"]} == {"students", "recent"}
+
+
+def test_with_no_promoted_version_the_scheduler_keeps_its_fallback(demo_school):
+    _train(serve=False)
+    section = Section.objects.get(name="Demo class")
+    student = User.objects.get(username="demo-student-30")
+    skills = list(Skill.objects.filter(course=section.course).values_list("pk", flat=True))
+    assert skill_predictions_for_student(student=student, skill_ids=skills) is None
+    session = tutor_services.session_start(student=student, section=section)
+    assert tutor_services.session_item_current(session=session) is not None
+
+
+def test_the_gate_sees_challenger_active_version_and_baselines_on_both_held_out_sets(demo_school, gate):
+    _, _, first = _train(serve=False)
+    assert first.status == "active" and first.status_reason == "promoted: held-out students: fake verdict"
+    sets, _ = gate.seen[-1]
+    assert [s.name for s in sets] == ["students", "recent"] and all(s.incumbent is None for s in sets)
+    _add_attempt("gate-1")
+    gate.promote = False
+    _, _, second = _train(serve=False)
+    second.refresh_from_db()
+    sets, name = gate.seen[-1]
+    assert name == f"active v{first.pk}" and all(s.incumbent is not None for s in sets)
+    for s in sets:
+        assert set(s.baselines) == {"elo", "pfa"}
+        assert len(s.correct) == len(s.student) == len(s.challenger) == len(s.incumbent) == len(s.baselines["elo"])
+        assert ((s.challenger > 0) & (s.challenger < 1)).all()
+    assert second.status == "candidate" and second.status_reason == "not promoted: held-out students: fake verdict"
+    assert active_model_version().pk == first.pk
+
+
+def _add_attempt(key: str) -> None:
+    """A new attempt changes the data cut-off, so the same request is a new run."""
+    student = User.objects.get(username="demo-student-01")
+    Attempt.objects.create(
+        student=student,
+        item=Attempt.objects.first().item,
+        skill=Attempt.objects.first().skill,
+        answer="1",
+        correct=True,
+        confidence=0.5,
+        idempotency_key=key,
+        created_at=Attempt.objects.last().created_at,
+    )
 
 
 def test_identical_request_is_one_run_and_executing_twice_is_one_version(demo_school):
@@ -55,53 +127,49 @@ def test_identical_request_is_one_run_and_executing_twice_is_one_version(demo_sc
     assert ModelVersion.objects.count() == 1 and TrainingRun.objects.count() == 1
 
 
+def test_a_deploy_with_new_model_code_and_no_new_attempts_trains_again(db, monkeypatch):
+    run, created = services.training_run_request(algorithm="elo", enqueue=False)
+    assert created and services.training_run_request(algorithm="elo", enqueue=False)[0].pk == run.pk
+    monkeypatch.setattr(services, "code_version", lambda: "new-model-code")
+    again, created = services.training_run_request(algorithm="elo", enqueue=False)
+    assert created and again.pk != run.pk and again.cutoff_attempt_id == run.cutoff_attempt_id
+
+
 def test_a_worker_that_died_before_promotion_is_finished_by_the_next_execution(demo_school):
     run, _, version = _train()
     # As if the worker died right after storing the version: run still "running", version undecided.
     ModelVersion.objects.filter(pk=version.pk).update(status="candidate", status_reason="", activated_at=None)
     TrainingRun.objects.filter(pk=run.pk).update(status="running", worker="gone-host:1", heartbeat_at=None)
+    ModelVersion.objects.filter(pk=version.pk).update(metrics={"held_out": version.metrics["held_out"]})
     again = services.training_run_execute(run_id=run.pk)
     again.refresh_from_db()
     run.refresh_from_db()
-    assert again.pk == version.pk and again.status == "active" and run.status == "succeeded"
+    assert again.pk == version.pk and run.status == "succeeded"
+    assert again.status_reason.startswith("not promoted") and "gate" in again.metrics  # decided now
     assert ModelVersion.objects.count() == 1
 
 
-def test_an_unreadable_champion_does_not_block_a_new_version(demo_school):
+def test_an_unreadable_champion_does_not_block_a_new_version(demo_school, gate):
     _, _, first = _train()
     first.checkpoint.save("broken.pt", ContentFile(b"not a checkpoint"), save=False)
     ModelVersion.objects.filter(pk=first.pk).update(checkpoint=first.checkpoint.name)
+    loader.clear()  # as in a fresh worker process: the gate loaded the first version while judging it
     run, _ = services.training_run_request(algorithm="elo", enqueue=False)
     second = services.training_run_execute(run_id=run.pk)
     second.refresh_from_db()
     assert second.status == "active" and "could not be evaluated" in second.status_reason
+    assert all(s.incumbent is None for s in gate.seen[-1][0])  # judged as a first version, floor included
 
 
-def test_challenger_is_promoted_only_if_it_beats_the_champion(demo_school):
+def test_a_challenger_that_passes_the_gate_replaces_the_champion(demo_school, gate):
     _, _, first = _train()
-    # A new attempt changes the data cut-off, so the same request is a new run.
-    student = User.objects.get(username="demo-student-01")
-    Attempt.objects.create(
-        student=student,
-        item=Attempt.objects.first().item,
-        skill=Attempt.objects.first().skill,
-        answer="1",
-        correct=True,
-        confidence=0.5,
-        idempotency_key="extra",
-        created_at=Attempt.objects.last().created_at,
-    )
-    _, _, second = _train()
+    _add_attempt("extra")
+    _, _, second = _train(serve=False)
     second.refresh_from_db()
     first.refresh_from_db()
-    champion = second.metrics["champion"]
-    assert champion["version"] == first.pk
-    challenger_auc, champion_auc = second.metrics["held_out"]["all"], champion["held_out"]["all"]
-    if challenger_auc > champion_auc:
-        assert (second.status, first.status) == ("active", "retired")
-    else:
-        assert (second.status, first.status) == ("candidate", "active")
-        assert second.status_reason.startswith("not promoted")
+    assert second.metrics["champion"]["version"] == first.pk
+    assert 0 <= second.metrics["champion"]["held_out"]["all"] <= 1  # the champion's figures, same students
+    assert (second.status, first.status) == ("active", "retired")
     assert ModelVersion.objects.filter(status="active").count() == 1
 
 
@@ -182,13 +250,14 @@ def test_each_answer_refreshes_the_students_adapted_state(demo_school, django_ca
     assert sum(after.values()) < sum(before.values()), "three wrong answers should lower the predictions"
 
 
-def test_registry_page_is_for_staff_only(demo_school, client):
-    _, _, version = _train()
+def test_registry_page_is_for_staff_only_and_shows_the_gates_reasons(demo_school, client):
+    _, _, version = _train(serve=False)
     client.force_login(StudentFactory())
     assert client.get(reverse("model_registry")).status_code == 404
     client.force_login(TeacherFactory())
     html = client.get(reverse("model_registry")).content.decode()
     assert "Active version" in html and f"v{version.pk} best" in html
+    assert "refused" in html and "✗ held-out students: only 4 students" in html
 
 
 def test_healthz_reports_the_active_model(demo_school, client):
@@ -374,3 +443,18 @@ def test_predictions_after_an_answer_reuse_the_state_just_stored(
     skill_predictions_for_student(student=student, skill_ids=skills)
     skill_predictions_for_student(student=student, skill_ids=skills)
     assert unpacked == [1]
+
+
+def test_the_demo_bootstrap_training_reports_the_gates_refusal_and_asking_again_trains_nothing(demo_school):
+    """What `make demo` runs: the first version is judged like any other and the command says why."""
+    from io import StringIO
+
+    out = StringIO()
+    call_command("metatrain", "--if-none", "--model", "elo", stdout=out)
+    text = out.getvalue()
+    assert "is candidate — not promoted" in text
+    assert "FAILED: held-out students: only 4 students" in text and "latest attempts of the training students" in text
+    out = StringIO()
+    call_command("metatrain", "--if-none", "--model", "elo", stdout=out)
+    assert "already trained on this data" in out.getvalue() and TrainingRun.objects.count() == 1
+    assert active_model_version() is None

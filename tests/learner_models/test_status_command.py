@@ -37,7 +37,7 @@ def test_lists_runs_and_shows_one_with_its_version(demo_school):
     )
     listing = _status()
     assert f"run {failed.pk}  failed" in listing and "error: TrainingError: loss became nan" in listing
-    assert f"run {run.pk}  succeeded  best" in listing and f"-> version {version.pk} (active)" in listing
+    assert f"run {run.pk}  succeeded  best" in listing and f"-> version {version.pk} (candidate)" in listing
     assert "on cpu" in listing and "took " in listing
     row = json.loads(_status(str(run.pk), "--json"))
     assert row["run"] == run.pk and row["version"] == version.pk and row["device"] == "cpu"

@@ -63,8 +63,15 @@ def test_training_end_to_end_and_a_duplicate_request_creates_nothing(demo_school
     run, created = services.training_run_request(hyperparameters=QUICK_BEST)
     assert created
     _wait(lambda: TrainingRun.objects.get(pk=run.pk).status == "succeeded", timeout=120, what="the run")
-    version = ModelVersion.objects.get(training_run=run)
-    assert version.status == "active"
+    # the run succeeds, then the worker runs the promotion gate on the stored version
+    version = _wait(
+        lambda: ModelVersion.objects.filter(training_run=run).exclude(status_reason="").first(),
+        timeout=60,
+        what="the promotion decision",
+    )
+    # judged by the promotion gate in the worker: the demo school's 4 held-out students are too few to promote
+    assert version.status == "candidate" and version.status_reason.startswith("not promoted")
+    assert version.metrics["gate"]["promote"] is False
     run.refresh_from_db()
     assert run.executions == 1 and run.progress["percent"] == 100 and run.device == "cpu"
 
@@ -79,8 +86,8 @@ def test_training_end_to_end_and_a_duplicate_request_creates_nothing(demo_school
 
 def test_sigkilled_worker_mid_training_ends_with_one_new_version_and_old_keeps_serving(demo_school, start_worker):
     old_run, _ = services.training_run_request(algorithm="elo", enqueue=False)
-    old = services.training_run_execute(run_id=old_run.pk)
-    assert old.status == "active"
+    old = services.model_version_activate(version=services.training_run_execute(run_id=old_run.pk))
+    assert old.status == "active"  # by hand: the demo school is too small for the promotion gate
     student = User.objects.get(username="demo-student-05")
     skills = list(Skill.objects.values_list("pk", flat=True))
 
@@ -111,7 +118,7 @@ def test_sigkilled_worker_mid_training_ends_with_one_new_version_and_old_keeps_s
 
 def test_failing_training_in_the_worker_leaves_the_active_version(demo_school, start_worker):
     good_run, _ = services.training_run_request(algorithm="elo", enqueue=False)
-    good = services.training_run_execute(run_id=good_run.pk)
+    good = services.model_version_activate(version=services.training_run_execute(run_id=good_run.pk))
     start_worker()
     bad, _ = services.training_run_request(hyperparameters={"hidden": -5})
     _wait(lambda: TrainingRun.objects.get(pk=bad.pk).status == "failed", timeout=120, what="the failure")

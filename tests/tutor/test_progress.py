@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -51,7 +52,7 @@ def answers(student, skill, *, n, correct=True, days_ago=0.0, confidence=0.75, a
             answer=answer,
             correct=correct(k) if callable(correct) else correct,
             confidence=confidence,
-            idempotency_key=f"{key}{skill.pk}-{days_ago}-{k}-{correct}",
+            idempotency_key=f"{key}{skill.pk}-{k}-{uuid.uuid4().hex[:12]}",  # <= 64 characters, as PostgreSQL enforces
             created_at=end - timedelta(minutes=n - 1 - k),
         )
         for k in range(n)

@@ -60,6 +60,8 @@ class Command(BaseCommand):
                 + ", ".join(f"{k} {v:.3f}" for k, v in held.items() if isinstance(v, float))
             )
         )
+        for check in (version.metrics.get("gate") or {}).get("checks", []):  # the promotion gate's reasons
+            self.stdout.write(f"  {'passed' if check['passed'] else 'FAILED'}: {check['text']}")
 
     def _bar(self, event: dict) -> None:
         pct = float(event.get("percent") or 0)
