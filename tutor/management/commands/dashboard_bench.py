@@ -8,7 +8,10 @@ left as it was. Renders the real page (view, selectors, template) ``--renders`` 
 
 from __future__ import annotations
 
+import cProfile
+import io
 import json
+import pstats
 import random
 import statistics
 import time
@@ -40,6 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--renders", type=int, default=7, help="timed renders (one untimed warm-up before)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--json", action="store_true")
+        parser.add_argument("--profile", action="store_true", help="print where one render spends its time (cProfile)")
 
     def handle(self, *args, **opt):
         if opt["students"] < 1 or opt["skills"] < 1 or opt["attempts"] < 0 or opt["renders"] < 1:
@@ -148,6 +152,12 @@ class Command(BaseCommand):
             return ms, len(queries), len(response.content)
 
         render()  # warm-up: template loading, query plans
+        if opt["profile"]:
+            profiler = cProfile.Profile()
+            profiler.runcall(render)
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
+            self.stderr.write(out.getvalue())
         timings = []
         for n in range(opt["renders"]):
             ms, queries, size = render()
