@@ -25,6 +25,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from tutor import scheduler
+from tutor.login_throttle import login_throttle_forget
 from tutor.models import ErasureRecord, User
 from tutor.privacy_selectors import owned_tables, students_inactive_since, trained_with, user_references
 
@@ -66,6 +67,7 @@ def _erasure_begin(*, student: User, reason: str, requested_by: str) -> ErasureR
     if not created:
         log.info("resuming the erasure of account %s", student.pk)
     scheduler.student_cache_forget(student_id=student.pk)
+    login_throttle_forget(username=student.get_username())
     return record
 
 

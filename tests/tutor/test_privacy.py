@@ -22,6 +22,7 @@ from learner_models.tasks import student_state_refresh_task
 from metacog.models import Reflection, ScheduledReview, StrategySuggestion
 from tests.factories import PASSWORD, ItemFactory, SectionFactory, StudentFactory, TeacherFactory, enrol, serve
 from tutor import privacy_services, scheduler
+from tutor.login_throttle import login_locked
 from tutor.models import Attempt, ErasureRecord, PracticeSession, User
 from tutor.privacy_selectors import owned_tables, student_export, user_fk_fields
 from tutor.privacy_services import erasures_resume, retention_apply, student_erase
@@ -164,12 +165,15 @@ def test_export_command_writes_a_file(tmp_path):
         call_command("student_export", "--username", "nobody")
 
 
-def test_erasure_leaves_nothing_of_the_student_and_keeps_the_classmate():
+def test_erasure_leaves_nothing_of_the_student_and_keeps_the_classmate(settings):
     section = SectionFactory()
     student = _student_with_history(section=section)
     classmate = _student_with_history("classmate", section=section)
     session_key = _logged_in(student)
     cache.set(scheduler._estimate_key(student.pk), "cached estimate")
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):  # a locked account leaves keys derived from the username
+        assert not Client().login(username=USERNAME, password="wrong")
+    assert login_locked(username=USERNAME)
     sid = student.pk
     before = {label: len(rows) for label, rows in student_export(student=classmate)["tables"].items()}
     found = _remaining(sid, USERNAME)
@@ -180,6 +184,7 @@ def test_erasure_leaves_nothing_of_the_student_and_keeps_the_classmate():
 
     assert _remaining(sid, USERNAME) == []
     assert cache.get(scheduler._estimate_key(sid)) is None
+    assert not login_locked(username=USERNAME)
     assert not Session.objects.filter(session_key=session_key).exists()
     assert record.finished_at is not None
     assert record.deleted["tutor.Attempt"] == 1 and record.deleted["tutor.User"] == 1
