@@ -8,6 +8,8 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import OperationalError
 
+from tutor.models import User
+
 from . import services
 from .models import ModelVersion, TrainingRun
 
@@ -31,8 +33,9 @@ def metatrain_run(self, run_id: int) -> int | None:
 
 @shared_task(soft_time_limit=60, time_limit=90, **_RETRY)
 def student_state_refresh_task(student_id: int, version_id: int) -> None:
+    """A no-op for an account being erased or gone: a job queued before the erasure must not re-create state."""
     version = ModelVersion.objects.filter(pk=version_id).first()
-    if version is not None:
+    if version is not None and User.objects.filter(pk=student_id, is_active=True).exists():
         services.student_state_refresh(student_id=student_id, version=version)
 
 

@@ -1,12 +1,15 @@
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from .auth import ThrottledAdminAuthenticationForm
 from .models import (
     Attempt,
     Course,
     Enrollment,
+    ErasureRecord,
     Item,
     Organisation,
     PracticeSession,
@@ -15,6 +18,7 @@ from .models import (
     User,
     organisation_mismatch,
 )
+from .privacy_services import student_erase
 
 # The admin's login counts wrong passwords like the login page (tutor.auth); this form says so plainly.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -25,6 +29,28 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (*(BaseUserAdmin.fieldsets or ()), ("Metis", {"fields": ("role", "organisation", "external_id")}))
     list_display = ("username", "role", "organisation", "external_id", "is_active")
     list_filter = ("role", "organisation", "is_active")
+
+    # Deleting an account is an erasure: every row about the person, their learner-model states, cached
+    # entries, login sessions and the admin's own log entries about them, with an ErasureRecord kept.
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        student_erase(student=obj, reason=ErasureRecord.Reason.ADMIN, requested_by=request.user.get_username())
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user in queryset.order_by("pk"):
+            self.delete_model(request, user)
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(admin.ModelAdmin):
+    list_display = ("user_id", "role", "reason", "requested_by", "started_at", "finished_at")
+    list_filter = ("reason", "role")
+    readonly_fields = [f.name for f in ErasureRecord._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ErasureRecord | None = None) -> bool:
+        return False
 
 
 @admin.register(Organisation)

@@ -285,3 +285,36 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student} {self.item} {'✓' if self.correct else '✗'}"
+
+
+class ErasureRecord(models.Model):
+    """The log of one account's erasure (``tutor.privacy_services.student_erase``), and its tombstone.
+
+    Written first, finished last: an erasure that stopped midway is found here and finished by a second
+    run. It keeps the account's internal id (no foreign key, so it outlives the row) and nothing else
+    about the person: no name, no username.
+    """
+
+    class Reason(models.TextChoices):
+        COMMAND = "command", "Command"
+        ADMIN = "admin", "Admin"
+        RETENTION = "retention", "Retention"
+        API = "api", "API"
+
+    user_id = models.BigIntegerField(unique=True, help_text="The erased account's id (its row is gone)")
+    role = models.CharField(max_length=16, choices=User.Role.choices)
+    reason = models.CharField(max_length=16, choices=Reason.choices, default=Reason.COMMAND)
+    requested_by = models.CharField(max_length=150, blank=True, default="", help_text="The operator, if a person")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deleted = models.JSONField(default=dict, blank=True, help_text="Rows deleted per table, and files")
+    # Model versions whose training data held this student's attempts: their weights keep what they learned
+    # from them (population-level, no per-student part) until a version trained without them replaces them.
+    trained_model_versions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        state = "finished" if self.finished_at else "unfinished"
+        return f"erasure of account {self.user_id} ({state})"

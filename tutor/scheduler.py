@@ -246,6 +246,16 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
 REVIEWS_CACHE_S = 6 * 3600
 
 
+def _reviews_key(session_id: int, started_at: datetime) -> str:
+    return f"tutor:scheduler:reviews:v1:{session_id}:{started_at.timestamp()}"
+
+
+def student_cache_forget(*, student_id: int) -> None:
+    """Drop what the scheduler keeps in the cache about a student (erasure): estimates and due reviews."""
+    sessions = PracticeSession.objects.filter(student_id=student_id).values_list("pk", "started_at")
+    cache.delete_many([_estimate_key(student_id), *(_reviews_key(pk, at) for pk, at in sessions)])
+
+
 def _agreed_reviews(*, session: PracticeSession, estimator: policies.SkillEstimator, now: datetime) -> frozenset[int]:
     """Skills of the reviews the student agreed to that are due and not yet practised since they came due.
 
@@ -253,7 +263,7 @@ def _agreed_reviews(*, session: PracticeSession, estimator: policies.SkillEstima
     every other choice; a review that comes due mid-session waits for the next session). A skill leaves
     the set as soon as the estimate shows an answer on it after its review came due.
     """
-    key = f"tutor:scheduler:reviews:v1:{session.pk}:{session.started_at.timestamp()}"
+    key = _reviews_key(session.pk, session.started_at)
     due = cache.get(key)
     if due is None:
         due = [

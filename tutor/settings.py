@@ -246,6 +246,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 METIS_RETRAIN_AFTER_ATTEMPTS = int(os.environ.get("METIS_RETRAIN_AFTER_ATTEMPTS", "2000"))
 
+# --- student data -------------------------------------------------------------
+# Retention: `manage.py retention_apply --yes` erases students with no activity (login, session, answer)
+# for this many days. 0 (the default) keeps data until someone erases it (docs/operations.md).
+METIS_RETENTION_DAYS = _env_int("METIS_RETENTION_DAYS", 0)
+
 # /healthz shows its details (which part is down, error texts, model) to operators (is_staff) and to
 # requests sending "Authorization: Bearer <HEALTHZ_TOKEN>"; anyone else gets the status alone.
 HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN", "")
