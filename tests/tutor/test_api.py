@@ -227,7 +227,11 @@ def test_read_only_client_cannot_write(a):
     before = Attempt.objects.count()
     response = api(a.read_token).post("/api/v1/attempts/", _attempt(a), format="json", HTTP_IDEMPOTENCY_KEY="k1")
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "permission_denied"
+    assert response.json()["error"] == {
+        "code": "permission_denied",
+        "message": "This client lacks the 'write' scope.",
+        "field": None,
+    }
     batch = api(a.read_token).post("/api/v1/attempts/batch/", [_attempt(a, idempotency_key="k")], format="json")
     assert batch.status_code == 403
     assert Attempt.objects.count() == before

@@ -46,7 +46,7 @@ class HasScope(permissions.BasePermission):
             return False
         needed = ApiClient.Scope.READ if request.method in permissions.SAFE_METHODS else ApiClient.Scope.WRITE
         if not client.has_scope(needed):
-            self.message = f"This client lacks the {needed!r} scope."
+            self.message = f"This client lacks the '{needed.value}' scope."
             return False
         return True
 
