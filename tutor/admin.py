@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from .auth import ThrottledAdminAuthenticationForm
 from .models import (
+    ApiClient,
     Attempt,
     Course,
     Enrollment,
@@ -15,6 +16,7 @@ from .models import (
     User,
     organisation_mismatch,
 )
+from .services import api_client_revoke
 
 # The admin's login counts wrong passwords like the login page (tutor.auth); this form says so plainly.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -103,3 +105,24 @@ class AttemptAdmin(admin.ModelAdmin):
     list_display = ("student", "item", "correct", "confidence", "hints_used", "created_at")
     list_filter = ("correct", "skill__course")
     raw_id_fields = ("student", "item", "session", "session_item")
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """See and revoke integration clients. Creating one is ``manage.py api_client_create``, the one place its
+    token is shown (only a hash is stored, so a form could never show it again)."""
+
+    list_display = ("name", "organisation", "key_id", "scopes", "created_at", "revoked_at")
+    list_filter = ("organisation", "revoked_at")
+    readonly_fields = ("organisation", "name", "key_id", "scopes", "created_at", "revoked_at")
+    exclude = ("secret_hash",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected clients (their tokens stop working at once)")
+    def revoke(self, request, queryset):
+        for client in queryset:
+            api_client_revoke(client=client)
+        self.message_user(request, f"Revoked {queryset.count()} client(s).")

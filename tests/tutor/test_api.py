@@ -160,6 +160,39 @@ def test_items_never_show_the_answer(a):
     assert "answer" not in row and "solution" not in row
 
 
+@pytest.mark.parametrize(("name", "queries"), [("attempts", 3), ("students", 3), ("skills", 4), ("enrolments", 3)])
+def test_list_queries_do_not_grow_with_the_rows(name, queries, a, django_assert_num_queries):
+    """Token lookup, count, rows (and one prefetch for skills' prerequisites), whatever the page holds."""
+    for n in range(5):
+        student = StudentFactory(organisation=a.org, external_id=f"q{n}")
+        enrol(student, a.section)
+        Attempt.objects.create(
+            student=student,
+            item=a.item,
+            skill=a.item.skill,
+            answer="42",
+            correct=True,
+            confidence=1,
+            idempotency_key=f"q{n}",
+            created_at=timezone.now(),
+        )
+        SkillFactory(course=a.section.course).prerequisites.add(a.item.skill)
+    with django_assert_num_queries(queries):
+        assert len(api(a.token).get(f"/api/v1/{name}/").json()["results"]) == 6
+
+
+def test_admin_revokes_clients_but_cannot_add_one(client, a):
+    admin_user = User.objects.create_superuser("op", password="pw-long-enough-1")
+    client.force_login(admin_user)
+    assert client.get("/admin/tutor/apiclient/add/").status_code == 403
+    page = client.get("/admin/tutor/apiclient/")
+    assert page.status_code == 200 and "secret_hash" not in page.content.decode()
+    lms = ApiClient.objects.get(organisation=a.org, name="lms")
+    client.post("/admin/tutor/apiclient/", {"action": "revoke", "_selected_action": [lms.pk]})
+    assert api(a.token).get("/api/v1/classes/").status_code == 401
+    assert api(a.read_token).get("/api/v1/classes/").status_code == 200
+
+
 # --- filters and paging ----------------------------------------------------------------
 
 
