@@ -8,14 +8,20 @@ Rules:
 - an admin sees everything inside their own organisation;
 - a superuser (operator) sees everything.
 Organisation is the outer boundary: nobody but a superuser crosses it.
+- an API client sees its own organisation's classes, students, enrolments and attempts, and the
+  content (courses, skills, items) its classes use; it never crosses the boundary, not even for an
+  attempt's item or a class's course.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 
-from .models import Attempt, PracticeSession, Section, User
+from .models import ApiClient, Attempt, Course, Enrollment, Item, Organisation, PracticeSession, Section, Skill, User
 
 
 def sections_visible_to(user: User) -> QuerySet[Section]:
@@ -120,3 +126,64 @@ def sections_managed_by(user: User) -> QuerySet[Section]:
     if not user.is_authenticated or not (user.is_superuser or user.role in (User.Role.TEACHER, User.Role.ADMIN)):
         return Section.objects.none()
     return sections_visible_to(user)
+
+
+# --- API clients ------------------------------------------------------------------
+
+API_TOKEN_PREFIX = "metis_"
+
+
+def api_secret_hash(secret: str) -> str:
+    """The stored form of a client secret. The secret is 256 random bits, so a fast hash is enough (a slow
+    password hash protects guessable secrets, and would cost every API request tens of milliseconds)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def api_client_for_token(token: str) -> ApiClient | None:
+    """The active client whose token this is, or None (unknown, malformed, wrong secret or revoked)."""
+    if not token.startswith(API_TOKEN_PREFIX):
+        return None
+    key_id, _, secret = token[len(API_TOKEN_PREFIX) :].partition("_")
+    if not key_id or not secret:
+        return None
+    client = ApiClient.objects.select_related("organisation").filter(key_id=key_id).first()
+    if client is None or not client.is_active:
+        return None
+    if not hmac.compare_digest(client.secret_hash, api_secret_hash(secret)):
+        return None
+    return client
+
+
+def organisations_visible_to_client(client: ApiClient) -> QuerySet[Organisation]:
+    return Organisation.objects.filter(pk=client.organisation_id)
+
+
+def sections_visible_to_client(client: ApiClient) -> QuerySet[Section]:
+    return Section.objects.filter(organisation_id=client.organisation_id)
+
+
+def students_visible_to_client(client: ApiClient) -> QuerySet[User]:
+    return User.objects.filter(role=User.Role.STUDENT, organisation_id=client.organisation_id)
+
+
+def enrollments_visible_to_client(client: ApiClient) -> QuerySet[Enrollment]:
+    # Both ends inside the organisation: an enrolment that once crossed the boundary shows to neither side.
+    org = client.organisation_id
+    return Enrollment.objects.filter(section__organisation_id=org, student__organisation_id=org)
+
+
+def courses_visible_to_client(client: ApiClient) -> QuerySet[Course]:
+    """Content is shared between organisations; a client sees the courses its own classes use."""
+    return Course.objects.filter(pk__in=Section.objects.filter(organisation_id=client.organisation_id).values("course"))
+
+
+def skills_visible_to_client(client: ApiClient) -> QuerySet[Skill]:
+    return Skill.objects.filter(course__in=courses_visible_to_client(client))
+
+
+def items_visible_to_client(client: ApiClient) -> QuerySet[Item]:
+    return Item.objects.filter(course__in=courses_visible_to_client(client))
+
+
+def attempts_visible_to_client(client: ApiClient) -> QuerySet[Attempt]:
+    return Attempt.objects.filter(student__in=students_visible_to_client(client))

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from .auth import ThrottledAdminAuthenticationForm
 from .models import (
+    ApiClient,
     Attempt,
     Course,
     Enrollment,
@@ -19,6 +20,7 @@ from .models import (
     organisation_mismatch,
 )
 from .privacy_services import student_erase
+from .services import api_client_revoke
 
 # The admin's login counts wrong passwords like the login page (tutor.auth); this form says so plainly.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -129,3 +131,24 @@ class AttemptAdmin(admin.ModelAdmin):
     list_display = ("student", "item", "correct", "confidence", "hints_used", "created_at")
     list_filter = ("correct", "skill__course")
     raw_id_fields = ("student", "item", "session", "session_item")
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(admin.ModelAdmin):
+    """See and revoke integration clients. Creating one is ``manage.py api_client_create``, the one place its
+    token is shown (only a hash is stored, so a form could never show it again)."""
+
+    list_display = ("name", "organisation", "key_id", "scopes", "created_at", "revoked_at")
+    list_filter = ("organisation", "revoked_at")
+    readonly_fields = ("organisation", "name", "key_id", "scopes", "created_at", "revoked_at")
+    exclude = ("secret_hash",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected clients (their tokens stop working at once)")
+    def revoke(self, request, queryset):
+        for client in queryset:
+            api_client_revoke(client=client)
+        self.message_user(request, f"Revoked {queryset.count()} client(s).")

@@ -318,3 +318,37 @@ class ErasureRecord(models.Model):
     def __str__(self) -> str:
         state = "finished" if self.finished_at else "unfinished"
         return f"erasure of account {self.user_id} ({state})"
+
+
+class ApiClient(models.Model):
+    """An integration (an LMS, a data pipeline) that calls the REST API for one organisation.
+
+    Its token is ``metis_<key_id>_<secret>``: ``key_id`` finds the row, and only a hash of the secret is
+    stored, so the token is shown once, at creation, and a database leak does not leak working tokens.
+    """
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Write"
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="api_clients")
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list, help_text='What the client may do: "read", "write"')
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API client"
+        constraints = [models.UniqueConstraint(fields=["organisation", "name"], name="api_client_name_unique_per_org")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organisation})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return self.is_active and scope in self.scopes

@@ -1,4 +1,4 @@
-"""Reads of the practice domain, shaped for pages, commands and (later) the API."""
+"""Reads of the practice domain, shaped for pages, commands and the API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Avg, Count, Max, Q
+from django.db.models import Avg, Count, Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
@@ -19,7 +19,7 @@ from metacog.selectors import reviews_for_student
 from . import access, policies, scheduler
 from .answers import correct_answer_display
 from .content_format import ContentSpec, CourseSpec, ItemSpec, SkillSpec
-from .models import Attempt, Course, PracticeSession, Section, Skill, User
+from .models import ApiClient, Attempt, Course, Enrollment, Item, Organisation, PracticeSession, Section, Skill, User
 
 logger = logging.getLogger(__name__)
 
@@ -327,3 +327,77 @@ def progress_for_student(*, student: User, page: int | str | None = 1) -> Studen
         answers=[_answer_row(a) for a in answers_page],
         page=answers_page,
     )
+
+
+# --- the API: everything inside the client's organisation (tutor.access), in a stable order for paging ---
+
+
+def organisations_for_client(*, client: ApiClient) -> QuerySet[Organisation]:
+    return access.organisations_visible_to_client(client).order_by("pk")
+
+
+def sections_for_client(*, client: ApiClient, course: str | None = None) -> QuerySet[Section]:
+    qs = access.sections_visible_to_client(client).select_related("course")
+    if course:
+        qs = qs.filter(course__slug=course)
+    return qs.order_by("pk")
+
+
+def students_for_client(
+    *, client: ApiClient, external_id: str | None = None, section_id: int | None = None
+) -> QuerySet[User]:
+    qs = access.students_visible_to_client(client)
+    if external_id is not None:
+        qs = qs.filter(external_id=external_id)
+    if section_id is not None:
+        qs = qs.filter(enrollments__section_id=section_id)
+    return qs.order_by("pk")
+
+
+def enrollments_for_client(
+    *, client: ApiClient, section_id: int | None = None, student_external_id: str | None = None
+) -> QuerySet[Enrollment]:
+    qs = access.enrollments_visible_to_client(client).select_related("student")
+    if section_id is not None:
+        qs = qs.filter(section_id=section_id)
+    if student_external_id is not None:
+        qs = qs.filter(student__external_id=student_external_id)
+    return qs.order_by("pk")
+
+
+def courses_for_client(*, client: ApiClient) -> QuerySet[Course]:
+    return access.courses_visible_to_client(client).order_by("pk")
+
+
+def skills_for_client(*, client: ApiClient, course: str | None = None) -> QuerySet[Skill]:
+    qs = access.skills_visible_to_client(client).prefetch_related("prerequisites")
+    if course:
+        qs = qs.filter(course__slug=course)
+    return qs.order_by("pk")
+
+
+def items_for_client(*, client: ApiClient, course: str | None = None, skill_id: int | None = None) -> QuerySet[Item]:
+    qs = access.items_visible_to_client(client)
+    if course:
+        qs = qs.filter(course__slug=course)
+    if skill_id is not None:
+        qs = qs.filter(skill_id=skill_id)
+    return qs.order_by("pk")
+
+
+def attempts_for_client(
+    *,
+    client: ApiClient,
+    student_external_id: str | None = None,
+    since: datetime | None = None,
+    section_id: int | None = None,
+) -> QuerySet[Attempt]:
+    """Attempts of the organisation's students, oldest first; ``since`` is inclusive (answered at or after)."""
+    qs = access.attempts_visible_to_client(client).select_related("student", "session")
+    if student_external_id is not None:
+        qs = qs.filter(student__external_id=student_external_id)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if section_id is not None:
+        qs = qs.filter(session__section_id=section_id)
+    return qs.order_by("created_at", "pk")

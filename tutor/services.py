@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -13,9 +15,25 @@ from django.utils import timezone
 from learner_models.services import student_state_after_attempt
 from metacog import services as metacog_services
 
-from .access import can_practise_in
+from .access import (
+    API_TOKEN_PREFIX,
+    api_secret_hash,
+    can_practise_in,
+    items_visible_to_client,
+    students_visible_to_client,
+)
 from .answers import CheckResult, InvalidAnswer, check_answer, response_display
-from .models import Attempt, Enrollment, PracticeSession, Section, SessionItem, User, organisation_mismatch
+from .models import (
+    ApiClient,
+    Attempt,
+    Enrollment,
+    Organisation,
+    PracticeSession,
+    Section,
+    SessionItem,
+    User,
+    organisation_mismatch,
+)
 from .scheduler import item_next_for_student
 
 log = logging.getLogger(__name__)
@@ -194,6 +212,138 @@ def _unrecorded(stored: Attempt, answer: str) -> str | None:
     except (InvalidAnswer, ValueError):
         pass  # not gradable: show it as typed
     return None if given == stored.answer else given[:MAX_ANSWER_LENGTH]
+
+
+# --- attempts ingested through the API -------------------------------------------------
+
+
+class AttemptIngestError(PracticeError):
+    """An ingested attempt that cannot be stored; ``index`` is its place in a batch, ``code`` a stable name."""
+
+    def __init__(self, message: str, *, field: str | None = None, index: int | None = None, code: str = "invalid"):
+        super().__init__(message, field=field)
+        self.index = index
+        self.code = code
+
+
+@dataclass(frozen=True)
+class AttemptIngest:
+    """One answer given elsewhere (another app, a paper test typed in), for a student named by external id."""
+
+    student_external_id: str
+    item_id: int
+    answer: str
+    confidence: float
+    idempotency_key: str
+    response_time_ms: int | None = None
+    hints_used: int = 0
+    answered_at: datetime | None = None
+
+
+def attempt_ingest(*, client: ApiClient, entry: AttemptIngest, index: int | None = None) -> AttemptOutcome:
+    """Grade and store an answer given outside a practice session (``session`` is None).
+
+    The same idempotency key for the same student returns the stored attempt; the same key with another item
+    or answer is refused (code ``idempotency_conflict``), never silently read as the first one. Student and
+    item are looked up inside the client's organisation only, so a foreign id reads as unknown.
+    """
+
+    def fail(message: str, field: str | None, code: str = "invalid") -> AttemptIngestError:
+        return AttemptIngestError(message, field=field, index=index, code=code)
+
+    key = (entry.idempotency_key or "").strip()
+    if not key or len(key) > 64:
+        raise fail("An idempotency key of 1 to 64 characters is required.", "idempotency_key")
+    student = students_visible_to_client(client).filter(external_id=entry.student_external_id).first()
+    if student is None or not entry.student_external_id:
+        raise fail(f"No student with external id {entry.student_external_id!r} here.", "student", "unknown_student")
+    item = items_visible_to_client(client).filter(pk=entry.item_id).first()
+    if item is None:
+        raise fail(f"No item {entry.item_id} in this organisation's courses.", "item", "unknown_item")
+    existing = Attempt.objects.filter(student=student, idempotency_key=key).select_related("item").first()
+    if existing is not None:
+        if existing.item_id != item.pk or existing.session_id is not None or _unrecorded(existing, entry.answer):
+            raise fail("This idempotency key was used for another attempt.", "idempotency_key", "idempotency_conflict")
+        return AttemptOutcome(existing, created=False, check=None)
+    answer = (entry.answer or "").strip()
+    if not answer or len(answer) > MAX_ANSWER_LENGTH:
+        raise fail(f"An answer of 1 to {MAX_ANSWER_LENGTH} characters is required.", "answer")
+    try:
+        confidence = _parse_confidence(entry.confidence)
+    except PracticeError as exc:
+        raise fail(exc.message, "confidence") from None
+    if entry.response_time_ms is not None and not 0 <= entry.response_time_ms <= MAX_RESPONSE_TIME_MS:
+        raise fail(f"response_time_ms must be between 0 and {MAX_RESPONSE_TIME_MS}.", "response_time_ms")
+    now = timezone.now()
+    answered_at = entry.answered_at or now
+    if answered_at > now + timedelta(minutes=5):
+        raise fail("answered_at is in the future.", "answered_at")
+    try:
+        result = check_answer(item.item_type, item.answer, answer)
+    except InvalidAnswer as exc:
+        raise fail(exc.message, "answer") from None
+    try:
+        with transaction.atomic():
+            attempt = Attempt.objects.create(
+                student=student,
+                item=item,
+                skill_id=item.skill_id,
+                session=None,
+                answer=response_display(item.item_type, result, answer)[:MAX_ANSWER_LENGTH],
+                normalized_answer=result.normalized[:500],
+                correct=result.correct,
+                feedback=result.feedback[:300],
+                confidence=confidence,
+                response_time_ms=entry.response_time_ms,
+                hints_used=entry.hints_used,
+                idempotency_key=key,
+                created_at=answered_at,
+            )
+    except IntegrityError:  # a concurrent retry with the same key won the race
+        winner = Attempt.objects.filter(student=student, idempotency_key=key).first()
+        if winner is None:
+            raise
+        return AttemptOutcome(winner, created=False, check=None)
+    transaction.on_commit(lambda: _refresh_learner_state(student.pk))
+    return AttemptOutcome(attempt, created=True, check=result)
+
+
+@transaction.atomic
+def attempts_ingest(*, client: ApiClient, entries: list[AttemptIngest]) -> list[AttemptOutcome]:
+    """A batch, all or nothing: the first bad entry (its index in the error) rolls back every other one."""
+    return [attempt_ingest(client=client, entry=entry, index=i) for i, entry in enumerate(entries)]
+
+
+# --- API clients -------------------------------------------------------------------
+
+
+def api_client_create(*, organisation: Organisation, name: str, scopes: list[str]) -> tuple[ApiClient, str]:
+    """A new client and its token. The token is returned here once and never stored: only its hash is."""
+    unknown = sorted(set(scopes) - set(ApiClient.Scope.values))
+    if unknown or not scopes:
+        raise PracticeError(f"Scopes are some of {', '.join(ApiClient.Scope.values)}; got {scopes}.", field="scopes")
+    name = name.strip()
+    if not name:
+        raise PracticeError("A client needs a name.", field="name")
+    if ApiClient.objects.filter(organisation=organisation, name=name).exists():
+        raise PracticeError(f"{organisation.slug} already has a client named {name!r}.", field="name")
+    key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    client = ApiClient.objects.create(
+        organisation=organisation,
+        name=name,
+        key_id=key_id,
+        secret_hash=api_secret_hash(secret),
+        scopes=sorted(set(scopes)),
+    )
+    return client, f"{API_TOKEN_PREFIX}{key_id}_{secret}"
+
+
+def api_client_revoke(*, client: ApiClient) -> ApiClient:
+    """Its token stops working at once; the row stays, so logs and audits can still name it."""
+    if client.revoked_at is None:
+        client.revoked_at = timezone.now()
+        client.save(update_fields=["revoked_at"])
+    return client
 
 
 def _refresh_learner_state(student_id: int) -> None:

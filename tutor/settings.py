@@ -86,6 +86,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tutor",
     "learner_models",
     "metacog",
@@ -280,6 +283,37 @@ if PRODUCTION:
     CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
     # /healthz is probed over plain HTTP by load balancers inside the network.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# --- REST API (docs/api.md) -----------------------------------------------------
+# Integration clients authenticate with a Bearer token (tutor.ApiClient); no session or basic auth, so a
+# signed-in browser gets no API access and no CSRF surface. Each client has its own throttle bucket.
+API_CLIENT_RATE = os.environ.get("API_CLIENT_RATE", "1200/minute")
+API_PAGE_SIZE = 50
+API_MAX_PAGE_SIZE = 500
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tutor.api.auth.ApiClientAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tutor.api.auth.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["tutor.api.auth.ApiClientThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "tutor.api.pagination.Pagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "tutor.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Metis API",
+    "DESCRIPTION": "Rosters, content and attempts of one organisation, for LMSs and integrators (docs/api.md).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Swagger UI's JavaScript and CSS come from the drf-spectacular-sidecar package via /static/: works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 LOGGING = {
     "version": 1,

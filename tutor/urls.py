@@ -29,4 +29,5 @@ urlpatterns = [
     path("models/", include("learner_models.urls")),
     path("metacog/", include("metacog.urls")),
     path("admin/", admin.site.urls),
+    path("", include("tutor.api.urls")),
 ]

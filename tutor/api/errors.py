@@ -1,0 +1,68 @@
+"""One error body for every failure: ``{"error": {"code", "message", "field", "index"?}}``.
+
+``field`` names the input at fault (a query parameter or body field), ``index`` the entry of a batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from tutor.services import AttemptIngestError, PracticeError
+
+_STATUS = {"idempotency_conflict": status.HTTP_409_CONFLICT}
+
+
+def _first_error(detail: Any, path: tuple[str | int, ...] = ()) -> tuple[tuple[str | int, ...], Any] | None:
+    """The first leaf of a nested DRF validation detail, with the keys and indexes that lead to it."""
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            found = _first_error(value, (*path, key) if key != "non_field_errors" else path)
+            if found:
+                return found
+        return None
+    if isinstance(detail, list):
+        if detail and all(isinstance(d, exceptions.ErrorDetail) for d in detail):
+            return path, detail[0]
+        for i, value in enumerate(detail):
+            found = _first_error(value, (*path, i))
+            if found:
+                return found
+        return None
+    return path, detail
+
+
+def error_body(code: str, message: str, field: str | None = None, index: int | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message, "field": field}
+    if index is not None:
+        error["index"] = index
+    return {"error": error}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, PracticeError):
+        code = exc.code if isinstance(exc, AttemptIngestError) else "invalid"
+        index = exc.index if isinstance(exc, AttemptIngestError) else None
+        return Response(error_body(code, exc.message, exc.field, index), status=_STATUS.get(code, 400))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a server error: Django logs it and answers 500
+    if isinstance(exc, exceptions.ValidationError):
+        found = _first_error(exc.detail)
+        path, detail = found if found else ((), exceptions.ErrorDetail("Invalid input.", "invalid"))
+        index = next((p for p in path if isinstance(p, int)), None)
+        field = ".".join(str(p) for p in path if not isinstance(p, int)) or None
+        response.data = error_body(getattr(detail, "code", "invalid"), str(detail), field, index)
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        response.data = error_body(exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code, detail)
+    return response

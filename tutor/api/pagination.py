@@ -1,0 +1,18 @@
+"""Its own module: DRF imports the default pagination class while building ``generics``, before any view."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import pagination
+
+
+class Pagination(pagination.LimitOffsetPagination):
+    """``?limit=&offset=`` (limit capped at ``API_MAX_PAGE_SIZE``); the body is ``{count, next, previous, results}``."""
+
+    @property
+    def default_limit(self) -> int:
+        return settings.API_PAGE_SIZE
+
+    @property
+    def max_limit(self) -> int:
+        return settings.API_MAX_PAGE_SIZE

@@ -1,0 +1,265 @@
+"""API views: parse, scope to the client's organisation (tutor.access via the selectors), call one
+selector or service, serialize. One view per operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tutor import selectors, services
+from tutor.models import ApiClient, Attempt, Course, Enrollment, Item, Organisation, Section, Skill, User
+
+from . import serializers as s
+
+MAX_BATCH = 500
+
+
+class ClientView(generics.GenericAPIView):
+    """A view for one integration client: ``self.client`` is the authenticated ApiClient."""
+
+    filters: type[serializers.Serializer] | None = None
+
+    @property
+    def client(self) -> ApiClient:
+        return self.request.auth  # HasScope let only ApiClients through
+
+    def params(self) -> dict[str, Any]:
+        return s.parse_filters(self.filters, self.request.query_params) if self.filters else {}
+
+
+# --- organisation --------------------------------------------------------------------
+
+
+class OrganisationList(ClientView, generics.ListAPIView):
+    """The client's own organisation (a list of one)."""
+
+    queryset = Organisation.objects.none()
+    serializer_class = s.OrganisationSerializer
+
+    def get_queryset(self) -> QuerySet[Organisation]:
+        return selectors.organisations_for_client(client=self.client)
+
+
+class OrganisationDetail(ClientView, generics.RetrieveAPIView):
+    queryset = Organisation.objects.none()
+    serializer_class = s.OrganisationSerializer
+
+    def get_queryset(self) -> QuerySet[Organisation]:
+        return selectors.organisations_for_client(client=self.client)
+
+
+# --- classes, students, enrolments ------------------------------------------------------
+
+
+@extend_schema(parameters=[s.ClassFilters])
+class ClassList(ClientView, generics.ListAPIView):
+    queryset = Section.objects.none()
+    serializer_class = s.ClassSerializer
+    filters = s.ClassFilters
+
+    def get_queryset(self) -> QuerySet[Section]:
+        return selectors.sections_for_client(client=self.client, course=self.params().get("course"))
+
+
+class ClassDetail(ClientView, generics.RetrieveAPIView):
+    queryset = Section.objects.none()
+    serializer_class = s.ClassSerializer
+
+    def get_queryset(self) -> QuerySet[Section]:
+        return selectors.sections_for_client(client=self.client)
+
+
+@extend_schema(parameters=[s.StudentFilters])
+class StudentList(ClientView, generics.ListAPIView):
+    queryset = User.objects.none()
+    serializer_class = s.StudentSerializer
+    filters = s.StudentFilters
+
+    def get_queryset(self) -> QuerySet[User]:
+        p = self.params()
+        return selectors.students_for_client(
+            client=self.client, external_id=p.get("external_id"), section_id=p.get("class")
+        )
+
+
+class StudentDetail(ClientView, generics.RetrieveAPIView):
+    queryset = User.objects.none()
+    serializer_class = s.StudentSerializer
+
+    def get_queryset(self) -> QuerySet[User]:
+        return selectors.students_for_client(client=self.client)
+
+
+@extend_schema(parameters=[s.EnrolmentFilters])
+class EnrolmentList(ClientView, generics.ListAPIView):
+    queryset = Enrollment.objects.none()
+    serializer_class = s.EnrolmentSerializer
+    filters = s.EnrolmentFilters
+
+    def get_queryset(self) -> QuerySet[Enrollment]:
+        p = self.params()
+        return selectors.enrollments_for_client(
+            client=self.client, section_id=p.get("class"), student_external_id=p.get("student")
+        )
+
+
+class EnrolmentDetail(ClientView, generics.RetrieveAPIView):
+    queryset = Enrollment.objects.none()
+    serializer_class = s.EnrolmentSerializer
+
+    def get_queryset(self) -> QuerySet[Enrollment]:
+        return selectors.enrollments_for_client(client=self.client)
+
+
+# --- content -------------------------------------------------------------------------------
+
+
+class CourseList(ClientView, generics.ListAPIView):
+    """The courses the organisation's classes use."""
+
+    queryset = Course.objects.none()
+    serializer_class = s.CourseSerializer
+
+    def get_queryset(self) -> QuerySet[Course]:
+        return selectors.courses_for_client(client=self.client)
+
+
+class CourseDetail(ClientView, generics.RetrieveAPIView):
+    queryset = Course.objects.none()
+    serializer_class = s.CourseSerializer
+
+    def get_queryset(self) -> QuerySet[Course]:
+        return selectors.courses_for_client(client=self.client)
+
+
+@extend_schema(parameters=[s.SkillFilters])
+class SkillList(ClientView, generics.ListAPIView):
+    queryset = Skill.objects.none()
+    serializer_class = s.SkillSerializer
+    filters = s.SkillFilters
+
+    def get_queryset(self) -> QuerySet[Skill]:
+        return selectors.skills_for_client(client=self.client, course=self.params().get("course"))
+
+
+class SkillDetail(ClientView, generics.RetrieveAPIView):
+    queryset = Skill.objects.none()
+    serializer_class = s.SkillSerializer
+
+    def get_queryset(self) -> QuerySet[Skill]:
+        return selectors.skills_for_client(client=self.client)
+
+
+@extend_schema(parameters=[s.ItemFilters])
+class ItemList(ClientView, generics.ListAPIView):
+    queryset = Item.objects.none()
+    serializer_class = s.ItemSerializer
+    filters = s.ItemFilters
+
+    def get_queryset(self) -> QuerySet[Item]:
+        p = self.params()
+        return selectors.items_for_client(client=self.client, course=p.get("course"), skill_id=p.get("skill"))
+
+
+class ItemDetail(ClientView, generics.RetrieveAPIView):
+    queryset = Item.objects.none()
+    serializer_class = s.ItemSerializer
+
+    def get_queryset(self) -> QuerySet[Item]:
+        return selectors.items_for_client(client=self.client)
+
+
+# --- attempts ------------------------------------------------------------------------------
+
+
+def _ingest(data: dict[str, Any], key: str | None) -> services.AttemptIngest:
+    return services.AttemptIngest(
+        student_external_id=data["student"],
+        item_id=data["item"],
+        answer=data["answer"],
+        confidence=data["confidence"],
+        idempotency_key=key or data.get("idempotency_key") or "",
+        response_time_ms=data.get("response_time_ms"),
+        hints_used=data.get("hints_used", 0),
+        answered_at=data.get("answered_at"),
+    )
+
+
+class AttemptCollection(ClientView, generics.ListAPIView):
+    """GET lists the organisation's attempts; POST stores one ingested attempt, idempotently."""
+
+    queryset = Attempt.objects.none()
+    serializer_class = s.AttemptSerializer
+    filters = s.AttemptFilters
+
+    def get_queryset(self) -> QuerySet[Attempt]:
+        p = self.params()
+        return selectors.attempts_for_client(
+            client=self.client, student_external_id=p.get("student"), since=p.get("since"), section_id=p.get("class")
+        )
+
+    @extend_schema(parameters=[s.AttemptFilters])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.AttemptInSerializer,
+        responses={201: s.AttemptSerializer, 200: s.AttemptSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="A retry with the same key (for the same student) stores nothing and returns the "
+                "first attempt with status 200; the key may also come in the body as idempotency_key.",
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        body = s.AttemptInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        header = request.headers.get("Idempotency-Key")
+        field = body.validated_data.get("idempotency_key")
+        if header and field and header != field:
+            raise serializers.ValidationError({"idempotency_key": ["Differs from the Idempotency-Key header."]})
+        outcome = services.attempt_ingest(client=self.client, entry=_ingest(body.validated_data, header))
+        return Response(
+            s.AttemptSerializer(outcome.attempt).data,
+            status=status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK,
+        )
+
+
+class AttemptBatch(ClientView):
+    """POST a list of attempts, each with its own idempotency_key: all are stored, or none."""
+
+    serializer_class = s.AttemptSerializer
+
+    @extend_schema(
+        request=s.AttemptInSerializer(many=True),
+        responses={201: s.AttemptSerializer(many=True), 200: s.AttemptSerializer(many=True)},
+    )
+    def post(self, request: Request) -> Response:
+        body = s.AttemptInSerializer(data=request.data, many=True, allow_empty=False, max_length=MAX_BATCH)
+        body.is_valid(raise_exception=True)
+        for i, entry in enumerate(body.validated_data):
+            if not entry.get("idempotency_key"):
+                raise serializers.ValidationError([{}] * i + [{"idempotency_key": ["Each attempt needs one."]}])
+        outcomes = services.attempts_ingest(client=self.client, entries=[_ingest(d, None) for d in body.validated_data])
+        created = any(o.created for o in outcomes)
+        return Response(
+            s.AttemptSerializer([o.attempt for o in outcomes], many=True).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AttemptDetail(ClientView, generics.RetrieveAPIView):
+    queryset = Attempt.objects.none()
+    serializer_class = s.AttemptSerializer
+
+    def get_queryset(self) -> QuerySet[Attempt]:
+        return selectors.attempts_for_client(client=self.client)
