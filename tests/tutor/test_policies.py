@@ -169,9 +169,11 @@ def test_spaced_success_lengthens_the_estimated_half_life():
 
 def test_adaptive_sequence_interleaves_and_never_repeats():
     """A short run on the demo structure with simulated answers: no immediate repeats, pairs adjacent often."""
+    from tutor.scheduling_api import skill_views
     from tutor.simulator import bench, population
 
-    sim_skills, structure = bench.DEMO_SKILLS
+    sim_skills, course = bench.DEMO_COURSE
+    structure = skill_views(course)
     student = population(n=1, skills=sim_skills, seed=3)[0]
     est = SkillEstimator(v.skill_id for v in structure)
     rng = random.Random(3)
