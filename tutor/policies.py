@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
     "POLICIES",
     "Choice",
     "Context",
+    "Policy",
     "PolicySettings",
     "SkillEstimate",
     "SkillEstimator",
     "SkillView",
+    "aim",
     "choose",
     "difficulty_for_success",
+    "with_target",
 ]
 
 # Item difficulty is on [0, 1]; one unit of difficulty is this many logits of P(correct).
@@ -53,6 +56,16 @@ def difficulty_for_success(p_mid: float, target: float) -> float:
     """The item difficulty at which a student with P(correct)=``p_mid`` on a middling item succeeds with ``target``."""
     d = 0.5 + (_logit(p_mid) - _logit(target)) / DIFFICULTY_SLOPE
     return min(max(d, DIFFICULTY_RANGE[0]), DIFFICULTY_RANGE[1])
+
+
+def aim(p_mid: float, target: float) -> tuple[float, float]:
+    """Desirable difficulty: the item difficulty for ``target`` success, and the P(correct) predicted there.
+
+    The one aiming rule of every policy that aims (adaptive and the ``+target`` baselines), so a
+    comparison between them is about which skill is practised, not how hard its items are.
+    """
+    d = difficulty_for_success(p_mid, target)
+    return d, _sigmoid(_logit(p_mid) - DIFFICULTY_SLOPE * (d - 0.5))
 
 
 # --- the online estimate (the product's fallback and the benchmark's only view) ----------------
@@ -285,8 +298,7 @@ def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings,
     # Ties (common at the start) break by course order, then at random.
     best = [s for s in scored if s.score >= best_score - 1e-9]
     top = min(best, key=lambda s: (s.view.position, rng.random()))
-    d = difficulty_for_success(top.view.p_correct, target)
-    p_at = _sigmoid(_logit(top.view.p_correct) - DIFFICULTY_SLOPE * (d - 0.5))
+    d, p_at = aim(top.view.p_correct, target)
     reason = top.reason
     if top.kind in ("practice", "explore", "interleave"):
         reason += f"; item aimed at {_pct(p_at)} success"
@@ -318,11 +330,38 @@ def round_robin(views: Sequence[SkillView], ctx: Context, settings: PolicySettin
     return Choice(v.skill_id, None, f"round robin: {v.name}", "round_robin")
 
 
-POLICIES = {
+Policy = Callable[[Sequence[SkillView], Context, PolicySettings, random.Random], Choice]
+
+
+def with_target(base: Policy) -> Policy:
+    """``base``'s choice of skill, its item aimed at the target success exactly as the adaptive policy aims.
+
+    The fair control for adaptive: without it a baseline gets items of uniformly random
+    difficulty, and adaptive's lead mixes *which skill* with *how hard* (an audit found
+    round-robin with this aiming beats adaptive in the simulator; issue 16).
+    """
+
+    def aimed(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
+        choice = base(views, ctx, settings, rng)
+        view = next(v for v in views if v.skill_id == choice.skill_id)
+        d, p_at = aim(view.p_correct, settings.target_success)
+        reason = f"{choice.reason}; item aimed at {_pct(p_at)} success"
+        return Choice(choice.skill_id, d, reason, choice.kind, p_at)
+
+    aimed.__name__ = f"{base.__name__}_with_target"
+    aimed.__doc__ = f"{base.__doc__}\n\nItems aimed at the target success (``with_target``)."
+    return aimed
+
+
+POLICIES: dict[str, Policy] = {
     "adaptive": adaptive,
     "blocked": blocked,
     "random": random_interleaving,
     "round_robin": round_robin,
+    # The simple rules with adaptive's own difficulty aiming: the baselines adaptive must beat.
+    "blocked+target": with_target(blocked),
+    "random+target": with_target(random_interleaving),
+    "round_robin+target": with_target(round_robin),
 }
 
 

@@ -100,6 +100,23 @@ def test_aims_items_at_the_target_success():
     assert easy.p_correct == pytest.approx(0.85, abs=0.01) and hard.p_correct == pytest.approx(0.55, abs=0.01)
 
 
+def test_target_baselines_pick_the_skill_their_rule_picks_and_aim_as_adaptive_does():
+    """The fair controls: only which skill differs from adaptive, never how hard the item is."""
+    views = [practised(0, p=0.8, n=4), practised(1, p=0.35, n=4), view(2, p_correct=0.5)]
+    settings = PolicySettings(target_success=0.75)
+    for base in ("blocked", "random", "round_robin"):
+        for seed in range(5):
+            plain = policies.choose(base, views, settings=settings, rng=random.Random(seed))
+            aimed = policies.choose(f"{base}+target", views, settings=settings, rng=random.Random(seed))
+            assert plain.target_difficulty is None and aimed.skill_id == plain.skill_id
+            p = next(v.p_correct for v in views if v.skill_id == aimed.skill_id)
+            assert (aimed.target_difficulty, aimed.p_correct) == policies.aim(p, 0.75)
+            assert aimed.p_correct == pytest.approx(0.75, abs=0.01) and "aimed at 75 %" in aimed.reason
+    only = [practised(1, p=0.35, n=4)]
+    rule = policies.choose("round_robin+target", only, settings=settings)
+    assert rule.target_difficulty == policies.choose("adaptive", only, settings=settings).target_difficulty
+
+
 def test_skills_in_play_limit_the_choice():
     views = [view(i, p_correct=0.3) for i in range(5)]
     settings = PolicySettings(skills_in_play=frozenset({3, 4}))
@@ -152,9 +169,11 @@ def test_spaced_success_lengthens_the_estimated_half_life():
 
 def test_adaptive_sequence_interleaves_and_never_repeats():
     """A short run on the demo structure with simulated answers: no immediate repeats, pairs adjacent often."""
+    from tutor.scheduling_api import skill_views
     from tutor.simulator import bench, population
 
-    sim_skills, structure = bench.DEMO_SKILLS
+    sim_skills, course = bench.DEMO_COURSE
+    structure = skill_views(course)
     student = population(n=1, skills=sim_skills, seed=3)[0]
     est = SkillEstimator(v.skill_id for v in structure)
     rng = random.Random(3)

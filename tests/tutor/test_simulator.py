@@ -26,8 +26,13 @@ def test_the_simulator_and_policies_import_no_django():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2] / "tutor"
-    pure = {"tutor.policies", "tutor.generators", "tutor.simulator"}
-    files = [root / "policies.py", root / "generators.py", *sorted((root / "simulator").glob("*.py"))]
+    pure = {"tutor.policies", "tutor.scheduling_api", "tutor.generators", "tutor.simulator"}
+    files = [
+        root / "policies.py",
+        root / "scheduling_api.py",
+        root / "generators.py",
+        *sorted((root / "simulator").glob("*.py")),
+    ]
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
@@ -164,3 +169,21 @@ def test_small_benchmark_orders_the_policies():
     assert res["adaptive"].post_test > res["random"].post_test
     diff, (lo, _hi) = bench.paired_difference(res["adaptive"], res["blocked"])
     assert lo > 0 and diff > 5
+
+
+def test_simulate_compares_adaptive_with_every_baseline_and_names_the_strongest():
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("simulate", "--compare", "--students", "6", "--budget", "30", "--json", stdout=out, stderr=StringIO())
+    report = json.loads(out.getvalue())
+    assert set(report["policies"]) == {"adaptive", *bench.BASELINES} >= {"round_robin+target", "random+target"}
+    assert set(report["differences"]) == {f"adaptive-{name}" for name in bench.BASELINES}
+    best = max(bench.BASELINES, key=lambda name: report["policies"][name]["post_test"])
+    assert report["strongest_baseline"] == best
+    text = StringIO()
+    call_command("simulate", "--compare", "--students", "6", "--budget", "30", stdout=text, stderr=StringIO())
+    assert f"strongest baseline: {best}; adaptive " in text.getvalue()

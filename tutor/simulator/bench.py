@@ -7,9 +7,11 @@ skill an item needs), covers every skill in play at three difficulties, teaches 
 and is scored as the expected proportion correct (the students' hidden P(correct),
 which removes the binomial noise of sampling a finite test without changing the mean).
 
-Policies see only what a tutor would: observed answers, timestamps and the course
-structure, through ``tutor.policies.SkillEstimator``. The same students (same traits,
-same random stream) meet every policy, so differences are paired.
+Policies see only what a tutor would: the course structure, observed answers and their
+timestamps. The benchmark drives them only through ``tutor.scheduling_api`` (the black-box
+interface any other simulator can use): each step it hands over the history and the time and
+presents the item it gets back. The same students (same traits, same random stream) meet
+every policy, so differences are paired.
 """
 
 from __future__ import annotations
@@ -20,40 +22,54 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import tutor.policies as policies
-from tutor.policies import Context, PolicySettings, SkillEstimator, SkillView
+import tutor.scheduling_api as scheduling_api
+from tutor.scheduling_api import CourseSpec, ItemSpec, Observation, PolicySettings, Scheduler, SkillSpec
 
 from .model import MINUTE, SETTINGS, SimSetting, SimSkill, SimulatedStudent, population
 
 __all__ = [
-    "DEMO_SKILLS",
+    "BASELINES",
+    "DEMO_COURSE",
     "Episode",
     "PolicyResult",
     "benchmark",
     "effect_sizes",
+    "paired_difference",
     "run_episode",
+    "strongest_baseline",
 ]
 
 TEST_DIFFICULTIES = (0.3, 0.5, 0.7)
 MASTERY = 0.8  # post-test P(correct) on a middling item at which a skill counts as mastered
 
 
-def _demo_skills() -> tuple[list[SimSkill], list[SkillView]]:
-    """The demo course's ten skills (prerequisites and confusable pairs) as simulator and policy structures."""
+# Every skill's item pool: one item per hundredth of difficulty over [0.1, 0.9], as generated items
+# span the range. A policy that aims gets the unseen item nearest its target; one that does not
+# gets a random unseen item (uniform difficulty), as a homework set hands them out.
+POOL_DIFFICULTIES = tuple(round(0.1 + k / 100, 2) for k in range(81))
+
+
+def _demo_course() -> tuple[list[SimSkill], CourseSpec]:
+    """The demo course's ten skills (prerequisites and confusable pairs) for the simulator and the scheduler."""
     import tutor.generators as generators  # pure Python, no Django
 
     slugs = [s["slug"] for s in generators.DEMO_COURSE["skills"]]
     idx = {slug: i for i, slug in enumerate(slugs)}
-    sim, views = [], []
+    sim, skills = [], []
+    pairs: set[tuple[int, int]] = set()
     for i, s in enumerate(generators.DEMO_COURSE["skills"]):
         pre = tuple(idx[p] for p in s.get("prerequisites", ()))
         conf = tuple(idx[c] for c in s.get("confusable_with", ()))
         sim.append(SimSkill(i, pre, conf))
-        views.append(SkillView(skill_id=i, name=s["name"], position=i, prerequisites=pre, confusable_with=conf))
-    return sim, views
+        skills.append(SkillSpec(skill_id=i, name=s["name"], prerequisites=pre))
+        pairs.update((min(i, c), max(i, c)) for c in conf)
+    items = tuple(ItemSpec(f"{slugs[i]}-{d:.2f}", i, d) for i in range(len(slugs)) for d in POOL_DIFFICULTIES)
+    return sim, CourseSpec(skills=tuple(skills), items=items, confusable_pairs=tuple(sorted(pairs)))
 
 
-DEMO_SKILLS = _demo_skills()
+DEMO_COURSE = _demo_course()
+# The simple rules adaptive is compared with; the claims are made against the strongest of them.
+BASELINES = tuple(name for name in scheduling_api.POLICY_NAMES if name != "adaptive")
 
 
 @dataclass(frozen=True)
@@ -76,7 +92,7 @@ def run_episode(
     student: SimulatedStudent,
     policy: str,
     *,
-    structure: Sequence[SkillView],
+    course: CourseSpec,
     budget: int,
     session_length: int = 20,
     session_gap_days: float = 2.0,
@@ -86,15 +102,17 @@ def run_episode(
 ) -> Episode:
     """Teach ``student`` with ``policy`` for ``budget`` items, then post-test after the delay."""
     settings = settings or PolicySettings()
-    rng = rng or random.Random(0)
-    sim_skills = [student.skills[v.skill_id] for v in structure]
+    sim_skills = [student.skills[s.skill_id] for s in course.skills]
     in_play = [s for s in sim_skills if settings.skills_in_play is None or s.skill_id in settings.skills_in_play]
     pre, _ = _test(student, in_play)
-    estimator = SkillEstimator(v.skill_id for v in structure)
-    n_play = len(in_play)
-    ctx_budget = max(1, math.ceil(budget / n_play))
-    last_skill: int | None = None
-    last_index: dict[int, int] = {}
+    scheduler = Scheduler(
+        course,
+        policy=policy,
+        settings=settings,
+        block_length=max(1, math.ceil(budget / len(in_play))),
+        rng=rng or random.Random(0),
+    )
+    history: list[Observation] = []
     correct = 0
     for i in range(budget):
         if i and i % session_length == 0:
@@ -102,26 +120,12 @@ def run_episode(
         elif i:
             student.advance(MINUTE)
         now = student.now
-        items_since = {s: i - j - 1 for s, j in last_index.items()}
-        views = policies.views_from_estimator(estimator, structure, now=now, items_since=items_since)
-        choice = policies.choose(
-            policy,
-            views,
-            ctx=Context(last_skill_id=last_skill, budget_per_skill=ctx_budget),
-            settings=settings,
-            rng=rng,
+        decision = scheduler.next_item(history, now=now)
+        response = student.present(decision.skill_id, decision.difficulty)
+        history.append(
+            Observation(decision.item_id, decision.skill_id, response.correct, now, confidence=response.confidence)
         )
-        # Item pools: generated items span the difficulty range; a policy without a target
-        # gets whatever the pool hands out (uniform), as homework sets do.
-        if choice.target_difficulty is None:
-            difficulty = rng.uniform(0.1, 0.9)
-        else:
-            difficulty = min(0.95, max(0.05, choice.target_difficulty + rng.gauss(0.0, 0.05)))
-        response = student.present(choice.skill_id, difficulty)
-        estimator.observe(choice.skill_id, correct=response.correct, now=now, difficulty=difficulty)
         correct += response.correct
-        last_skill = choice.skill_id
-        last_index[choice.skill_id] = i
     student.advance(test_delay_days)
     post, mastered = _test(student, in_play)
     return Episode(pre_test=pre, post_test=post, mastered=mastered, practice_accuracy=correct / max(1, budget))
@@ -187,6 +191,12 @@ def paired_difference(a: PolicyResult, b: PolicyResult) -> tuple[float, tuple[fl
     return _mean_ci(diffs)
 
 
+def strongest_baseline(results: dict[str, PolicyResult]) -> str | None:
+    """The simple rule with the best mean delayed post-test among ``results`` (None when none ran)."""
+    ran = [name for name in results if name in BASELINES]
+    return max(ran, key=lambda name: results[name].post_test) if ran else None
+
+
 def benchmark(
     *,
     policies_to_run: Sequence[str],
@@ -198,16 +208,16 @@ def benchmark(
     session_gap_days: float = 2.0,
     test_delay_days: float = 7.0,
     policy_settings: PolicySettings | None = None,
-    skills: tuple[list[SimSkill], list[SkillView]] | None = None,
+    course: tuple[list[SimSkill], CourseSpec] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, PolicyResult]:
     """Run each policy on the same ``students`` simulated students (fresh copies per policy)."""
     world = SETTINGS[setting] if isinstance(setting, str) else setting
-    sim_skills, structure = skills or DEMO_SKILLS
+    sim_skills, course_spec = course or DEMO_COURSE
     results: dict[str, PolicyResult] = {}
     for name in policies_to_run:
-        if name not in policies.POLICIES:
-            raise ValueError(f"unknown policy {name!r}; choose from {', '.join(policies.POLICIES)}")
+        if name not in scheduling_api.POLICY_NAMES:
+            raise ValueError(f"unknown policy {name!r}; choose from {', '.join(scheduling_api.POLICY_NAMES)}")
         episodes = []
         # Chunks keep memory flat; student i is identical for every policy (same seed, same index).
         chunk = 200
@@ -218,7 +228,7 @@ def benchmark(
                     run_episode(
                         student,
                         name,
-                        structure=structure,
+                        course=course_spec,
                         budget=budget,
                         session_length=session_length,
                         session_gap_days=session_gap_days,

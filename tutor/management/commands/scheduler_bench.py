@@ -3,7 +3,8 @@
 Builds a synthetic course (``--skills`` skills with prerequisite chains and confusable
 pairs, authored items) and a student with ``--attempts`` past answers inside one
 transaction that is rolled back, so the database is left as it was. Times the real
-``item_next_for_student`` against the database and the pure policy on its own.
+``item_next_for_student`` against the database, the pure policy on its own, and the
+black-box interface (``tutor.scheduling_api``) that ``simulate`` and other simulators drive.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tutor import policies
+from tutor import policies, scheduling_api
 from tutor.models import (
     Attempt,
     Course,
@@ -92,6 +93,8 @@ class Command(BaseCommand):
             ("item_next_for_student_cold", "item_next_for_student (cache empty)"),
             ("estimate_from_history", "  of which: estimate rebuilt from history"),
             ("policy_adaptive", "pure adaptive policy (views + choice)"),
+            ("api_scheduler", "scheduling_api: Scheduler.next_item (folded)"),
+            ("api_replay", "scheduling_api: next_item (history replayed)"),
         ):
             r = results[key]
             self.stdout.write(
@@ -229,6 +232,50 @@ class Command(BaseCommand):
             last = pick.skill_id
             est.observe(pick.skill_id, correct=rng.random() < 0.7, now=120.0 + n / 1440)
         results["policy_adaptive"] = _percentiles(pure)
+
+        results["api_scheduler"], results["api_replay"] = _time_scheduling_api(
+            structure, attempts=opt["attempts"], items_per_skill=opt["items_per_skill"], calls=calls, rng=rng
+        )
+
+
+def _time_scheduling_api(
+    structure: list[policies.SkillView], *, attempts: int, items_per_skill: int, calls: int, rng: random.Random
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The black-box interface on the same structure and as long a history: per-call times in ms.
+
+    A ``Scheduler`` that has folded the history (each call folds the one new answer, as in a
+    simulator), and a choice from scratch (``next_item`` replays the whole history).
+    """
+    course = scheduling_api.CourseSpec(
+        skills=tuple(scheduling_api.SkillSpec(v.skill_id, v.name, v.prerequisites) for v in structure),
+        items=tuple(
+            scheduling_api.ItemSpec(f"{i}-{j}", i, rng.uniform(0.1, 0.9))
+            for i in range(len(structure))
+            for j in range(items_per_skill)
+        ),
+        confusable_pairs=tuple(
+            sorted({(min(v.skill_id, c), max(v.skill_id, c)) for v in structure for c in v.confusable_with})
+        ),
+    )
+    history = []
+    for k in range(attempts):
+        skill = rng.randrange(len(structure))
+        item = f"{skill}-{rng.randrange(items_per_skill)}"
+        history.append(scheduling_api.Observation(item, skill, rng.random() < 0.7, 120 * k / max(1, attempts)))
+    scheduler = scheduling_api.Scheduler(course, rng=rng)
+    scheduler.next_item(history, now=120.0)  # the first call folds the whole history (untimed)
+    folded, replayed = [], []
+    for n in range(calls):
+        now = 120.0 + (n + 1) / 1440
+        t0 = time.perf_counter()
+        decision = scheduler.next_item(history, now=now)
+        folded.append(1000 * (time.perf_counter() - t0))
+        history.append(scheduling_api.Observation(decision.item_id, decision.skill_id, rng.random() < 0.7, now))
+    for _n in range(max(10, calls // 10)):
+        t0 = time.perf_counter()
+        scheduling_api.next_item(course, history, now=history[-1].time, rng=rng)
+        replayed.append(1000 * (time.perf_counter() - t0))
+    return _percentiles(folded), _percentiles(replayed)
 
 
 class _CountQueries:

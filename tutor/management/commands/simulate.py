@@ -7,18 +7,19 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tutor.policies import POLICIES
+from tutor.scheduling_api import POLICY_NAMES
 from tutor.simulator import SETTINGS, bench
 
 
 class Command(BaseCommand):
     help = (
         "Teach simulated students with a scheduling policy at a fixed practice budget and report the delayed "
-        "post-test (with 95 % confidence intervals). --compare runs every policy on the same students."
+        "post-test (with 95 % confidence intervals). --compare runs every policy on the same students and reports "
+        "adaptive against each baseline, paired, and names the strongest baseline."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--policy", choices=sorted(POLICIES), default="adaptive")
+        parser.add_argument("--policy", choices=POLICY_NAMES, default="adaptive")
         parser.add_argument("--compare", action="store_true", help="run every policy on the same students")
         parser.add_argument("--students", type=int, default=1000)
         parser.add_argument("--budget", type=int, default=200, help="practice items per student")
@@ -33,7 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opt):
         if opt["students"] < 2 or opt["budget"] < 1 or opt["session_length"] < 1:
             raise CommandError("--students must be at least 2, --budget and --session-length at least 1")
-        names = list(POLICIES) if opt["compare"] else [opt["policy"]]
+        names = list(POLICY_NAMES) if opt["compare"] else [opt["policy"]]
         started = time.monotonic()
 
         def progress(policy: str, done: int, total: int) -> None:
@@ -58,6 +59,7 @@ class Command(BaseCommand):
                 if name != "adaptive":
                     mean, ci = bench.paired_difference(results["adaptive"], res)
                     diffs[f"adaptive-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
+        strongest = bench.strongest_baseline(results)
         effects = bench.effect_sizes(setting=opt["setting"], seed=opt["seed"]) if opt["effects"] else None
         wall = time.monotonic() - started
         if opt["json"]:
@@ -68,6 +70,7 @@ class Command(BaseCommand):
                 "seed": opt["seed"],
                 "policies": {name: res.as_dict() for name, res in results.items()},
                 "differences": diffs,
+                "strongest_baseline": strongest,
                 "wall_s": round(wall, 1),
             }
             if effects is not None:
@@ -80,17 +83,21 @@ class Command(BaseCommand):
             f"{opt['students']} students, {opt['budget']} items each, sessions of {opt['session_length']} every "
             f"{opt['gap_days']:g} days, post-test {opt['delay_days']:g} days after the last session, seed {opt['seed']}"
         )
-        header = f"{'policy':<12} {'post-test':>22} {'skills mastered':>22} {'pts/100 items':>22} {'practice acc':>12}"
+        header = f"{'policy':<20} {'post-test':>22} {'skills mastered':>22} {'pts/100 items':>22} {'practice acc':>12}"
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
         for name, r in results.items():
             self.stdout.write(
-                f"{name:<12} {_ci(100 * r.post_test, [100 * x for x in r.post_test_ci]):>22} "
+                f"{name:<20} {_ci(100 * r.post_test, [100 * x for x in r.post_test_ci]):>22} "
                 f"{_ci(r.mastered, r.mastered_ci, 2):>22} {_ci(r.efficiency, r.efficiency_ci, 2):>22} "
                 f"{100 * r.practice_accuracy:>11.1f}%"
             )
         for key, d in diffs.items():
             self.stdout.write(f"{key}: {d['points']:+.1f} points [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}] (paired)")
+        if strongest is not None and "adaptive" in results:
+            d = diffs[f"adaptive-{strongest}"]
+            verdict = "beats" if d["ci"][0] > 0 else "loses to" if d["ci"][1] < 0 else "is not distinguishable from"
+            self.stdout.write(f"strongest baseline: {strongest}; adaptive {verdict} it ({d['points']:+.1f} points)")
         if effects is not None:
             self.stdout.write(
                 f"simulator effects (Hedges g): spacing vs massing {effects['spacing_g']:.2f} (lit. 0.74), "

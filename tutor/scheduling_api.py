@@ -1,0 +1,289 @@
+"""The scheduler as a black box: course structure, observed history and the time in; the next item and why out.
+
+Pure Python: no Django, no database, no NumPy. ``manage.py simulate`` drives the scheduler
+only through this module (an import-linter contract keeps it so), and any other student
+simulator can drive it the same way. Inputs and outputs are frozen dataclasses; times are
+days (floats) from any fixed origin the caller chooses.
+
+Stable surface: ``CourseSpec``, ``SkillSpec``, ``ItemSpec``, ``Observation``, ``Decision``,
+``Scheduler``, ``next_item``, ``POLICY_NAMES`` and ``PolicySettings``. What happens inside (the
+estimate, the scores) may change between versions; these signatures should not.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import tutor.policies as policies
+from tutor.policies import PolicySettings
+
+__all__ = [
+    "POLICY_NAMES",
+    "CourseSpec",
+    "Decision",
+    "ItemSpec",
+    "Observation",
+    "PolicySettings",
+    "Scheduler",
+    "SkillSpec",
+    "next_item",
+    "skill_views",
+]
+
+POLICY_NAMES: tuple[str, ...] = tuple(policies.POLICIES)
+
+
+@dataclass(frozen=True)
+class SkillSpec:
+    """A skill of the course; ``prerequisites`` are ids of skills it builds on."""
+
+    skill_id: int
+    name: str
+    prerequisites: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """An exercise. ``difficulty`` is on [0, 1], 0.5 middling; one unit is 4 logits of P(correct)."""
+
+    item_id: str
+    skill_id: int
+    difficulty: float = 0.5
+
+
+@dataclass(frozen=True)
+class CourseSpec:
+    """The course's structure. Skills in course order (earlier first when the policy has no preference).
+
+    ``confusable_pairs`` are unordered: (a, b) also makes b confusable with a. Every skill needs at
+    least one item. Raises ``ValueError`` on anything inconsistent, naming it.
+    """
+
+    skills: tuple[SkillSpec, ...]
+    items: tuple[ItemSpec, ...]
+    confusable_pairs: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        ids = [s.skill_id for s in self.skills]
+        if not ids:
+            raise ValueError("a course needs at least one skill")
+        known = set(ids)
+        if len(known) != len(ids):
+            raise ValueError("skill ids must be unique")
+        for s in self.skills:
+            for p in s.prerequisites:
+                if p not in known or p == s.skill_id:
+                    raise ValueError(f"skill {s.skill_id}: prerequisite {p} is not another skill of the course")
+        for a, b in self.confusable_pairs:
+            if a not in known or b not in known or a == b:
+                raise ValueError(f"confusable pair ({a}, {b}) must name two different skills of the course")
+        item_ids = set()
+        for item in self.items:
+            if item.skill_id not in known:
+                raise ValueError(f"item {item.item_id!r}: skill {item.skill_id} is not in the course")
+            if not 0.0 <= item.difficulty <= 1.0:
+                raise ValueError(f"item {item.item_id!r}: difficulty {item.difficulty} is outside [0, 1]")
+            if item.item_id in item_ids:
+                raise ValueError(f"item id {item.item_id!r} appears twice")
+            item_ids.add(item.item_id)
+        without = known - {i.skill_id for i in self.items}
+        if without:
+            raise ValueError(f"skills without items: {sorted(without)}")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One answer the student gave: to which item, right or not, when (days), and how they felt about it.
+
+    ``confidence`` (the rating given before answering, [0, 1]) and ``hints`` (hints opened) are
+    part of the interface for learner models that read them; today's rule reads correctness,
+    time and the item's difficulty only.
+    """
+
+    item_id: str
+    skill_id: int
+    correct: bool
+    time: float
+    confidence: float | None = None
+    hints: int = 0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The next item, with the reason a teacher (or a log) can read and the prediction behind it."""
+
+    item_id: str
+    skill_id: int
+    reason: str
+    kind: str  # new | review | interleave | practice | explore | blocked | random | round_robin
+    difficulty: float  # the chosen item's
+    p_correct: float  # predicted P(correct) on the chosen item now
+    target_difficulty: float | None = None  # what the policy aimed at (None: any item of the skill)
+
+
+def skill_views(course: CourseSpec) -> list[policies.SkillView]:
+    """The course as a policy sees it before any answer (the mapper from this API to ``tutor.policies``)."""
+    confusable: dict[int, list[int]] = {s.skill_id: [] for s in course.skills}
+    for a, b in course.confusable_pairs:
+        if b not in confusable[a]:
+            confusable[a].append(b)
+        if a not in confusable[b]:
+            confusable[b].append(a)
+    return [
+        policies.SkillView(
+            skill_id=s.skill_id,
+            name=s.name,
+            position=i,
+            prerequisites=s.prerequisites,
+            confusable_with=tuple(confusable[s.skill_id]),
+        )
+        for i, s in enumerate(course.skills)
+    ]
+
+
+class Scheduler:
+    """Chooses the next item for one student; call ``next_item`` with the whole history every time.
+
+    The history is append-only: the scheduler folds in only the observations it has not seen
+    (checked at the first and last ones it folded; anything else rebuilds from scratch), so a
+    long practice costs O(1) per choice. Deterministic for a given ``rng`` state. One instance per
+    student; not thread-safe.
+    """
+
+    def __init__(
+        self,
+        course: CourseSpec,
+        *,
+        policy: str = "adaptive",
+        settings: PolicySettings | None = None,
+        block_length: int = 10,
+        rng: random.Random | None = None,
+    ) -> None:
+        if policy not in policies.POLICIES:
+            raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICY_NAMES)}")
+        if block_length < 1:
+            raise ValueError("block_length must be at least 1")
+        self.course = course
+        self.policy = policy
+        self.settings = settings or PolicySettings()
+        self.block_length = block_length  # items per skill for the blocked rules
+        self._rng = rng or random.Random(0)
+        self._structure = skill_views(course)
+        self._items: dict[str, ItemSpec] = {i.item_id: i for i in course.items}
+        self._by_skill: dict[int, list[ItemSpec]] = {}
+        for item in course.items:
+            self._by_skill.setdefault(item.skill_id, []).append(item)
+        # Each item's (difficulty, course order): unseen items are kept sorted by it for a nearest-target search.
+        self._key = {i.item_id: (i.difficulty, n) for n, i in enumerate(course.items)}
+        self._reset()
+
+    def _reset(self) -> None:
+        self._estimator = policies.SkillEstimator(v.skill_id for v in self._structure)
+        self._folded = 0
+        self._first: Observation | None = None
+        self._last: Observation | None = None
+        self._skill_at: dict[int, int] = {}  # skill -> index of its latest observation
+        self._item_at: dict[str, int] = {}  # item -> index of its latest observation
+        self._unseen = {
+            skill: sorted((self._key[i.item_id], i) for i in items) for skill, items in self._by_skill.items()
+        }
+
+    def _fold(self, history: Sequence[Observation]) -> None:
+        n = self._folded
+        if n and (len(history) < n or history[0] != self._first or history[n - 1] != self._last):
+            self._reset()  # not an extension of what was folded: start again
+            n = 0
+        for i in range(n, len(history)):
+            obs = history[i]
+            item = self._items.get(obs.item_id)
+            if item is None:
+                raise ValueError(f"history[{i}]: item {obs.item_id!r} is not in the course")
+            if item.skill_id != obs.skill_id:
+                raise ValueError(
+                    f"history[{i}]: item {obs.item_id!r} belongs to skill {item.skill_id}, not {obs.skill_id}"
+                )
+            if self._last is not None and obs.time < self._last.time:
+                raise ValueError(f"history[{i}]: time {obs.time} is before the answer preceding it")
+            self._estimator.observe(obs.skill_id, correct=obs.correct, now=obs.time, difficulty=item.difficulty)
+            self._skill_at[obs.skill_id] = i
+            if obs.item_id not in self._item_at:
+                unseen = self._unseen[obs.skill_id]
+                del unseen[bisect.bisect_left(unseen, (self._key[obs.item_id],))]
+            self._item_at[obs.item_id] = i
+            if i == 0:
+                self._first = obs
+            self._last = obs
+        self._folded = len(history)
+
+    def next_item(self, history: Sequence[Observation], *, now: float) -> Decision:
+        """The item to serve at ``now`` (days, the history's clock), given every answer so far, oldest first."""
+        self._fold(history)
+        if self._last is not None and now < self._last.time:
+            raise ValueError(f"now={now} is before the last answer ({self._last.time})")
+        n = self._folded
+        views = policies.views_from_estimator(
+            self._estimator,
+            self._structure,
+            now=now,
+            items_since={s: n - j - 1 for s, j in self._skill_at.items()},
+        )
+        last = self._last
+        choice = policies.choose(
+            self.policy,
+            views,
+            ctx=policies.Context(
+                last_skill_id=None if last is None else last.skill_id, budget_per_skill=self.block_length
+            ),
+            settings=self.settings,
+            rng=self._rng,
+        )
+        item = self._item_for(choice, avoid=None if last is None else last.item_id)
+        p = self._estimator.p_correct(choice.skill_id, now, item.difficulty)
+        return Decision(
+            item_id=item.item_id,
+            skill_id=item.skill_id,
+            reason=choice.reason,
+            kind=choice.kind,
+            difficulty=item.difficulty,
+            p_correct=p,
+            target_difficulty=choice.target_difficulty,
+        )
+
+    def _item_for(self, choice: policies.Choice, *, avoid: str | None) -> ItemSpec:
+        """Unseen items first, then the least recently seen; nearest the target, or any when there is none.
+
+        As the product serves authored items, except that "any item will do" draws at random (a homework
+        set in shuffled order) rather than at middling difficulty.
+        """
+        target = choice.target_difficulty
+        unseen = self._unseen[choice.skill_id]  # the item just answered is seen, so never among them
+        if unseen:
+            if target is None:
+                return self._rng.choice(unseen)[1]
+            k = bisect.bisect_left(unseen, ((target, -1),))  # the first at or above the target
+            near = unseen[k : k + 1]
+            if k:  # and the first in course order of those just below it
+                near.append(unseen[bisect.bisect_left(unseen, ((unseen[k - 1][0][0], -1),))])
+            return min(near, key=lambda e: (abs(e[0][0] - target), e[0][1]))[1]
+        items = self._by_skill[choice.skill_id]
+        pool = [i for i in items if i.item_id != avoid] or items
+        oldest = min(self._item_at[i.item_id] for i in pool)
+        return next(i for i in pool if self._item_at[i.item_id] == oldest)
+
+
+def next_item(
+    course: CourseSpec,
+    history: Sequence[Observation],
+    *,
+    now: float,
+    policy: str = "adaptive",
+    settings: PolicySettings | None = None,
+    block_length: int = 10,
+    rng: random.Random | None = None,
+) -> Decision:
+    """One choice from scratch (the history replayed): the same answer as a ``Scheduler`` in the same state."""
+    scheduler = Scheduler(course, policy=policy, settings=settings, block_length=block_length, rng=rng)
+    return scheduler.next_item(history, now=now)
