@@ -186,4 +186,12 @@ def items_visible_to_client(client: ApiClient) -> QuerySet[Item]:
 
 
 def attempts_visible_to_client(client: ApiClient) -> QuerySet[Attempt]:
-    return Attempt.objects.filter(student__in=students_visible_to_client(client))
+    return attempts_of_organisation(client.organisation_id)
+
+
+def attempts_of_organisation(organisation_id: int) -> QuerySet[Attempt]:
+    """Attempts of the organisation's students: what its API clients see, and what an operator exports for it
+    (``manage.py xapi_export --org``)."""
+    return Attempt.objects.filter(
+        student__in=User.objects.filter(role=User.Role.STUDENT, organisation_id=organisation_id)
+    )

@@ -10,6 +10,7 @@ turns on every ``check --deploy`` protection.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import dj_database_url
@@ -290,6 +291,19 @@ if PRODUCTION:
 API_CLIENT_RATE = os.environ.get("API_CLIENT_RATE", "1200/minute")
 API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
+# xAPI statements (docs/api.md, "xAPI"). SITE_URL is the site's public base URL: actor accounts, activity ids and
+# extension IRIs hang under it. Statement ids are uuid5(XAPI_NAMESPACE, attempt), so a re-export stores nothing
+# twice in an LRS; the namespace is derived from SITE_URL unless set (set it before moving the site to a new URL).
+SITE_URL = os.environ.get("SITE_URL", f"http://localhost:{PORT}").rstrip("/")
+try:
+    XAPI_NAMESPACE = str(
+        uuid.UUID(os.environ.get("XAPI_NAMESPACE", "") or str(uuid.uuid5(uuid.NAMESPACE_URL, SITE_URL)))
+    )
+except ValueError:
+    raise ImproperlyConfigured(
+        "XAPI_NAMESPACE must be a UUID, e.g. from python -c 'import uuid; print(uuid.uuid4())'"
+    ) from None
+XAPI_LANGUAGE = "en"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tutor.api.auth.ApiClientAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["tutor.api.auth.HasScope"],

@@ -170,6 +170,23 @@ AttemptFilters = _filters(
     **{"class": _class_param()},
 )
 
+XapiFilters = _filters(
+    "XapiFilters",
+    since=serializers.DateTimeField(required=False, help_text="Answered at or after (ISO 8601)"),
+    limit=serializers.IntegerField(
+        required=False, min_value=1, help_text="Statements per page (default 50, at most 500)"
+    ),
+    cursor=serializers.IntegerField(required=False, min_value=0, help_text="From the previous page's `more` link"),
+    **{"class": _class_param()},
+)
+
+
+class XapiStatementResultSerializer(serializers.Serializer):
+    """An xAPI StatementResult: ``more`` is a relative URL of the next page, or empty on the last."""
+
+    statements = serializers.ListField(child=serializers.DictField(), help_text="xAPI 1.0.3 statements")
+    more = serializers.CharField(allow_blank=True)
+
 
 def parse_filters(serializer_class: type[serializers.Serializer], params: Any) -> dict[str, Any]:
     """The validated query parameters; a bad one is a 400 naming it."""

@@ -21,6 +21,7 @@ v1 = [
     path("attempts/", views.AttemptCollection.as_view(), name="api_attempts"),
     path("attempts/batch/", views.AttemptBatch.as_view(), name="api_attempts_batch"),
     path("attempts/<int:pk>/", views.AttemptDetail.as_view(), name="api_attempt"),
+    path("xapi/statements/", views.XapiStatements.as_view(), name="api_xapi_statements"),
 ]
 
 urlpatterns = [

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tutor import selectors, services
+from tutor import selectors, services, xapi_selectors
 from tutor.models import ApiClient, Attempt, Course, Enrollment, Item, Organisation, Section, Skill, User
 
 from . import serializers as s
@@ -263,3 +264,33 @@ class AttemptDetail(ClientView, generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Attempt]:
         return selectors.attempts_for_client(client=self.client)
+
+
+# --- xAPI ------------------------------------------------------------------------------------
+
+
+class XapiStatements(ClientView):
+    """The organisation's attempts as xAPI 1.0.3 "answered" statements, oldest id first, in an LRS's
+    StatementResult shape (docs/api.md, "xAPI")."""
+
+    serializer_class = s.XapiStatementResultSerializer
+    filters = s.XapiFilters
+    pagination_class = None  # paged by the ``more`` link, as an LRS pages
+
+    @extend_schema(parameters=[s.XapiFilters], responses=s.XapiStatementResultSerializer)
+    def get(self, request: Request) -> Response:
+        p = self.params()
+        limit = min(p.get("limit", settings.API_PAGE_SIZE), settings.API_MAX_PAGE_SIZE)
+        page = xapi_selectors.xapi_statements_for_organisation(
+            organisation_id=self.client.organisation_id,
+            section_id=p.get("class"),
+            since=p.get("since"),
+            after=p.get("cursor"),
+            limit=limit,
+        )
+        more = ""
+        if page.next_cursor is not None:
+            query = request.query_params.copy()
+            query["cursor"] = str(page.next_cursor)
+            more = f"{request.path}?{query.urlencode()}"  # relative, as xAPI's StatementResult.more is
+        return Response(s.XapiStatementResultSerializer({"statements": page.statements, "more": more}).data)
