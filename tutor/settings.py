@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -293,8 +294,14 @@ API_PAGE_SIZE = 50
 API_MAX_PAGE_SIZE = 500
 # xAPI statements (docs/api.md, "xAPI"). SITE_URL is the site's public base URL: actor accounts, activity ids and
 # extension IRIs hang under it. Statement ids are uuid5(XAPI_NAMESPACE, attempt), so a re-export stores nothing
-# twice in an LRS; the namespace is derived from SITE_URL unless set (set it before moving the site to a new URL).
-SITE_URL = os.environ.get("SITE_URL", f"http://localhost:{PORT}").rstrip("/")
+# twice in an LRS; the namespace is derived from SITE_URL unless set. Both are identifiers: keep them when the
+# site moves.
+SITE_URL = (os.environ.get("SITE_URL", "").strip() or f"http://localhost:{PORT}").rstrip("/")
+_site = urlsplit(SITE_URL)
+if _site.scheme not in {"http", "https"} or not _site.netloc or _site.query or _site.fragment or " " in SITE_URL:
+    raise ImproperlyConfigured(
+        f"SITE_URL must be the site's http(s) address, e.g. https://metis.example.org, got {SITE_URL!r}"
+    )
 try:
     XAPI_NAMESPACE = str(
         uuid.UUID(os.environ.get("XAPI_NAMESPACE", "") or str(uuid.uuid5(uuid.NAMESPACE_URL, SITE_URL)))

@@ -98,6 +98,17 @@ def test_postgresql_connections_time_out_and_bound_each_statement():
     assert options["options"] == "-c search_path=metis -c statement_timeout=30000"
 
 
+@pytest.mark.parametrize("value", ["metis.example.org", "ftp://metis.example.org", "https://metis.example.org/?a=1"])
+def test_a_bad_site_url_names_the_variable(value):
+    result = _check({"SITE_URL": value})
+    assert result.returncode != 0 and "SITE_URL must be the site's http(s) address" in result.stderr
+
+
+def test_a_bad_xapi_namespace_names_the_variable():
+    result = _check({"XAPI_NAMESPACE": "metis"})
+    assert result.returncode != 0 and "XAPI_NAMESPACE must be a UUID" in result.stderr
+
+
 def test_a_bad_timeout_names_the_variable():
     result = _check({"DATABASE_URL": "postgres://metis@db.invalid/metis", "DATABASE_STATEMENT_TIMEOUT_MS": "30s"})
     assert result.returncode != 0 and "DATABASE_STATEMENT_TIMEOUT_MS" in result.stderr
