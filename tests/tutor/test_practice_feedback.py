@@ -197,3 +197,13 @@ def test_asking_for_a_hint_after_the_session_ended_says_so(client, student_and_s
     response = client.post(reverse("practice_hint", args=[session.pk, si.position]), headers=HTMX)
     assert response.status_code == 409 and "This session has ended" in response.content.decode()
     assert response["HX-Retarget"] == "#item-area"  # replaces the card, not just the hint box
+
+
+def test_scheduling_form_error_with_a_huge_skill_id_is_a_422_not_a_500(client):
+    """int() refuses numbers of more than 4,300 digits; the page must still answer with the form."""
+    section = SectionFactory()
+    teacher = TeacherFactory(organisation=section.organisation)
+    section.teachers.add(teacher)
+    client.force_login(teacher)
+    data = {"target_success": "abc", "review_weight": "1", "session_length": "5", "skills_in_play": ["9" * 5000]}
+    assert client.post(reverse("class_schedule", args=[section.pk]), data).status_code == 422
