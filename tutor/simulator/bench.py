@@ -21,15 +21,18 @@ import random
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import tutor.scheduling_api as scheduling_api
 from tutor.scheduling_api import CourseSpec, ItemSpec, Observation, PolicySettings, Scheduler, SkillSpec
 
-from .model import MINUTE, SETTINGS, SimSetting, SimSkill, SimulatedStudent, population
+from . import actr
+from .model import MINUTE, SETTINGS, Response, SimSetting, SimSkill, SimulatedStudent, population
 
 __all__ = [
     "BASELINES",
     "DEMO_COURSE",
+    "SIMULATORS",
     "Episode",
     "PolicyResult",
     "benchmark",
@@ -70,6 +73,21 @@ def _demo_course() -> tuple[list[SimSkill], CourseSpec]:
 DEMO_COURSE = _demo_course()
 # The simple rules adaptive is compared with; the claims are made against the strongest of them.
 BASELINES = tuple(name for name in scheduling_api.POLICY_NAMES if name != "adaptive")
+# The student simulators a benchmark can run in: each name's settings, the first one its default.
+# "metis" (model.py) is the world the policy was designed in; "actr" (actr.py) is from the literature.
+SIMULATORS: dict[str, tuple[str, ...]] = {"metis": tuple(SETTINGS), "actr": tuple(actr.SETTINGS)}
+
+
+class Student(Protocol):
+    """What an episode needs of a simulated student, whichever simulator made it."""
+
+    now: float
+
+    def advance(self, days: float) -> None: ...
+
+    def p_correct(self, skill_id: int, difficulty: float = 0.5) -> float: ...
+
+    def present(self, skill_id: int, difficulty: float) -> actr.ActrResponse | Response: ...
 
 
 @dataclass(frozen=True)
@@ -82,14 +100,14 @@ class Episode:
     practice_accuracy: float
 
 
-def _test(student: SimulatedStudent, skills: Sequence[SimSkill]) -> tuple[float, int]:
-    scores = [statistics.fmean(student.p_correct(s.skill_id, d) for d in TEST_DIFFICULTIES) for s in skills]
-    mastered = sum(1 for s in skills if student.p_correct(s.skill_id, 0.5) >= MASTERY)
+def _test(student: Student, skill_ids: Sequence[int]) -> tuple[float, int]:
+    scores = [statistics.fmean(student.p_correct(k, d) for d in TEST_DIFFICULTIES) for k in skill_ids]
+    mastered = sum(1 for k in skill_ids if student.p_correct(k, 0.5) >= MASTERY)
     return statistics.fmean(scores), mastered
 
 
 def run_episode(
-    student: SimulatedStudent,
+    student: Student,
     policy: str,
     *,
     course: CourseSpec,
@@ -102,8 +120,9 @@ def run_episode(
 ) -> Episode:
     """Teach ``student`` with ``policy`` for ``budget`` items, then post-test after the delay."""
     settings = settings or PolicySettings()
-    sim_skills = [student.skills[s.skill_id] for s in course.skills]
-    in_play = [s for s in sim_skills if settings.skills_in_play is None or s.skill_id in settings.skills_in_play]
+    in_play = [
+        s.skill_id for s in course.skills if settings.skills_in_play is None or s.skill_id in settings.skills_in_play
+    ]
     pre, _ = _test(student, in_play)
     scheduler = Scheduler(
         course,
@@ -203,7 +222,8 @@ def benchmark(
     students: int,
     budget: int,
     seed: int = 0,
-    setting: str | SimSetting = "maths",
+    setting: str | SimSetting | actr.ActrSetting | None = None,
+    simulator: str = "metis",
     session_length: int = 20,
     session_gap_days: float = 2.0,
     test_delay_days: float = 7.0,
@@ -211,9 +231,26 @@ def benchmark(
     course: tuple[list[SimSkill], CourseSpec] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, PolicyResult]:
-    """Run each policy on the same ``students`` simulated students (fresh copies per policy)."""
-    world = SETTINGS[setting] if isinstance(setting, str) else setting
+    """Run each policy on the same ``students`` simulated students (fresh copies per policy).
+
+    ``simulator`` picks the student model ("metis" or "actr"); ``setting`` one of its worlds (its
+    first when None). The actr students see only the course's skill ids, never its confusable pairs.
+    """
+    if simulator not in SIMULATORS:
+        raise ValueError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
+    setting = SIMULATORS[simulator][0] if setting is None else setting
+    if isinstance(setting, str) and setting not in SIMULATORS[simulator]:
+        raise ValueError(f"simulator {simulator!r} has no setting {setting!r}; choose from {SIMULATORS[simulator]}")
     sim_skills, course_spec = course or DEMO_COURSE
+    skill_ids = [s.skill_id for s in course_spec.skills]
+
+    def group_of(n: int, start: int) -> Sequence[Student]:
+        if simulator == "actr":
+            assert not isinstance(setting, SimSetting)
+            return actr.population(n=n, skill_ids=skill_ids, setting=setting, seed=seed, start=start)
+        assert not isinstance(setting, actr.ActrSetting)
+        return population(n=n, skills=sim_skills, setting=setting, seed=seed, start=start)
+
     results: dict[str, PolicyResult] = {}
     for name in policies_to_run:
         if name not in scheduling_api.POLICY_NAMES:
@@ -222,7 +259,7 @@ def benchmark(
         # Chunks keep memory flat; student i is identical for every policy (same seed, same index).
         chunk = 200
         for start in range(0, students, chunk):
-            group = population(n=min(chunk, students - start), skills=sim_skills, setting=world, seed=seed, start=start)
+            group = group_of(min(chunk, students - start), start)
             for j, student in enumerate(group):
                 episodes.append(
                     run_episode(

@@ -8,7 +8,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from tutor.scheduling_api import POLICY_NAMES
-from tutor.simulator import SETTINGS, bench
+from tutor.simulator import SETTINGS, actr, bench
 
 
 class Command(BaseCommand):
@@ -24,7 +24,18 @@ class Command(BaseCommand):
         parser.add_argument("--students", type=int, default=1000)
         parser.add_argument("--budget", type=int, default=200, help="practice items per student")
         parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--setting", choices=sorted(SETTINGS), default="maths", help="simulated world")
+        parser.add_argument(
+            "--simulator",
+            choices=list(bench.SIMULATORS),
+            default="metis",
+            help="student model: metis (the one the policy was designed in) or actr (Pavlik & Anderson's ACT-R memory)",
+        )
+        parser.add_argument(
+            "--setting",
+            choices=sorted({name for names in bench.SIMULATORS.values() for name in names}),
+            default=None,
+            help="simulated world of the chosen simulator (maths for metis, published for actr when omitted)",
+        )
         parser.add_argument("--session-length", type=int, default=20, help="items per session")
         parser.add_argument("--gap-days", type=float, default=2.0, help="days between sessions")
         parser.add_argument("--delay-days", type=float, default=7.0, help="days from the last session to the test")
@@ -34,6 +45,15 @@ class Command(BaseCommand):
     def handle(self, *args, **opt):
         if opt["students"] < 2 or opt["budget"] < 1 or opt["session_length"] < 1:
             raise CommandError("--students must be at least 2, --budget and --session-length at least 1")
+        simulator = opt["simulator"]
+        opt["setting"] = opt["setting"] or bench.SIMULATORS[simulator][0]
+        if opt["setting"] not in bench.SIMULATORS[simulator]:
+            raise CommandError(
+                f"--setting {opt['setting']} is not a world of --simulator {simulator}; "
+                f"choose from {', '.join(bench.SIMULATORS[simulator])}"
+            )
+        if opt["effects"] and simulator != "metis":
+            raise CommandError("--effects re-creates the classic studies in the metis simulator only")
         names = list(POLICY_NAMES) if opt["compare"] else [opt["policy"]]
         started = time.monotonic()
 
@@ -48,6 +68,7 @@ class Command(BaseCommand):
             budget=opt["budget"],
             seed=opt["seed"],
             setting=opt["setting"],
+            simulator=simulator,
             session_length=opt["session_length"],
             session_gap_days=opt["gap_days"],
             test_delay_days=opt["delay_days"],
@@ -64,6 +85,7 @@ class Command(BaseCommand):
         wall = time.monotonic() - started
         if opt["json"]:
             out = {
+                "simulator": simulator,
                 "setting": opt["setting"],
                 "students": opt["students"],
                 "budget": opt["budget"],
@@ -77,9 +99,9 @@ class Command(BaseCommand):
                 out["effects"] = {k: round(v, 3) for k, v in effects.items()}
             self.stdout.write(json.dumps(out, indent=2))
             return
-        world = SETTINGS[opt["setting"]]
+        world = SETTINGS[opt["setting"]] if simulator == "metis" else actr.SETTINGS[opt["setting"]]
         self.stdout.write(
-            f"setting {world.name}: {world.description}\n"
+            f"simulator {simulator}, setting {world.name}: {world.description}\n"
             f"{opt['students']} students, {opt['budget']} items each, sessions of {opt['session_length']} every "
             f"{opt['gap_days']:g} days, post-test {opt['delay_days']:g} days after the last session, seed {opt['seed']}"
         )

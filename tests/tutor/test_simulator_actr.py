@@ -1,0 +1,138 @@
+"""The ACT-R student simulator (Pavlik & Anderson's memory model plus our discrimination component)."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import replace
+
+import pytest
+
+from tutor.scheduling_api import CourseSpec
+from tutor.simulator import actr, bench
+from tutor.simulator.model import MINUTE
+
+SECOND = 1.0 / 86400
+
+
+def _student(setting: actr.ActrSetting, *, alpha: float, skills: int = 1) -> actr.ActrStudent:
+    ids = list(range(skills))
+    return actr.ActrStudent(
+        traits=actr.ActrTraits(alpha=alpha, beta=0.0, beta_skill=(0.0,) * skills),
+        skill_ids=ids,
+        similarity=actr.similarities(ids, setting=setting, seed=0),
+        setting=setting,
+        rng=random.Random(0),
+    )
+
+
+def test_activation_and_recall_match_the_formula_by_hand():
+    """Traces at 0 s and 100 s, read at 200 s, with c = 0.25, alpha = 0.2, tau = -0.704, s = 0.255.
+
+    d1 = alpha = 0.2; m(100) = ln(100^-0.2) = -0.921034; d2 = 0.25 e^-0.921034 + 0.2 = 0.299527;
+    m(200) = ln(200^-0.2 + 100^-0.299527) = ln(0.346572 + 0.251727) = -0.513648;
+    p = 1 / (1 + e^((-0.704 + 0.513648) / 0.255)) = 0.678411.
+    """
+    s = _student(replace(actr.SETTINGS["published"], c=0.25), alpha=0.2)
+    s.present(0, 0.5)
+    s.advance(100 * SECOND)
+    assert s.activation(0) == pytest.approx(-0.921034, abs=1e-6)
+    s.present(0, 0.5)
+    s.advance(100 * SECOND)
+    assert s.activation(0) == pytest.approx(-0.513648, abs=1e-6)
+    assert s.recall(0, 0.5) == pytest.approx(0.678411, abs=1e-6)
+    # A harder item raises the threshold by 4 s (difficulty - 0.5): 0.255 at difficulty 0.75.
+    assert s.recall(0, 0.75) == pytest.approx(1 / (1 + 2.718281828 ** ((-0.704 + 0.255 + 0.513648) / 0.255)))
+
+
+def test_time_between_sessions_runs_at_the_psychological_rate_h():
+    s = _student(actr.SETTINGS["published"], alpha=0.2)
+    s.advance(30 * MINUTE)  # within a session: the clock
+    assert s.psych == pytest.approx(1800.0)
+    s.advance(2.0)  # a break: h = 0.025 of it
+    assert s.psych == pytest.approx(1800.0 + 2 * 86400 * 0.025)
+
+
+def test_same_seed_same_students_and_answers():
+    def answers(seed: int) -> list[bool]:
+        out = []
+        for s in actr.population(n=5, skill_ids=[0, 1, 2], seed=seed):
+            for k in (0, 1, 2, 0, 1, 2, 0):
+                out.append(s.present(k, 0.5).correct)
+                s.advance(MINUTE)
+        return out
+
+    assert answers(4) == answers(4)
+    assert answers(4) != answers(5)
+    a = actr.population(n=3, skill_ids=[0, 1], seed=4, start=10)[2]
+    b = actr.population(n=13, skill_ids=[0, 1], seed=4)[12]
+    assert a.traits == b.traits  # student i is the same whichever chunk builds them
+
+
+def test_spacing_beats_massing_at_a_delayed_test():
+    """Six practices one a day beat six a minute apart, tested a week after the last (no tuning: it emerges)."""
+
+    def delayed(gap: float) -> float:
+        scores = []
+        for s in actr.population(n=100, skill_ids=[0], seed=2):
+            for i in range(6):
+                s.present(0, 0.5)
+                if i < 5:
+                    s.advance(gap)
+            s.advance(7.0)
+            scores.append(s.p_correct(0, 0.5))
+        return statistics.fmean(scores)
+
+    massed, spaced = delayed(MINUTE), delayed(1.0)
+    assert spaced > massed + 0.1
+
+
+def test_contrasting_similar_skills_reduces_confusion():
+    setting = replace(actr.SETTINGS["published"], similarity_a=50.0, similarity_b=1.0)  # near-identical skills
+
+    def intrusion(order: tuple[int, ...]) -> float:
+        s = _student(setting, alpha=0.177, skills=2)
+        for k in order:
+            s.present(k, 0.5)
+            s.advance(MINUTE)
+        return s.p_intrusion(0)
+
+    assert intrusion((0, 1) * 6) < intrusion((0,) * 6 + (1,) * 6)
+
+
+def test_similarity_ignores_the_courses_declared_confusable_pairs():
+    """Shuffled (or no) declared pairs: the same students, the same answers, the same post-test."""
+    sim_skills, course = bench.DEMO_COURSE
+    ids = [s.skill_id for s in course.skills]
+    rng = random.Random(0)
+    shuffled = tuple(sorted({tuple(sorted(rng.sample(ids, 2))) for _ in range(len(course.confusable_pairs))}))
+    results = []
+    for pairs in (course.confusable_pairs, shuffled, ()):
+        spec = CourseSpec(skills=course.skills, items=course.items, confusable_pairs=pairs)  # type: ignore[arg-type]
+        res = bench.benchmark(
+            policies_to_run=["random"], students=4, budget=30, seed=3, simulator="actr", course=(sim_skills, spec)
+        )
+        results.append([(e.post_test, e.practice_accuracy) for e in res["random"].episodes])
+    assert results[0] == results[1] == results[2]
+    assert actr.similarities(ids, setting=actr.SETTINGS["published"], seed=3) == actr.similarities(
+        ids, setting=actr.SETTINGS["published"], seed=3
+    )
+
+
+def test_simulate_runs_in_the_actr_simulator_and_rejects_the_other_worlds():
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command(
+        "simulate", "--simulator", "actr", "--compare", "--students", "4", "--budget", "20", "--json", stdout=out,
+        stderr=StringIO(),
+    )  # fmt: skip
+    data = json.loads(out.getvalue())
+    assert data["simulator"] == "actr" and data["setting"] == "published"
+    assert set(data["policies"]) == set(bench.BASELINES) | {"adaptive"}
+    assert data["strongest_baseline"] in bench.BASELINES
+    with pytest.raises(CommandError):
+        call_command("simulate", "--simulator", "actr", "--setting", "maths", "--students", "2", "--budget", "2")
