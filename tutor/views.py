@@ -269,7 +269,9 @@ def class_schedule(request: AuthedRequest, section_id: int) -> HttpResponse:
             messages.success(request, f"Saved: how {section.name} practises.")
             return redirect("class_schedule", section_id=section.pk)
     if request.method == "POST":  # show what the teacher ticked, not what is stored, next to the error
-        in_play = {int(s) for s in request.POST.getlist("skills_in_play") if s.isascii() and s.isdigit() and len(s) < 19}
+        in_play = {
+            int(s) for s in request.POST.getlist("skills_in_play") if s.isascii() and s.isdigit() and len(s) < 19
+        }
     else:
         in_play = set(section.skills_in_play.values_list("pk", flat=True))
     skills = [(s, s.pk in in_play) for s in section.course.skills.order_by("position", "slug")]
