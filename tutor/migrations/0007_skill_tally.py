@@ -34,9 +34,11 @@ def _remove(old: str, section: str) -> list[str]:
         f"n_sure_wrong = n_sure_wrong - (CASE WHEN {old}.confidence >= 0.75 AND NOT {old}.correct THEN 1 ELSE 0 END), "
         f"confidence_sum = confidence_sum - {old}.confidence WHERE {key}",
         f"DELETE FROM tutor_skilltally WHERE {key} AND n <= 0",
-        # the first or last answer went: look the new one up (rare; the answers' student index serves it)
-        f"UPDATE tutor_skilltally SET first_at = (SELECT MIN(a.created_at) {since}), "
-        f"last_at = (SELECT MAX(a.created_at) {since}) "
+        # The first or last answer went: look the new one up (rare; the answers' student index serves it).
+        # PostgreSQL runs row triggers after the whole statement, so a multi-row delete may already have taken
+        # every answer while n is still counting down: then keep the old bound until the row goes.
+        f"UPDATE tutor_skilltally SET first_at = COALESCE((SELECT MIN(a.created_at) {since}), first_at), "
+        f"last_at = COALESCE((SELECT MAX(a.created_at) {since}), last_at) "
         f"WHERE {key} AND ({old}.created_at <= first_at OR {old}.created_at >= last_at)",
     ]
 
