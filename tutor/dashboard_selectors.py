@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.db import connection
 from django.db.models import Count, F, FloatField, Func, Max, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -198,6 +199,46 @@ def _estimator(*, totals: dict[int, tuple], recent: list[tuple]) -> policies.Ski
     return estimator
 
 
+_RECENT_LATERAL = """
+SELECT r.student_id, r.skill_id, r.correct, r.created_at, i.difficulty, r.confidence
+FROM unnest(%s::bigint[]) AS s(id)
+CROSS JOIN LATERAL (
+    SELECT a.id, a.student_id, a.skill_id, a.correct, a.created_at, a.item_id, a.confidence
+    FROM tutor_attempt a
+    WHERE a.student_id = s.id
+      AND (SELECT ps.section_id = %s FROM tutor_practicesession ps WHERE ps.id = a.session_id)
+    ORDER BY a.created_at DESC, a.id DESC
+    LIMIT %s
+) r
+JOIN tutor_item i ON i.id = r.item_id
+ORDER BY r.student_id, r.created_at DESC, r.id DESC
+"""
+
+
+def _recent_answers(base: QuerySet[Attempt], *, section_id: int, student_ids: list[int]) -> list[tuple]:
+    """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, created_at,
+    item difficulty, confidence).
+
+    On PostgreSQL one LATERAL query walks each student's ``attempt_student_recent`` index backwards for 30
+    rows (~80 ms for 200 students with 1,000 answers each); the portable window query (SQLite) numbers every
+    answer of the class first, which at 200,000 answers costs ~0.5 s. The class test is a boolean subquery on
+    purpose: written as ``section_id = %s`` or as a join, the planner guesses it keeps 1 answer in 200, and
+    sorts each student's every answer instead of stopping at 30.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_RECENT_LATERAL, [student_ids, section_id, RECENT])
+            return cursor.fetchall()
+    return list(
+        base.annotate(
+            rank=Window(RowNumber(), partition_by=[F("student_id")], order_by=[F("created_at").desc(), F("id").desc()])
+        )
+        .filter(rank__lte=RECENT)
+        .order_by("student_id", "-created_at", "-id")
+        .values_list("student_id", "skill_id", "correct", "created_at", "item__difficulty", "confidence")
+    )
+
+
 def _flags(*, row: StudentRow, recent: list[tuple], names: dict[int, str], now: datetime) -> list[Flag]:
     flags: list[Flag] = []
     # Stuck: several wrong among the last answers on one skill.
@@ -322,14 +363,7 @@ def class_overview_for_section(
     }
 
     recent: dict[int, list[tuple]] = defaultdict(list)
-    for r in (
-        base.annotate(
-            rank=Window(RowNumber(), partition_by=[F("student_id")], order_by=[F("created_at").desc(), F("id").desc()])
-        )
-        .filter(rank__lte=RECENT)
-        .order_by("student_id", "-created_at", "-id")
-        .values_list("student_id", "skill_id", "correct", "created_at", "item__difficulty", "confidence")
-    ):
+    for r in _recent_answers(base, section_id=section.pk, student_ids=ids):
         recent[r[0]].append(r)
 
     version, predictions = _model_predictions(student_ids=ids, skill_ids=skill_ids)

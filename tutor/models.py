@@ -281,7 +281,12 @@ class Attempt(models.Model):
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="attempt_confidence_probability"
             ),
         ]
-        indexes = [models.Index(fields=["student", "created_at"]), models.Index(fields=["skill", "created_at"])]
+        indexes = [
+            # id too: a student's latest answers in (created_at, id) order straight from the index
+            # (the class overview's recent answers, a LIMIT per student)
+            models.Index(fields=["student", "created_at", "id"], name="attempt_student_recent"),
+            models.Index(fields=["skill", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.student} {self.item} {'✓' if self.correct else '✗'}"
