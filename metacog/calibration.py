@@ -126,10 +126,17 @@ def calibration_judgment(
     """Too few answers, over- or under-confident (the interval of the gap excludes zero), well calibrated (the
     interval lies within ``CALIBRATED_WITHIN`` of zero) or can't tell (neither: the gap may be chance)."""
     cs, ys = _check(confidences, outcomes)
-    n, k = len(cs), sum(ys)
+    return calibration_judgment_from_totals(n=len(cs), k=sum(ys), confidence_sum=sum(cs), min_answers=min_answers)
+
+
+def calibration_judgment_from_totals(
+    *, n: int, k: int, confidence_sum: float, min_answers: int = MIN_ANSWERS_FOR_VERDICT
+) -> CalibrationJudgment:
+    """``calibration_judgment`` from running totals (answers, right ones, summed confidence): the judgment
+    needs nothing else, so a page over a whole class reads three numbers per student, not every answer."""
     if n == 0:
         return CalibrationJudgment(Verdict.TOO_FEW, 0, 0, None, None, None, None, None)
-    mean_c, acc = sum(cs) / n, k / n
+    mean_c, acc = confidence_sum / n, k / n
     acc_low, acc_high = wilson_interval(k, n)
     low, high = mean_c - acc_high, mean_c - acc_low  # type: ignore[operator]
     if n < min_answers:

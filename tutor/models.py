@@ -281,10 +281,44 @@ class Attempt(models.Model):
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="attempt_confidence_probability"
             ),
         ]
-        indexes = [models.Index(fields=["student", "created_at"]), models.Index(fields=["skill", "created_at"])]
+        indexes = [
+            # id too: a student's latest answers in (created_at, id) order straight from the index
+            # (the class overview's recent answers, a LIMIT per student)
+            models.Index(fields=["student", "created_at", "id"], name="attempt_student_recent"),
+            models.Index(fields=["skill", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.student} {self.item} {'✓' if self.correct else '✗'}"
+
+
+class SkillTally(models.Model):
+    """Running totals of one student's answers on one skill in one class, for the teacher's overview.
+
+    Kept by database triggers on ``tutor_attempt`` (migration 0007, docs/decisions/0005-skill-tallies.md), so
+    every writer (a service, a bulk insert, a cascade delete) keeps it exact in the attempt's own transaction.
+    Answers outside a class (API ingest, ``session`` None) have no tally. ``tallies_rebuild`` recomputes it.
+    """
+
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="skill_tallies")
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="skill_tallies")
+    skill = models.ForeignKey(Skill, on_delete=models.CASCADE, related_name="tallies")
+    n = models.PositiveIntegerField()
+    n_correct = models.PositiveIntegerField()
+    n_sure = models.PositiveIntegerField(help_text="answers given with confidence >= 0.75")
+    n_sure_wrong = models.PositiveIntegerField()
+    confidence_sum = models.FloatField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+
+    SURE = 0.75  # "Fairly sure" or "Certain" on the confidence scale (the triggers say 0.75 too)
+
+    class Meta:
+        # section first: the overview reads one class's students; the student's own FK index serves erasure
+        constraints = [models.UniqueConstraint(fields=["section", "student", "skill"], name="skill_tally_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.student} on {self.skill}: {self.n_correct}/{self.n}"
 
 
 class ErasureRecord(models.Model):

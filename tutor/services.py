@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from learner_models.services import student_state_after_attempt
@@ -31,6 +32,7 @@ from .models import (
     PracticeSession,
     Section,
     SessionItem,
+    SkillTally,
     User,
     organisation_mismatch,
 )
@@ -426,3 +428,42 @@ def section_schedule_update(
     section.refresh_from_db()
     section.skills_in_play.set(skills)
     return section
+
+
+# --- class tallies -----------------------------------------------------------------
+
+
+def skill_tallies_rebuild(*, student_ids: list[int] | None = None) -> int:
+    """Recompute the per-(class, student, skill) tallies from the answers themselves; returns how many rows.
+
+    The triggers of migration 0007 keep them exact as answers come and go, so this is for repair and checks,
+    and idempotent. Answer writes wait while it runs (a share lock on PostgreSQL, SQLite's one writer).
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE tutor_attempt IN SHARE MODE")
+        tallies = SkillTally.objects.all()
+        answers = Attempt.objects.filter(session__isnull=False)
+        if student_ids is not None:
+            tallies = tallies.filter(student_id__in=student_ids)
+            answers = answers.filter(student_id__in=student_ids)
+        tallies.delete()
+        sure = Q(confidence__gte=SkillTally.SURE)
+        rows = (
+            answers.values("session__section_id", "student_id", "skill_id")
+            .annotate(
+                n=Count("id"),
+                n_correct=Count("id", filter=Q(correct=True)),
+                n_sure=Count("id", filter=sure),
+                n_sure_wrong=Count("id", filter=sure & Q(correct=False)),
+                confidence_sum=Sum("confidence"),
+                first_at=Min("created_at"),
+                last_at=Max("created_at"),
+            )
+            .order_by()
+        )
+        created = SkillTally.objects.bulk_create(
+            (SkillTally(section_id=r.pop("session__section_id"), **r) for r in rows.iterator()), batch_size=2000
+        )
+    return len(created)
