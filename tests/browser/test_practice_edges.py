@@ -55,6 +55,7 @@ def _start(page, live_server) -> None:
 
 def _second_tab(page, live_server):
     other = page.context.new_page()
+    other.set_default_timeout(15_000)
     other.goto(page.url)
     other.get_by_text("Item 1 of").wait_for()
     return other
@@ -77,6 +78,7 @@ def test_logged_out_in_another_tab_keeps_the_answer_and_comes_back_to_the_item(l
     item_url = page.url
     other = _second_tab(page, live_server)
     other.get_by_role("button", name="Log out").click()
+    other.get_by_label("Username").wait_for()  # the logout has landed: closing mid-navigation can hang Playwright
     other.close()
 
     page.get_by_label("5", exact=True).check()
@@ -105,6 +107,7 @@ def test_answering_after_the_session_ended_in_another_tab(live_server, page, stu
     _start(page, live_server)
     other = _second_tab(page, live_server)
     other.get_by_role("button", name="End session").click()
+    other.get_by_role("heading", name="Session summary").wait_for()
     other.close()
 
     page.get_by_label("5", exact=True).check()
