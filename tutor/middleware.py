@@ -98,15 +98,15 @@ def _nul_field(request: HttpRequest) -> str | None:
     if found is not None or request.method not in ("POST", "PUT", "PATCH"):
         return found
     content_type = request.content_type or ""
-    if request.method == "POST":  # Django parses form bodies (urlencoded, multipart) for POST only
-        return _nul_in_pairs(request.POST.lists())
-    if content_type == "application/x-www-form-urlencoded":
-        return _nul_in_pairs(QueryDict(request.body, encoding=request.encoding).lists())
-    if content_type == "application/json" or content_type.endswith("+json"):
+    if content_type == "application/json" or content_type.endswith("+json"):  # the REST API's bodies, POST too
         try:
             return _nul_in_json(json.loads(request.body), "")
         except ValueError:
             return None  # not JSON: the view says so
+    if request.method == "POST":  # Django parses form bodies (urlencoded, multipart) for POST only
+        return _nul_in_pairs(request.POST.lists())
+    if content_type == "application/x-www-form-urlencoded":
+        return _nul_in_pairs(QueryDict(request.body, encoding=request.encoding).lists())
     return None
 
 

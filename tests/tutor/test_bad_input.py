@@ -98,3 +98,10 @@ def test_a_nul_character_in_the_query_string_or_another_method_is_refused(client
     api = client.patch(url, body, content_type="application/json")
     assert api.status_code == 400 and "'attempt.answer'" in api.content.decode()
     assert not Attempt.objects.exists()
+
+
+def test_a_nul_character_in_a_posted_json_body_is_refused(client, db):
+    """The REST API posts JSON; Django leaves request.POST empty for it, so the body itself is read."""
+    body = json.dumps({"student": "s1", "item": 1, "answer": "4\x002", "confidence": 0.5})
+    response = client.post("/api/v1/attempts/", body, content_type="application/json")
+    assert response.status_code == 400 and "'answer'" in response.content.decode()
