@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TypeVar
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
@@ -64,19 +65,30 @@ def can_view_student(user: User, student: User) -> bool:
     return students_visible_to(user).filter(pk=student.pk).exists()
 
 
+_Owned = TypeVar("_Owned", PracticeSession, Attempt)
+
+
 def _is_staff(user: User) -> bool:
     return user.role in (User.Role.TEACHER, User.Role.ADMIN)
 
 
-def sessions_visible_to(user: User) -> QuerySet[PracticeSession]:
-    """A student's own sessions; for staff, those of students they see made in classes they see."""
-    qs = PracticeSession.objects.all()
+def _unless_staff(user: User, qs: QuerySet[_Owned]) -> QuerySet[_Owned] | None:
+    """The rows a non-staff viewer sees of ``qs`` (rows with a ``student``): none when signed out, all for a
+    superuser, their own for a student. None for staff, whom the caller scopes to their classes."""
     if not user.is_authenticated:
         return qs.none()
     if user.is_superuser:
         return qs
     if not _is_staff(user):
         return qs.filter(student=user)
+    return None
+
+
+def sessions_visible_to(user: User) -> QuerySet[PracticeSession]:
+    """A student's own sessions; for staff, those of students they see made in classes they see."""
+    qs = PracticeSession.objects.all()
+    if (scoped := _unless_staff(user, qs)) is not None:
+        return scoped
     return qs.filter(student__in=students_visible_to(user), section__in=sections_visible_to(user))
 
 
@@ -84,12 +96,8 @@ def attempts_visible_to(user: User) -> QuerySet[Attempt]:
     """As ``sessions_visible_to``, through each attempt's session. An attempt outside any session belongs to
     no class: its student and their organisation's admins see it, no teacher does."""
     qs = Attempt.objects.all()
-    if not user.is_authenticated:
-        return qs.none()
-    if user.is_superuser:
-        return qs
-    if not _is_staff(user):
-        return qs.filter(student=user)
+    if (scoped := _unless_staff(user, qs)) is not None:
+        return scoped
     in_classes = Q(session__section__in=sections_visible_to(user))
     if user.role == User.Role.ADMIN:
         in_classes |= Q(session__isnull=True)
