@@ -26,7 +26,8 @@ from django.utils import timezone
 
 from tutor.dashboards import class_overview
 from tutor.http import AuthedRequest
-from tutor.models import Attempt, Course, Enrollment, Item, Organisation, PracticeSession, Section, Skill, User
+from tutor.management.bench_data import bench_items_create
+from tutor.models import Attempt, Course, Enrollment, Organisation, PracticeSession, Section, Skill, User
 
 
 class _Rollback(Exception):
@@ -79,19 +80,7 @@ class Command(BaseCommand):
         skills = Skill.objects.bulk_create(
             Skill(course=course, slug=f"bench-skill-{i}", name=f"Skill {i}", position=i) for i in range(n_skills)
         )
-        items = Item.objects.bulk_create(
-            Item(
-                course=course,
-                skill=skill,
-                slug=f"bench-item-{skill.position}-{j}",
-                item_type="numeric",
-                prompt="1 + 1",
-                answer={"value": 2, "tolerance": 0},
-                difficulty=rng.uniform(0.1, 0.9),
-            )
-            for skill in skills
-            for j in range(2)
-        )
+        items = bench_items_create(course=course, skills=skills, per_skill=2, rng=rng)
         section = Section.objects.create(organisation=org, name="Dashboard bench", course=course)
         teacher = User.objects.create(username="dashboard-bench-teacher", organisation=org, role=User.Role.TEACHER)
         section.teachers.add(teacher)

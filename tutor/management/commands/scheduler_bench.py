@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tutor import policies, scheduling_api
+from tutor.management.bench_data import bench_items_create
 from tutor.models import (
     Attempt,
     Course,
@@ -116,19 +117,7 @@ class Command(BaseCommand):
                 skill.prerequisites.add(skills[i - 1])
             if i % 2 and i + 1 < n_skills:
                 skill.confusable_with.add(skills[i + 1])
-        items = Item.objects.bulk_create(
-            Item(
-                course=course,
-                skill=skill,
-                slug=f"bench-item-{skill.position}-{j}",
-                item_type="numeric",
-                prompt="1 + 1",
-                answer={"value": 2, "tolerance": 0},
-                difficulty=rng.uniform(0.1, 0.9),
-            )
-            for skill in skills
-            for j in range(opt["items_per_skill"])
-        )
+        items = bench_items_create(course=course, skills=skills, per_skill=opt["items_per_skill"], rng=rng)
         by_skill: dict[int, list[Item]] = {}
         for item in items:
             by_skill.setdefault(item.skill_id, []).append(item)
