@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import factory
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from tutor.models import Course, Enrollment, Item, Organisation, PracticeSession, Section, SessionItem, Skill, User
 
@@ -103,3 +104,11 @@ def wrong_answer(item: Item) -> str:
         variable = (item.answer.get("variables") or ["x"])[0]
         return f"{variable} + 987654"
     return "zzzz"
+
+
+def api(token: str | None = None) -> APIClient:
+    """A REST API client sending ``Authorization: Bearer <token>`` (none: an anonymous caller)."""
+    client = APIClient()
+    if token:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client

@@ -16,7 +16,7 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import ItemFactory, SectionFactory, SkillFactory, StudentFactory, enrol
+from tests.factories import ItemFactory, SectionFactory, SkillFactory, StudentFactory, api, enrol
 from tutor.models import ApiClient, Attempt, Item, Organisation, Section, User
 from tutor.services import api_client_create, api_client_revoke
 
@@ -64,13 +64,6 @@ def a() -> School:
 @pytest.fixture
 def b() -> School:
     return _school("beta")
-
-
-def api(token: str | None = None) -> APIClient:
-    client = APIClient()
-    if token:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def ids(response) -> set[int]:

@@ -15,9 +15,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from tests.factories import ItemFactory, SectionFactory, SkillFactory, StudentFactory, enrol, serve
+from tests.factories import ItemFactory, SectionFactory, SkillFactory, StudentFactory, api, enrol, serve
 from tutor import xapi
 from tutor.models import Attempt, Organisation, PracticeSession, Section, User
 from tutor.services import api_client_create
@@ -70,13 +69,6 @@ def a() -> School:
 @pytest.fixture
 def b() -> School:
     return _school("beta")
-
-
-def api(token: str | None = None) -> APIClient:
-    client = APIClient()
-    if token:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return client
 
 
 def statements(response) -> list[dict]:
