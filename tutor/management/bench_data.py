@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
+
+from django.db import transaction
 
 from tutor.models import Course, Item, Skill
+
+
+class _Rollback(Exception):
+    pass
+
+
+def run_rolled_back(run: Callable[[], None]) -> None:
+    """Run ``run`` inside a transaction that is then rolled back, so a bench leaves the database as it was."""
+    try:
+        with transaction.atomic():
+            run()
+            raise _Rollback
+    except _Rollback:
+        pass
 
 
 def bench_items_create(*, course: Course, skills: list[Skill], per_skill: int, rng: random.Random) -> list[Item]:

@@ -19,19 +19,15 @@ from datetime import timedelta
 from typing import cast
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tutor.dashboards import class_overview
 from tutor.http import AuthedRequest
-from tutor.management.bench_data import bench_items_create
+from tutor.management.bench_data import bench_items_create, run_rolled_back
 from tutor.models import Attempt, Course, Enrollment, Organisation, PracticeSession, Section, Skill, User
-
-
-class _Rollback(Exception):
-    pass
 
 
 class Command(BaseCommand):
@@ -50,12 +46,7 @@ class Command(BaseCommand):
         if opt["students"] < 1 or opt["skills"] < 1 or opt["attempts"] < 0 or opt["renders"] < 1:
             raise CommandError("--students, --skills and --renders must be at least 1, --attempts at least 0")
         results: dict = {}
-        try:
-            with transaction.atomic():
-                self._run(opt, results)
-                raise _Rollback
-        except _Rollback:
-            pass
+        run_rolled_back(lambda: self._run(opt, results))
         results.update(
             students=opt["students"], skills=opt["skills"], attempts=opt["attempts"], database=connection.vendor
         )

@@ -17,11 +17,11 @@ from datetime import timedelta
 
 from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from tutor import policies, scheduling_api
-from tutor.management.bench_data import bench_items_create
+from tutor.management.bench_data import bench_items_create, run_rolled_back
 from tutor.models import (
     Attempt,
     Course,
@@ -35,10 +35,6 @@ from tutor.models import (
     User,
 )
 from tutor.scheduler import _estimate_key, item_next_for_student, skill_estimator_for_student
-
-
-class _Rollback(Exception):
-    pass
 
 
 def _percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -72,12 +68,7 @@ class Command(BaseCommand):
         if opt["skills"] < 2 or opt["attempts"] < 0 or opt["calls"] < 10:
             raise CommandError("--skills must be at least 2, --calls at least 10")
         results: dict = {}
-        try:
-            with transaction.atomic():
-                self._run(opt, results)
-                raise _Rollback
-        except _Rollback:
-            pass
+        run_rolled_back(lambda: self._run(opt, results))
         results["database"] = connection.vendor
         if opt["json"]:
             self.stdout.write(json.dumps(results, indent=2))
