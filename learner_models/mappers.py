@@ -15,7 +15,18 @@ from django.db.models import Count, Max
 from learner_models.core.data import Response, StudentSequence
 from tutor.models import Attempt
 
-_FIELDS = ("id", "student_id", "skill_id", "item_id", "correct", "confidence", "response_time_ms", "hints_used")
+# the last field is the answer's time: the models use it (forgetting), and the split by time orders by it
+_FIELDS = (
+    "id",
+    "student_id",
+    "skill_id",
+    "item_id",
+    "correct",
+    "confidence",
+    "response_time_ms",
+    "hints_used",
+    "created_at",
+)
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class Dataset:
 
 
 def _response(row: tuple) -> Response:
-    _, _, skill, item, correct, confidence, rt_ms, hints = row
+    _, _, skill, item, correct, confidence, rt_ms, hints, created_at = row
     return Response(
         skill=skill,
         correct=int(correct),
@@ -39,16 +50,17 @@ def _response(row: tuple) -> Response:
         confidence=confidence,
         response_time=None if rt_ms is None else rt_ms / 1000.0,
         hints=hints,
+        timestamp=created_at.timestamp(),
     )
 
 
 def _group(rows: Iterable[tuple]) -> Dataset:
-    """Rows are ``_FIELDS`` plus ``created_at``, in (student, time, id) order."""
+    """Rows are ``_FIELDS`` (ending with ``created_at``), in (student, time, id) order."""
     by_student: dict[int, list[Response]] = {}
     stamps: dict[int, list[tuple[int, float]]] = {}
     n = 0
     for row in rows:
-        by_student.setdefault(row[1], []).append(_response(row[:-1]))
+        by_student.setdefault(row[1], []).append(_response(row))
         stamps.setdefault(row[1], []).append((row[0], row[-1].timestamp()))
         n += 1
     ids = sorted(by_student)
@@ -66,7 +78,7 @@ def dataset_from_attempts(*, cutoff_attempt_id: int, student_ids: Iterable[int] 
     qs = Attempt.objects.filter(id__lte=cutoff_attempt_id)
     if student_ids is not None:
         qs = qs.filter(student_id__in=list(student_ids))
-    rows = qs.order_by("student_id", "created_at", "id").values_list(*_FIELDS, "created_at")
+    rows = qs.order_by("student_id", "created_at", "id").values_list(*_FIELDS)
     return _group(rows.iterator(chunk_size=5000))
 
 
@@ -90,8 +102,8 @@ def sequence_after(
     head = qs.filter(id__lte=last_attempt_id).aggregate(n=Count("id"), last=Max("created_at"))
     if head["n"] != n_attempts:
         return None
-    rows = list(qs.filter(id__gt=last_attempt_id).order_by("created_at", "id").values_list(*_FIELDS, "created_at"))
+    rows = list(qs.filter(id__gt=last_attempt_id).order_by("created_at", "id").values_list(*_FIELDS))
     if rows and head["last"] is not None and rows[0][-1] < head["last"]:
         return None
-    seq = StudentSequence.from_responses([_response(r[:-1]) for r in rows], student_id=str(student_id))
+    seq = StudentSequence.from_responses([_response(r) for r in rows], student_id=str(student_id))
     return seq, n_attempts + len(rows), max([last_attempt_id] + [r[0] for r in rows])

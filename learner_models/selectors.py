@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
@@ -16,8 +18,8 @@ def active_model_version() -> ModelVersion | None:
     return ModelVersion.active()
 
 
-def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int, float] | None:
-    """P(correct) on each skill's next item from the student's own adapted model; None when no model is active.
+def _served(student):
+    """(model, state) of the student's own adapted model, or None when no version is active.
 
     One version is read once and used for both the state and the weights, so callers never mix versions.
     A state that is missing or older than the student's newest attempt is re-adapted here (lazily).
@@ -36,9 +38,41 @@ def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int,
         state = student_state_refresh(student_id=student.pk, version=version)
     if state is None:  # only when no version is given and none is active; ``version`` is given here
         return None
-    model = loader.load_model(version)
-    probs = model.predict(loader.state_unpacked(state.state), list(skill_ids))
+    return loader.load_model(version), loader.state_unpacked(state.state)
+
+
+def skill_predictions_for_student(
+    *, student, skill_ids: list[int], now: datetime | None = None
+) -> dict[int, float] | None:
+    """P(correct) on each skill's next item from the student's own adapted model; None when no model is active.
+
+    ``now`` (a datetime; default the current time) lets the model count forgetting since each skill was
+    last practised.
+    """
+    served = _served(student)
+    if served is None:
+        return None
+    model, state = served
+    probs = model.predict(state, list(skill_ids), now=(now or timezone.now()).timestamp())
     return {sid: float(p) for sid, p in zip(skill_ids, probs, strict=True)}
+
+
+def item_predictions_for_student(
+    *, student, items: list[tuple[int, int]], now: datetime | None = None
+) -> dict[int, float] | None:
+    """P(correct) on each candidate item, given as (item id, skill id), at ``now``; None when no model is active.
+
+    The model knows each item it was trained on (its own difficulty); an item it never saw gets its
+    skill's prediction.
+    """
+    served = _served(student)
+    if served is None:
+        return None
+    model, state = served
+    item_ids = [i for i, _ in items]
+    at = (now or timezone.now()).timestamp()
+    probs = model.predict(state, [s for _, s in items], item_ids, now=at)
+    return {iid: float(p) for iid, p in zip(item_ids, probs, strict=True)}
 
 
 def _last_training_age_s() -> float | None:

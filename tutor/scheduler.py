@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +28,7 @@ from django.db.models import Count, F, Max, Min, Q
 from django.db.models.functions import Abs
 from django.utils import timezone
 
-from learner_models.selectors import skill_predictions_for_student
+from learner_models.selectors import item_predictions_for_student, skill_predictions_for_student
 from metacog.selectors import review_skills_due_at
 
 from . import generators, policies
@@ -38,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 RECENT_WINDOW = 150  # answers replayed one by one; older ones enter as per-skill totals
 GENERATED_CANDIDATES = 12  # generated items considered when aiming at a difficulty
+MODEL_CANDIDATES = 50  # authored items the learner model scores for one choice (learner_bench measures it)
 DAY_S = 86400.0
 
 
@@ -219,7 +221,7 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
     last_item_id, last_skill_id = last if last else (None, None)
 
     try:
-        predictions = skill_predictions_for_student(student=session.student, skill_ids=skill_ids)
+        predictions = skill_predictions_for_student(student=session.student, skill_ids=skill_ids, now=now)
     except Exception:  # a broken model must not stop practice: fall back, loudly in the logs
         logger.exception("learner-model predictions failed for student %s; using the fallback", session.student_id)
         predictions = None
@@ -239,8 +241,31 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
     name, position, slug = skills[choice.skill_id]
     skill = Skill(id=choice.skill_id, course_id=section.course_id, name=name, position=position, slug=slug)
     target = 0.5 if choice.target_difficulty is None else choice.target_difficulty
-    item = _item_near(skill=skill, student_id=session.student_id, target=target, avoid_item_id=last_item_id, rng=rng)
-    return ItemChoice(item=item, reason=choice.reason)
+
+    def per_item(items: list[Item]) -> dict[int, float] | None:
+        if predictions is None:  # no model version, or a broken one: the difficulty rule
+            return None
+        try:
+            return item_predictions_for_student(
+                student=session.student, items=[(i.pk, i.skill_id) for i in items], now=now
+            )
+        except Exception:
+            logger.exception("per-item predictions failed for student %s; aiming by difficulty", session.student_id)
+            return None
+
+    item, p_item = _item_near(
+        skill=skill,
+        student_id=session.student_id,
+        target=target,
+        avoid_item_id=last_item_id,
+        rng=rng,
+        predict=per_item,
+        target_success=settings.target_success,
+    )
+    reason = choice.reason
+    if p_item is not None:
+        reason = f"{reason}; this item: {round(100 * p_item)} % predicted success"
+    return ItemChoice(item=item, reason=reason)
 
 
 REVIEWS_CACHE_S = 6 * 3600
@@ -293,8 +318,23 @@ def _items_since(estimator: policies.SkillEstimator, *, now: float, sitting_days
     return {sid: rank for rank, (t, sid) in enumerate(practised) if now - t <= sitting_days}
 
 
-def _item_near(*, skill: Skill, student_id: int, target: float, avoid_item_id: int | None, rng: random.Random) -> Item:
-    """An item of ``skill`` close to ``target`` difficulty: unseen authored, else generated, else least recent."""
+def _item_near(
+    *,
+    skill: Skill,
+    student_id: int,
+    target: float,
+    avoid_item_id: int | None,
+    rng: random.Random,
+    predict: Callable[[list[Item]], dict[int, float] | None] | None = None,
+    target_success: float = 0.7,
+) -> tuple[Item, float | None]:
+    """An item of ``skill`` and the model's P(correct) on it (None when the difficulty rule chose it).
+
+    With the learner model (``predict``), authored items are scored one by one and the unseen one whose
+    predicted success is nearest ``target_success`` is chosen (the least recently practised when all are
+    seen). Otherwise, or for generated items (new to the model), the item nearest ``target`` difficulty:
+    unseen authored, else generated, else least recent.
+    """
     if skill.slug not in generators.GENERATORS:
         # Authored only: unseen items first (nearest the target), then the least recently practised.
         # Two queries bounded by this student's own answers and the skill's authored items.
@@ -309,6 +349,18 @@ def _item_near(*, skill: Skill, student_id: int, target: float, avoid_item_id: i
         )
         if not items:
             raise LookupError(f"skill {skill.slug!r} has no items and no generator")
+        unseen = [i for i in items if i.pk not in last_seen]
+        scored = predict(unseen[:MODEL_CANDIDATES] if unseen else items[:MODEL_CANDIDATES]) if predict else None
+        if scored:
+            best = min(scored, key=lambda pk: (abs(scored[pk] - target_success), pk))
+            if not unseen:  # all seen: the least recent among those as well aimed as the best (within 5 points)
+                near = [
+                    pk
+                    for pk, p in scored.items()
+                    if abs(p - target_success) <= abs(scored[best] - target_success) + 0.05
+                ]
+                best = min(near, key=lambda pk: (last_seen[pk].timestamp(), pk))
+            return next(i for i in items if i.pk == best), scored[best]
         return min(
             items,
             key=lambda i: (
@@ -317,7 +369,7 @@ def _item_near(*, skill: Skill, student_id: int, target: float, avoid_item_id: i
                 abs(i.difficulty - target),
                 i.pk,
             ),
-        )
+        ), None
     seen = Attempt.objects.filter(student_id=student_id, skill_id=skill.pk).values("item_id")
     authored = (
         Item.objects.filter(skill_id=skill.pk, source=Item.Source.AUTHORED)
@@ -327,7 +379,7 @@ def _item_near(*, skill: Skill, student_id: int, target: float, avoid_item_id: i
         .first()
     )
     if authored is not None:
-        return authored
+        return authored, None
     # Draw candidate parameters, keep the unseen one nearest the target, store only that one.
     seeds = [rng.getrandbits(32) for _ in range(GENERATED_CANDIDATES)]
     raws = [(s, generators.generate_item(skill.slug, random.Random(s))) for s in seeds]
@@ -342,6 +394,6 @@ def _item_near(*, skill: Skill, student_id: int, target: float, avoid_item_id: i
     for s, _raw in fresh:
         item = item_from_generator(skill=skill, rng=random.Random(s))
         if item.pk != avoid_item_id:
-            return item
+            return item, None
     assert item is not None
-    return item  # twelve draws of the very item just seen: a generator with one item
+    return item, None  # twelve draws of the very item just seen: a generator with one item

@@ -127,9 +127,20 @@ class LearnerModel:
             return self._extend(st, new)
 
     def predict(
-        self, state: State, skill_ids: Sequence[int] | np.ndarray, item_ids: Sequence[int] | np.ndarray | None = None
+        self,
+        state: State,
+        skill_ids: Sequence[int] | np.ndarray,
+        item_ids: Sequence[int] | np.ndarray | None = None,
+        *,
+        now: float | None = None,
+        confidence: float | None = None,
     ) -> np.ndarray:
-        """P(correct) of the student's next response for each candidate skill (and item) id."""
+        """P(correct) of the student's next response for each candidate skill (and item) id.
+
+        ``now`` (seconds, the clock of the training data's timestamps) and the ``confidence`` the student
+        rated for this answer reach the models that use them (``SequenceKT`` with ``use_pre``): the same
+        state then predicts lower after a long break, and higher when the student says they are sure.
+        """
         self._check_fitted()
         raw = np.asarray(skill_ids, dtype=np.int64)
         sk = torch.from_numpy(self.vocab.map_skills(raw)).to(self.device)
@@ -138,7 +149,8 @@ class LearnerModel:
         ).to(self.device)
         with torch.no_grad():
             st = {k: v.to(self.device) for k, v in state.items()}
-            return torch.sigmoid(self._predict_logits(st, sk, it)).float().cpu().numpy()
+            z = self._predict_logits_at(st, sk, it, now=now, confidence=confidence)
+            return torch.sigmoid(z).float().cpu().numpy()
 
     def predict_online(self, sequences: Sequence[StudentSequence]) -> list[np.ndarray]:
         """For each student, P(correct) of every response given only the earlier ones."""
@@ -202,6 +214,12 @@ class LearnerModel:
 
     def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def _predict_logits_at(
+        self, state: State, skills: torch.Tensor, items: torch.Tensor, *, now: float | None, confidence: float | None
+    ) -> torch.Tensor:
+        """``_predict_logits`` given the time and the answer's confidence; families that use neither ignore them."""
+        return self._predict_logits(state, skills, items)
 
     def _extend(self, state: State, new: StudentSequence) -> State | None:
         return None  # families whose state cannot be continued

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import LearnerModel, State, emit
-from .data import StudentSequence, count_features_before, count_features_from_state, count_totals
+from .data import StudentSequence, Vocab, count_features_before, count_features_from_state, count_totals
 
 
 def _mapped(model: LearnerModel, s: StudentSequence) -> np.ndarray:
@@ -114,6 +114,36 @@ class EloKT(LearnerModel):
 
     def _predict_logits(self, state, skills, items):
         return (state["theta"] - self.net.difficulty[skills]).float()
+
+
+def item_easiness(seqs: list[StudentSequence], vocab: Vocab, shrink: float) -> np.ndarray:
+    """(n_items + 1,) float32: each item's log-odds of a correct answer minus its skill's, from the responses
+    in ``seqs``, with ``shrink`` pseudo-responses at the skill's rate added to the item's own. A Rasch-style
+    item easiness that backs off to the skill: rare items come out near 0, unseen ones (row 0) exactly 0.
+    """
+    out = np.zeros(vocab.n_items + 1, dtype=np.float64)
+    if vocab.n_items == 0:
+        return out.astype(np.float32)
+    sk = [vocab.map_skills(s.skills) for s in seqs]
+    it = [vocab.map_items(s.items, len(s)) for s in seqs]
+    skills, items = np.concatenate(sk), np.concatenate(it)
+    y = np.concatenate([s.correct for s in seqs]).astype(np.float64)
+    n_s = np.bincount(skills, minlength=vocab.n_skills + 1)
+    rate_s = (np.bincount(skills, y, minlength=vocab.n_skills + 1) + 1.0) / (n_s + 2.0)
+    prior = rate_s[skills]  # (N,) the skill's rate for each response
+    n_i = np.bincount(items, minlength=len(out)).astype(np.float64)
+    y_i = np.bincount(items, y, minlength=len(out))
+    p_i = np.bincount(items, prior, minlength=len(out)) / np.maximum(n_i, 1.0)  # mean skill rate of the item
+    ok = n_i > 0
+    shrunk = (y_i[ok] + shrink * p_i[ok]) / (n_i[ok] + shrink)
+    out[ok] = _logit(shrunk) - _logit(p_i[ok])
+    out[0] = 0.0
+    return out.astype(np.float32)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(q / (1 - q))
 
 
 # ---------------------------------------------------------------------------- PFA

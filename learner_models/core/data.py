@@ -40,6 +40,7 @@ class Response:
     confidence: float | None = None  # 0..1, rated before answering
     response_time: float | None = None  # seconds
     hints: int | None = None
+    timestamp: float | None = None  # when it was answered, seconds (e.g. since the epoch)
 
 
 def _opt(values: Sequence[float | int | None]) -> np.ndarray:
@@ -57,6 +58,7 @@ class StudentSequence:
     response_time: np.ndarray | None = None  # (T,) float seconds
     hints: np.ndarray | None = None  # (T,) float count
     student_id: str | None = field(default=None)
+    timestamps: np.ndarray | None = None  # (T,) float seconds, NaN = not recorded
 
     def __len__(self) -> int:
         return int(self.skills.shape[0])
@@ -75,6 +77,7 @@ class StudentSequence:
             response_time=_opt_or_none([r.response_time for r in rs]),
             hints=_opt_or_none([r.hints for r in rs]),
             student_id=student_id,
+            timestamps=_opt_or_none([r.timestamp for r in rs]),
         )
 
     def responses(self) -> list[Response]:
@@ -91,6 +94,7 @@ class StudentSequence:
                 get(self.confidence, t, float),
                 get(self.response_time, t, float),
                 get(self.hints, t, int),
+                get(self.timestamps, t, float),
             )
             for t in range(len(self))
         ]
@@ -115,6 +119,7 @@ class StudentSequence:
             cut(self.response_time),
             cut(self.hints),
             self.student_id,
+            cut(self.timestamps),
         )
 
 
@@ -213,6 +218,8 @@ LONG_OPTIONAL = ("item", "timestamp", "confidence", "response_time", "hints")
 def read_long(path: str | Path) -> list[StudentSequence]:
     """Long CSV: header `student,skill,correct[,item,timestamp,confidence,response_time,hints]`.
 
+    ``timestamp`` is in seconds (e.g. Unix time); ``confidence`` in 0..1, rated before answering.
+
     Rows are in answer order per student; students keep their order of first appearance.
     """
     path = Path(path)
@@ -274,6 +281,7 @@ def read_long(path: str | Path) -> list[StudentSequence]:
                     confidence=num(row, lineno, "confidence", float, 0.0, 1.0),
                     response_time=num(row, lineno, "response_time", float, 0.0),
                     hints=num(row, lineno, "hints", int, 0),
+                    timestamp=num(row, lineno, "timestamp", float, 0.0),
                 )
             )
     if not rows:
@@ -422,6 +430,71 @@ def side_features(seq: StudentSequence) -> np.ndarray:
     return out
 
 
+N_PRE = 6  # channels known before an answer is given, see pre_channels()
+HOUR = 3600.0
+
+
+def pre_channels(confidence: np.ndarray, since_skill_s: np.ndarray, since_last_s: np.ndarray) -> np.ndarray:
+    """(..., 6) float32: what is known about a response before it is given, each with a 'present' flag.
+
+    The confidence the student rated before answering; log1p hours since they last practised the same
+    skill (absent the first time); log1p hours since their previous answer (a long gap is a new session).
+    A model fed these predicts forgetting and self-assessment itself. NaN = not recorded (0, flag 0), so
+    data without confidence or times (the public KT files) runs unchanged. The one definition, whether the
+    inputs come from a sequence (``pre_features``) or from a served state (``pre_features_at``).
+    """
+    chans = (
+        confidence,
+        np.log1p(np.maximum(since_skill_s, 0.0) / HOUR),
+        np.log1p(np.maximum(since_last_s, 0.0) / HOUR),
+    )
+    out = np.zeros((*np.shape(confidence), N_PRE), dtype=np.float32)
+    for j, x in enumerate(chans):
+        ok = ~np.isnan(x)
+        out[..., 2 * j] = np.where(ok, x, 0.0)
+        out[..., 2 * j + 1] = ok
+    return out
+
+
+def pre_features(seq: StudentSequence) -> np.ndarray:
+    """(T, N_PRE) ``pre_channels`` of every response of one sequence."""
+    T = len(seq)
+    nan = np.full(T, np.nan)
+    conf = nan if seq.confidence is None else seq.confidence
+    if seq.timestamps is None:
+        return pre_channels(conf, nan, nan)
+    ts = seq.timestamps
+    since_last = np.r_[np.nan, np.diff(ts)] if T else nan
+    since_skill = np.full(T, np.nan)
+    last: dict[int, float] = {}
+    for t, (q, x) in enumerate(zip(seq.skills.tolist(), ts.tolist(), strict=True)):
+        if q in last:
+            since_skill[t] = x - last[q]
+        if not math.isnan(x):
+            last[q] = x
+    return pre_channels(conf, since_skill, since_last)
+
+
+def last_times(skills: np.ndarray, timestamps: np.ndarray | None, n_ids: int) -> tuple[np.ndarray, float]:
+    """When each (mapped) id was last practised (NaN = never or unknown) and the last answer's time: what a
+    served state keeps so that ``pre_features_at`` continues ``pre_features``."""
+    out = np.full(n_ids, np.nan)
+    if timestamps is None or not len(skills):
+        return out, math.nan
+    ok = ~np.isnan(timestamps)
+    out[skills[ok]] = timestamps[ok]  # later answers overwrite earlier ones (fancy assignment keeps the last)
+    return out, float(timestamps[-1])
+
+
+def pre_features_at(last_skill_t: np.ndarray, last_t: float, now: float | None, confidence: float | None) -> np.ndarray:
+    """(K, N_PRE) ``pre_channels`` for K candidates answered at ``now`` (seconds; None = unknown), given the
+    times each candidate's id was last practised (K,) and the last answer's time."""
+    K = len(last_skill_t)
+    t = math.nan if now is None else float(now)
+    conf = np.full(K, math.nan if confidence is None else float(confidence))
+    return pre_channels(conf, t - last_skill_t, np.full(K, t - last_t))
+
+
 def count_features(
     succ: torch.Tensor, fail: torch.Tensor, succ_all: torch.Tensor, fail_all: torch.Tensor
 ) -> torch.Tensor:
@@ -481,9 +554,15 @@ class Batch:
     side: torch.Tensor  # (B, T, N_SIDE) float
     counts: torch.Tensor  # (B, T, 4) float
     mask: torch.Tensor  # (B, T) bool, True where a real response
+    pre: torch.Tensor  # (B, T, N_PRE) float, known before each answer (pre_features)
+
+    FIELDS = ("skills", "items", "correct", "side", "counts", "mask", "pre")
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(getattr(self, f).to(device) for f in ("skills", "items", "correct", "side", "counts", "mask")))
+        return Batch(*(getattr(self, f).to(device) for f in self.FIELDS))
+
+    def time_slice(self, a: int, z: int) -> Batch:
+        return Batch(*(getattr(self, f)[:, a:z] for f in self.FIELDS))
 
 
 @dataclass
@@ -551,6 +630,7 @@ def make_batch(
     correct = np.zeros((B, T), dtype=np.float32)
     side = np.zeros((B, T, N_SIDE), dtype=np.float32)
     counts = np.zeros((B, T, 4), dtype=np.float32)
+    pre = np.zeros((B, T, N_PRE), dtype=np.float32)
     mask = np.zeros((B, T), dtype=bool)
     for b, (s, n) in enumerate(zip(seqs, lens, strict=False)):
         sk = vocab.map_skills(s.skills[:n])
@@ -559,6 +639,8 @@ def make_batch(
         correct[b, :n] = s.correct[:n]
         if s.confidence is not None or s.response_time is not None or s.hints is not None:
             side[b, :n] = side_features(s)[:n]
+        if s.confidence is not None or s.timestamps is not None:
+            pre[b, :n] = pre_features(s)[:n]
         if features:
             counts[b, :n] = count_features_before(sk, s.correct[:n])
         mask[b, :n] = True
@@ -569,6 +651,7 @@ def make_batch(
         torch.from_numpy(side),
         torch.from_numpy(counts),
         torch.from_numpy(mask),
+        torch.from_numpy(pre),
     )
 
 

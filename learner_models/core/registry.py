@@ -16,9 +16,9 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "best": (
         "sequence",
         "SequenceKT",
-        {"stack": True},
-        "3 GRU learners (ensemble): learned prior state, id bias, PFA counts, side inputs, calibration,"
-        " stacked with Elo and PFA",
+        {"stack": True, "item_stack": True, "use_pre": True},
+        "3 GRU learners (ensemble): learned prior state, item and skill embeddings, PFA counts, side inputs,"
+        " the answer's own confidence and time since practice, calibration; stacked with Elo, PFA and item easiness",
     ),
     "dkt": (
         "sequence",

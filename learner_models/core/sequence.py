@@ -20,15 +20,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import LearnerModel, State
-from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet, elo_update
+from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet, elo_update, item_easiness
 from .data import (
+    N_PRE,
     N_SIDE,
     Batch,
     StudentSequence,
     count_features_from_state,
     count_totals,
+    last_times,
     length_batches,
     make_batch,
+    pre_features_at,
     split_students,
 )
 from .train import TrainSettings, causal_logits, train_causal
@@ -44,6 +47,9 @@ class SequenceConfig:
     dropout: float = 0.2
     use_counts: bool = True  # PFA-style log success/failure counts in the head
     use_side: bool = True  # confidence / response time / hints when present
+    # what is known before each answer (its own confidence rating, hours since the skill was last practised
+    # and since the previous answer) fed to the head, so the prediction itself moves with them
+    use_pre: bool = False
     epochs: int = 30
     lr: float = 2e-3
     weight_decay: float = 0.0
@@ -55,6 +61,10 @@ class SequenceConfig:
     id_dropout: float = 0.02
     # final logit = logistic stack of the ensemble, Elo and PFA logits (weights fitted on held-out students)
     stack: bool = False
+    # with `stack`: also each item's difficulty relative to its skill (Rasch-style, shrunk to 0 for rare or
+    # unseen items, so they fall back to the skill)
+    item_stack: bool = False
+    item_shrink: float = 10.0  # pseudo-responses at the skill's rate added to each item's count
 
 
 class SequenceNet(nn.Module):
@@ -73,7 +83,7 @@ class SequenceNet(nn.Module):
         self.h0 = nn.Parameter(torch.zeros(1, 1, h))  # learned prior student
         self.c0 = nn.Parameter(torch.zeros(1, 1, h)) if cfg.cell == "lstm" else None
         self.drop = nn.Dropout(cfg.dropout)
-        n_cnt = 4 if cfg.use_counts else 0
+        n_cnt = (4 if cfg.use_counts else 0) + (N_PRE if cfg.use_pre else 0)
         self.head = nn.Sequential(
             nn.Linear(h + d + n_cnt, cfg.head_hidden), nn.ReLU(), nn.Dropout(cfg.dropout), nn.Linear(cfg.head_hidden, 1)
         )
@@ -92,12 +102,14 @@ class SequenceNet(nn.Module):
         return x
 
     def head_logit(
-        self, h: torch.Tensor, skills: torch.Tensor, items: torch.Tensor, counts: torch.Tensor
+        self, h: torch.Tensor, skills: torch.Tensor, items: torch.Tensor, counts: torch.Tensor, pre: torch.Tensor
     ) -> torch.Tensor:
-        """h (..., H), ids (...), counts (..., 4) -> calibrated logit (...)."""
+        """h (..., H), ids (...), counts (..., 4), pre (..., N_PRE) -> calibrated logit (...)."""
         parts = [self.drop(h), self.target(skills) + self.item(items)]
         if self.cfg.use_counts:
             parts.append(counts)
+        if self.cfg.use_pre:
+            parts.append(pre)
         z = self.head(torch.cat(parts, -1)).squeeze(-1) + self.bias(skills).squeeze(-1)
         return self.calib[0] * z + self.calib[1]
 
@@ -117,7 +129,7 @@ class SequenceNet(nn.Module):
         st = self._init_state(B) if state is None else state
         out, last = self.run(b, st)  # (B, T, H)
         prev = torch.cat([st[0][0][:, None, :], out[:, :-1]], 1)  # (B, T, H) state before t
-        return self.head_logit(prev, b.skills, b.items, b.counts), last
+        return self.head_logit(prev, b.skills, b.items, b.counts, b.pre), last
 
     def forward(self, b: Batch) -> torch.Tensor:
         return self.forward_stateful(b)[0]
@@ -288,19 +300,25 @@ class FusedGRU:
 class SequenceEnsemble(nn.Module):
     """K independently trained SequenceNets; P(correct) is the mean of their calibrated probabilities."""
 
-    stack_w: torch.Tensor  # (4,) buffer: weights of (ensemble, Elo, PFA logits, 1)
+    stack_w: torch.Tensor  # (F + 2,) buffer: weights of (member logit, F base logits, 1)
+    item_d: torch.Tensor  # (n_items + 1,) buffer with item_stack: item difficulty relative to its skill
 
     def __init__(self, cfg: SequenceConfig, n_ids: int, n_items: int) -> None:
         super().__init__()
         self.members = nn.ModuleList(SequenceNet(cfg, n_ids, n_items) for _ in range(cfg.n_models))
         self.stacked = cfg.stack
+        self.item_stacked = cfg.stack and cfg.item_stack
         if cfg.stack:
             self.elo = EloNet(n_ids, EloConfig.k)
             self.pfa = PFANet(n_ids)
             for p in self.pfa.parameters():
                 p.requires_grad_(False)
-            # weights of (ensemble logit, Elo logit, PFA logit, 1); identity until fitted
-            self.register_buffer("stack_w", torch.tensor([1.0, 0.0, 0.0, 0.0]))
+            # weights of (member logit, Elo logit, PFA logit[, item easiness], 1); identity until fitted
+            w = torch.zeros(5 if self.item_stacked else 4)
+            w[0] = 1.0
+            self.register_buffer("stack_w", w)
+            if self.item_stacked:
+                self.register_buffer("item_d", torch.zeros(n_items + 1))
 
     def nets(self) -> list[SequenceNet]:
         """The members, typed (``nn.ModuleList`` iterates as plain modules)."""
@@ -339,19 +357,30 @@ class SequenceEnsemble(nn.Module):
         dev = b.skills.device
         return torch.from_numpy(out).float().to(dev), torch.from_numpy(th).float().to(dev)
 
-    def base_logits(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """Elo and PFA logits (B, T) of every response given the earlier ones."""
+    def base_logits(self, b: Batch) -> list[torch.Tensor]:
+        """The stack's other inputs (B, T) for every response given the earlier ones: Elo, PFA (and item)."""
         B, T = b.skills.shape
         pfa = self.pfa(b.skills.reshape(-1), b.counts.reshape(-1, 4)).reshape(B, T)
-        return self.elo_logits(b)[0], pfa
+        out = [self.elo_logits(b)[0], pfa]
+        if self.item_stacked:
+            out.append(self.item_d[b.items])
+        return out
 
-    def combine(self, z: torch.Tensor, elo: torch.Tensor, pfa: torch.Tensor) -> torch.Tensor:
+    def combine(self, z: torch.Tensor, bases: list[torch.Tensor]) -> torch.Tensor:
+        """One member's stacked logit. The weights were fitted on single members' held-out logits, so they
+        are applied to each member before averaging (not to the ensemble's mean)."""
         w = self.stack_w
-        return w[0] * z + w[1] * elo + w[2] * pfa + w[3]
+        out = w[0] * z + w[-1]
+        for j, x in enumerate(bases):
+            out = out + w[j + 1] * x
+        return out
 
     def forward(self, b: Batch) -> torch.Tensor:
-        z = self.mean_logit([m(b) for m in self.members])
-        return self.combine(z, *self.base_logits(b)) if self.stacked else z
+        logits = [m(b) for m in self.members]
+        if self.stacked:
+            bases = self.base_logits(b)
+            logits = [self.combine(z, bases) for z in logits]
+        return self.mean_logit(logits)
 
 
 class SequenceKT(LearnerModel):
@@ -392,12 +421,15 @@ class SequenceKT(LearnerModel):
             self._fit_stack(seqs, seed, st.val_frac)
 
     def _fit_base(self, seqs: list[StudentSequence], seed: int) -> None:
-        """Elo and PFA fitted on `seqs` with this model's id vocabulary, loaded into the ensemble."""
+        """Elo and PFA (and item easiness) fitted on `seqs` with this model's id vocabulary, loaded into the
+        ensemble."""
         for base, target in ((EloKT(), self.net.elo), (PFAKT(), self.net.pfa)):
             base.vocab, base.device = self.vocab, self.device
             base.net = base._build().to(self.device)
             base._fit(seqs, [], seed)
             target.load_state_dict(base.net.state_dict())
+        if self.net.item_stacked:
+            self.net.item_d.copy_(torch.from_numpy(item_easiness(seqs, self.vocab, self.config.item_shrink)))
 
     def _fit_stack(self, seqs: list[StudentSequence], seed: int, val_frac: float) -> None:
         """Stacking weights on each member's held-out students, then Elo and PFA on all training students.
@@ -419,9 +451,8 @@ class SequenceKT(LearnerModel):
                 for idx in length_batches(val, 40000):
                     b = make_batch([val[i] for i in idx], self.vocab).to(self.device)
                     z = member(b)
-                    e, p = net.base_logits(b)
                     m = b.mask
-                    feats.append(torch.stack([z[m], e[m], p[m]], 1).double().cpu())
+                    feats.append(torch.stack([z[m]] + [x[m] for x in net.base_logits(b)], 1).double().cpu())
                     ys.append(b.correct[m].double().cpu())
         if feats:
             self._fit_weights(torch.cat(feats), torch.cat(ys))
@@ -430,7 +461,9 @@ class SequenceKT(LearnerModel):
     def _fit_weights(self, X: torch.Tensor, y: torch.Tensor) -> None:
         net = self.net
         X = torch.cat([X, torch.ones(len(X), 1, dtype=X.dtype)], 1)
-        w = torch.tensor([1.0, 0.0, 0.0, 0.0], dtype=torch.float64, requires_grad=True)
+        w0 = torch.zeros(X.shape[1], dtype=torch.float64)
+        w0[0] = 1.0
+        w = w0.clone().requires_grad_(True)
         opt = torch.optim.LBFGS([w], lr=0.5, max_iter=200, line_search_fn="strong_wolfe")
 
         def closure() -> torch.Tensor:
@@ -484,8 +517,23 @@ class SequenceKT(LearnerModel):
             if self.net.stacked:
                 parts["theta"] = self.net.elo_logits(b)[1][:, None]
             for j, st in zip(idx, pack_rows(parts), strict=True):
-                states[j] = st
+                states[j] = {**st, **self._times(seqs[j])}
         return states  # type: ignore[return-value]
+
+    def _times(self, seq: StudentSequence, state: State | None = None) -> State:
+        """With ``use_pre``: when each skill was last practised and the last answer's time (float64 seconds,
+        NaN = never or not recorded), continued from ``state``; what ``_predict_logits_at`` needs."""
+        if not self.config.use_pre:
+            return {}
+        n = self.vocab.n_skills + 1
+        got, t_last = last_times(self.vocab.map_skills(seq.skills), seq.timestamps, n)
+        if state is not None and "last_t" in state:
+            got = np.where(np.isnan(got), state["last_t"].cpu().numpy(), got)
+            t_last = float(state["t_last"][0]) if math.isnan(t_last) else t_last
+        return {
+            "last_t": torch.from_numpy(got).to(self.device),
+            "t_last": torch.tensor([t_last], dtype=torch.float64, device=self.device),
+        }
 
     def _extend(self, state: State, new: StudentSequence) -> State:
         b = make_batch([new], self.vocab, features=False).to(self.device)
@@ -504,7 +552,7 @@ class SequenceKT(LearnerModel):
             out["c"] = torch.stack(cs)
         if self.net.stacked:
             out["theta"] = self.net.elo_logits(b, state["theta"])[1]
-        return out
+        return {**out, **self._times(new, state)}
 
     def _empty_state(self) -> State:
         n = self.vocab.n_skills + 1
@@ -517,15 +565,30 @@ class SequenceKT(LearnerModel):
             st["c"] = torch.stack([m.c0[0, 0] for m in self.net.nets() if m.c0 is not None]).detach().clone()
         if self.net.stacked:
             st["theta"] = torch.zeros(1, device=self.device)
+        if self.config.use_pre:
+            st["last_t"] = torch.full((n,), math.nan, dtype=torch.float64, device=self.device)
+            st["t_last"] = torch.full((1,), math.nan, dtype=torch.float64, device=self.device)
         return st
 
     def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        return self._predict_logits_at(state, skills, items, now=None, confidence=None)
+
+    def _predict_logits_at(
+        self, state: State, skills: torch.Tensor, items: torch.Tensor, *, now: float | None, confidence: float | None
+    ) -> torch.Tensor:
         K = skills.shape[0]
         counts = count_features_from_state(state["succ"], state["fail"], skills)
-        z = self.net.mean_logit(
-            [m.head_logit(state["h"][k].expand(K, -1), skills, items, counts) for k, m in enumerate(self.net.nets())]
-        )
-        if not self.net.stacked:
-            return z
-        elo = state["theta"] - self.net.elo.difficulty.float()[skills]
-        return self.net.combine(z, elo, self.net.pfa(skills, counts))
+        pre = torch.zeros(K, N_PRE, device=self.device)
+        if self.config.use_pre and "last_t" in state:
+            last_t = state["last_t"].cpu().numpy()[skills.cpu().numpy()]
+            got = pre_features_at(last_t, float(state["t_last"][0]), now, confidence)
+            pre = torch.from_numpy(got).to(self.device)
+        logits = [
+            m.head_logit(state["h"][k].expand(K, -1), skills, items, counts, pre) for k, m in enumerate(self.net.nets())
+        ]
+        if self.net.stacked:
+            bases = [state["theta"] - self.net.elo.difficulty.float()[skills], self.net.pfa(skills, counts)]
+            if self.net.item_stacked:
+                bases.append(self.net.item_d[items])
+            logits = [self.net.combine(z, bases) for z in logits]
+        return self.net.mean_logit(logits)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, cast
 
 import numpy as np
@@ -34,6 +34,9 @@ class TrainSettings:
     time_budget_s: float = 480.0
     val_frac: float = 0.1
     id_dropout: float = 0.02  # share of ids replaced by 'unknown' so unseen ids get a sensible prediction
+    # share of answers whose own confidence rating is hidden from the head: a tutor choosing the next item
+    # predicts before the student has rated it, so the model must also predict without one
+    confidence_dropout: float = 0.3
     grad_clip: float = 1.0
     batch_students: int = 32  # with tbptt: students per batch (sorted by length)
     lr_decay: float = 0.5  # learning-rate factor after an epoch without validation improvement
@@ -84,11 +87,21 @@ def _drop_ids(b: Batch, p: float, gen: torch.Generator) -> Batch:
         return b
     keep = torch.rand(b.skills.shape, generator=gen) >= p
     keep = keep.to(b.skills.device)
-    return Batch(b.skills * keep, b.items * keep, b.correct, b.side, b.counts, b.mask)
+    return replace(b, skills=b.skills * keep, items=b.items * keep)
+
+
+def _drop_confidence(b: Batch, p: float, gen: torch.Generator) -> Batch:
+    """Hide the rated confidence (value and flag, channels 0-1 of ``pre``) of a random share of answers."""
+    if p <= 0 or not bool(b.pre[..., 1].any()):
+        return b
+    keep = (torch.rand(b.skills.shape, generator=gen) >= p).to(b.pre.dtype)
+    pre = b.pre.clone()
+    pre[..., :2] *= keep[..., None]
+    return replace(b, pre=pre)
 
 
 def _slice(b: Batch, a: int, z: int) -> Batch:
-    return Batch(b.skills[:, a:z], b.items[:, a:z], b.correct[:, a:z], b.side[:, a:z], b.counts[:, a:z], b.mask[:, a:z])
+    return b.time_slice(a, z)
 
 
 def train_causal(
@@ -133,7 +146,8 @@ def train_causal(
             groups = length_batches(train, st.tokens_per_batch, rng)
         tot, cnt = 0.0, 0.0
         for gi, idx in enumerate(groups):
-            full = _drop_ids(make_batch([train[i] for i in idx], vocab, st.max_len), st.id_dropout, gen).to(device)
+            full = _drop_ids(make_batch([train[i] for i in idx], vocab, st.max_len), st.id_dropout, gen)
+            full = _drop_confidence(full, st.confidence_dropout, gen).to(device)
             T = full.skills.shape[1]
             chunk = st.tbptt or T
             state: tuple[torch.Tensor, ...] | None = None

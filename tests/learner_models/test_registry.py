@@ -9,11 +9,14 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from django.core.files.base import ContentFile
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
 from learner_models import loader, services
@@ -437,11 +440,12 @@ def test_predictions_after_an_answer_reuse_the_state_just_stored(
     student = User.objects.get(username="demo-student-30")
     skills = list(Skill.objects.filter(course=section.course).values_list("pk", flat=True))
     _answer_wrong(student, section, 3, django_capture_on_commit_callbacks)
+    now = timezone.now()
     with django_assert_num_queries(2):
-        got = skill_predictions_for_student(student=student, skill_ids=skills)
+        got = skill_predictions_for_student(student=student, skill_ids=skills, now=now)
     assert unpacked == []
     stored = StudentModelState.objects.get(student=student, model_version=version)
-    expected = loader.load_model(version).predict(state_from_bytes(bytes(stored.state)), skills)
+    expected = loader.load_model(version).predict(state_from_bytes(bytes(stored.state)), skills, now=now.timestamp())
     assert [got[s] for s in skills] == pytest.approx(list(expected), abs=1e-7)
     # bytes this process never stored (another worker's) are unpacked once, then served from the cache
     loader.states_forget()
@@ -466,3 +470,29 @@ def test_the_demo_bootstrap_training_reports_the_gates_refusal_and_asking_again_
     call_command("metatrain", "--if-none", "--model", "elo", stdout=out)
     assert "already trained on this data" in out.getvalue() and TrainingRun.objects.count() == 1
     assert active_model_version() is None
+
+
+def test_item_predictions_are_the_served_models_own_per_item_and_time_aware(demo_school):
+    """The scheduler's per-item scores are the active model's predictions for those items at that time."""
+    from learner_models.core.base import state_from_bytes
+    from learner_models.selectors import item_predictions_for_student
+    from tutor.models import Item
+
+    _, _, version = _train()
+    busiest = Attempt.objects.values("student_id").annotate(n=Count("id")).order_by("-n", "student_id")[0]
+    student = User.objects.get(pk=busiest["student_id"])
+    answered = list(Attempt.objects.filter(student=student).values_list("item_id", "skill_id")[:20])
+    other = list(Item.objects.exclude(pk__in=[i for i, _ in answered]).values_list("pk", "skill_id")[:20])
+    candidates = list(dict.fromkeys(answered + other))
+    now = timezone.now()
+    got = item_predictions_for_student(student=student, items=candidates, now=now)
+    stored = StudentModelState.objects.get(student=student, model_version=version)
+    model = loader.load_model(version)
+    state = state_from_bytes(bytes(stored.state))
+    ids, skills = [i for i, _ in candidates], [s for _, s in candidates]
+    expected = model.predict(state, skills, ids, now=now.timestamp())
+    assert [got[i] for i in ids] == pytest.approx(list(expected), abs=1e-7)
+    assert len(set(np.round(expected, 6))) > 1  # items differ, not one number per skill
+    # a month later the same state predicts lower on what was practised (the model learnt forgetting inputs)
+    later = model.predict(state, skills, ids, now=(now + timedelta(days=30)).timestamp())
+    assert not np.allclose(later, expected)

@@ -150,7 +150,7 @@ def test_learner_model_predictions_drive_the_choice_when_present(course, monkeyp
     weak = skills[1]
     calls = []
 
-    def predictions(*, student, skill_ids):
+    def predictions(*, student, skill_ids, now=None):
         calls.append(sorted(skill_ids))
         return {sid: (0.15 if sid == weak.pk else 0.97) for sid in skill_ids}
 
@@ -200,3 +200,42 @@ def test_cached_estimate_matches_a_fresh_one_and_sees_new_answers(course):
         assert warm.get(sid).p_now(now) == pytest.approx(cold.get(sid).p_now(now), abs=1e-9)
     Attempt.objects.filter(student=student).delete()  # erased: the cache must not outlive the history
     assert scheduler.skill_estimator_for_student(student_id=student.pk, skill_ids=ids).get(ids[0]).n == 0
+
+
+def test_the_learner_model_scores_each_authored_item_and_the_nearest_to_the_target_is_served(course, monkeypatch):
+    """Issue 15, point 4: with a model, the item (not only the skill) comes from its P(correct) per item."""
+    section, student = course
+    (skill,) = skills_with_items(section, 1, items=4)
+    section.target_success = 0.7
+    section.save()
+    items = list(skill.items.order_by("pk"))
+    per_item = dict(zip([i.pk for i in items], [0.95, 0.4, 0.66, 0.2], strict=True))
+    asked = []
+
+    def item_predictions(*, student, items, now=None):
+        asked.append(sorted(items))
+        return {iid: per_item[iid] for iid, _ in items}
+
+    monkeypatch.setattr(scheduler, "skill_predictions_for_student", lambda **kw: {skill.pk: 0.6})
+    monkeypatch.setattr(scheduler, "item_predictions_for_student", item_predictions)
+    choice = next_choice(section, student)
+    assert choice.item == items[2]  # 66 % is nearest the class's 70 %, whatever the authored difficulty says
+    assert choice.reason.endswith("this item: 66 % predicted success")
+    assert asked == [sorted((i.pk, skill.pk) for i in items)]  # all four scored, in one call
+
+
+def test_per_item_scoring_that_fails_falls_back_to_the_difficulty_rule(course, monkeypatch):
+    section, student = course
+    (skill,) = skills_with_items(section, 1, items=4)
+
+    def broken(**kw):
+        raise RuntimeError("model file unreadable")
+
+    monkeypatch.setattr(scheduler, "skill_predictions_for_student", lambda **kw: {skill.pk: 0.6})
+    monkeypatch.setattr(scheduler, "item_predictions_for_student", broken)
+    choice = next_choice(section, student)
+    assert choice.item.skill == skill and "predicted success" not in choice.reason
+    # and without a model at all, per-item scoring is never asked
+    monkeypatch.setattr(scheduler, "skill_predictions_for_student", lambda **kw: None)
+    monkeypatch.setattr(scheduler, "item_predictions_for_student", lambda **kw: pytest.fail("asked without a model"))
+    assert next_choice(section, student).item.skill == skill
