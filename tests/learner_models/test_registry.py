@@ -27,7 +27,7 @@ from learner_models.selectors import active_model_version, skill_predictions_for
 from tests.factories import StudentFactory, TeacherFactory, wrong_answer
 from tests.learner_models.conftest import QUICK_BEST
 from tutor import services as tutor_services
-from tutor.models import Attempt, Section, Skill, User
+from tutor.models import Attempt, Item, Section, Skill, User
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("isolated_media")]
 
@@ -424,6 +424,8 @@ def test_learner_bench_times_the_per_answer_refresh_by_continuing_states(demo_sc
     assert out["skills_predicted"] == Skill.objects.count()
     assert 0 < out["predictions_ms_p50"] <= out["predictions_ms_p99"]
     assert 0 < out["predictions_other_process_ms_p50"] <= out["predictions_other_process_ms_p99"]
+    assert out["items_scored"] == min(50, Item.objects.count())  # the scheduler's per-item question
+    assert 0 < out["score_items_ms_p50"] <= out["score_items_ms_p99"] <= out["item_predictions_ms_p99"] * 10
 
 
 def test_predictions_after_an_answer_reuse_the_state_just_stored(

@@ -14,8 +14,14 @@ from learner_models import loader, services
 from learner_models.core.base import state_to_bytes
 from learner_models.mappers import sequence_after, sequence_for_student
 from learner_models.models import StudentModelState
-from learner_models.selectors import active_model_version, skill_predictions_for_student
-from tutor.models import Attempt, Skill, User
+from learner_models.selectors import active_model_version, item_predictions_for_student, skill_predictions_for_student
+from tutor.models import Attempt, Item, Skill, User
+
+N_ITEMS = 50
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
 
 
 def _ms(value: float | None) -> str:
@@ -46,7 +52,12 @@ class Command(BaseCommand):
             raise CommandError("no attempts to adapt from: run `manage.py demo_seed` first")
         model = loader.load_model(version)
         skill_ids = list(Skill.objects.order_by("pk").values_list("pk", flat=True)[:50])
+        # the scheduler's per-item question: 50 candidate items (the most answered, so the model knows them)
+        candidates = list(
+            Item.objects.annotate(n=Count("attempts")).order_by("-n", "pk").values_list("pk", "skill_id")[:N_ITEMS]
+        )
         scratch, after_one, continued, predict_warm, predict_cold = [], [], 0, [], []
+        score_items, items_read = [], []
         for i, (sid, count) in enumerate(students, start=1):
             student = User.objects.get(pk=sid)
             ids = list(Attempt.objects.filter(student_id=sid).order_by("created_at", "id").values_list("id", flat=True))
@@ -77,6 +88,17 @@ class Command(BaseCommand):
                 started = time.perf_counter()
                 skill_predictions_for_student(student=student, skill_ids=skill_ids)
                 predict_cold.append((time.perf_counter() - started) * 1000)
+                # scoring the candidate items: the model alone (one core), then through the selector
+                state = loader.state_unpacked(
+                    StudentModelState.objects.get(student_id=sid, model_version=version).state
+                )
+                at = time.time()
+                started = time.perf_counter()
+                model.predict(state, [s for _, s in candidates], [i for i, _ in candidates], now=at)
+                score_items.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                item_predictions_for_student(student=student, items=candidates)
+                items_read.append((time.perf_counter() - started) * 1000)
             sys.stderr.write(f"\rrefresh: {i}/{len(students)} students")
         sys.stderr.write("\n")
         started = time.perf_counter()
@@ -98,6 +120,11 @@ class Command(BaseCommand):
             "predictions_ms_p99": float(np.percentile(predict_warm, 99)) if predict_warm else None,
             "predictions_other_process_ms_p50": float(np.percentile(predict_cold, 50)) if predict_cold else None,
             "predictions_other_process_ms_p99": float(np.percentile(predict_cold, 99)) if predict_cold else None,
+            "items_scored": len(candidates),
+            "score_items_ms_p50": _pct(score_items, 50),
+            "score_items_ms_p99": _pct(score_items, 99),
+            "item_predictions_ms_p50": _pct(items_read, 50),
+            "item_predictions_ms_p99": _pct(items_read, 99),
             "batch_readapt_students": n,
             "batch_readapt_seconds": batch_s,
             "threads": threads,
@@ -121,6 +148,15 @@ class Command(BaseCommand):
                 "  the same in another process, p50 / p99",
                 f"{_ms(result['predictions_other_process_ms_p50'])} / {_ms(result['predictions_other_process_ms_p99'])}"
                 " (state unpacked)",
+            ),
+            (
+                f"score {result['items_scored']} candidate items, p50 / p99",
+                f"{_ms(result['score_items_ms_p50'])} / {_ms(result['score_items_ms_p99'])} (the model, one core)",
+            ),
+            (
+                "  through the selector, p50 / p99",
+                f"{_ms(result['item_predictions_ms_p50'])} / {_ms(result['item_predictions_ms_p99'])}"
+                " (active version and stored state read)",
             ),
             ("re-adapt all students (batched)", f"{batch_s:.2f} s for {n} students"),
         ]
