@@ -18,6 +18,8 @@ GROUP_SHARE = 0.27  # Kelley's upper and lower 27 % of the class by overall shar
 MIN_GROUP_ANSWERS = 3  # an item's discrimination needs this many answers from each group
 TOP_WRONG = 3  # most common wrong answers listed per item
 MIN_WRONG_COUNT = 2  # a wrong answer given once is a slip, not yet a pattern
+SHOWN_ITEMS = 8  # items per skill listed before the rest are folded away
+MIN_RANKED = 5  # answers before an item's share right ranks it among the hardest (1 of 1 wrong says little)
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,27 @@ class SkillRow:
         return sum(r.n_with_hints for r in self.items) / self.n if self.n else None
 
     @property
+    def answered(self) -> list[ItemRow]:
+        """Items with answers in this class: those with at least ``MIN_RANKED`` answers hardest (lowest share
+        right) first, then the others, most answered first."""
+        return sorted(
+            (r for r in self.items if r.n),
+            key=lambda r: (r.n < MIN_RANKED, r.n_right / r.n if r.n >= MIN_RANKED else -r.n, -r.n, r.item.slug),
+        )
+
+    @property
+    def shown(self) -> list[ItemRow]:
+        return self.answered[:SHOWN_ITEMS]
+
+    @property
+    def folded(self) -> list[ItemRow]:
+        return self.answered[SHOWN_ITEMS:]
+
+    @property
     def hardest(self) -> ItemRow | None:
-        answered = [r for r in self.items if r.n]
-        return min(answered, key=lambda r: (r.difficulty, -r.n)) if answered else None
+        """The item with the lowest share right among those with at least ``MIN_RANKED`` answers."""
+        answered = self.answered
+        return answered[0] if answered and answered[0].n >= MIN_RANKED else None
 
 
 @dataclass(frozen=True)
@@ -113,6 +133,7 @@ class ItemAnalytics:
     group_share: float = GROUP_SHARE
     min_group_answers: int = MIN_GROUP_ANSWERS
     min_wrong_count: int = MIN_WRONG_COUNT
+    min_ranked: int = MIN_RANKED
 
 
 def _groups(*, section: Section, ids: list[int]) -> tuple[list[int], list[int]]:

@@ -26,8 +26,8 @@ from .models import Attempt, PracticeSession, Section, Skill, User
 CURVE_BINS = 8  # at most this many points per learning curve
 MIN_BIN = 3  # answers per point, at least (one answer is right or wrong, not a rate)
 LATEST = 50  # answers listed one by one
-# chart geometry, in SVG units: the plot area is x 30..290, y 10..110 (0 % at the bottom)
-_X0, _X1, _Y0, _Y1 = 30.0, 290.0, 110.0, 10.0
+# chart geometry, in SVG units: the plot area is x 44..286, y 10..110 (0 % at the bottom)
+_X0, _X1, _Y0, _Y1 = 44.0, 286.0, 110.0, 10.0
 
 
 def _x(i: int, n: int) -> float:

@@ -229,6 +229,8 @@ def test_item_figures_match_the_answers(klass, client):
         )
     for i, s in enumerate(middle):
         _answers(s, section, items[1], [True, False], answers=[None, "13"], key=f"m{i}")
+    once = ItemFactory(skill=skills[0], course=section.course)  # one wrong answer: not ranked as the hardest
+    _answers(middle[0], section, once, [False], key="once")
 
     client.force_login(teacher)
     response = client.get(reverse("class_items", args=[section.pk]))
@@ -253,7 +255,8 @@ def test_item_figures_match_the_answers(klass, client):
         and "upper–lower group difference" in html
     )
     skill_row = analytics.skills[0]
-    assert (skill_row.n, skill_row.n_right) == (16, 10)
+    assert (skill_row.n, skill_row.n_right) == (17, 10)
+    assert skill_row.hardest.item == items[0] and [r.item for r in skill_row.answered] == [items[0], once]
 
 
 @pytest.mark.parametrize("size", [1, 4])
