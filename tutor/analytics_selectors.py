@@ -8,6 +8,7 @@ the viewer may see, so the number of queries does not grow with the items, the s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
@@ -98,7 +99,7 @@ class SkillRow:
     def hint_share(self) -> float | None:
         return sum(r.n_with_hints for r in self.items) / self.n if self.n else None
 
-    @property
+    @cached_property
     def answered(self) -> list[ItemRow]:
         """Items with answers in this class: those with at least ``MIN_RANKED`` answers hardest (lowest share
         right) first, then the others, most answered first."""
@@ -176,7 +177,8 @@ def item_analytics_for_section(*, section: Section, students: QuerySet[User]) ->
 
     skills = {s.pk: SkillRow(s) for s in Skill.objects.filter(course_id=section.course_id).order_by("position", "slug")}
     rows: dict[int, ItemRow] = {}
-    for item in Item.objects.filter(course_id=section.course_id).order_by("skill__position", "slug"):
+    items = Item.objects.filter(course_id=section.course_id).only("id", "skill_id", "slug", "prompt")
+    for item in items.order_by("skill__position", "slug"):
         rows[item.pk] = ItemRow(item)
         if item.skill_id in skills:
             skills[item.skill_id].items.append(rows[item.pk])
