@@ -342,3 +342,27 @@ def test_the_model_page_queries_do_not_grow_with_the_class(extra, trained, clien
     # session, user, class, students, skills, active model, its training run, every answer, stored states
     with django_assert_num_queries(9):
         assert client.get(reverse("class_model", args=[section.pk])).status_code == 200
+
+
+def test_text_from_students_and_authors_is_escaped_on_the_items_page(klass, client):
+    section, skills, _, teacher = klass
+    item = ItemFactory(skill=skills[0], course=section.course, prompt="Is <i>x</i> < 3?")
+    for i in range(2):
+        _answers(_student(section, f"S{i}"), section, item, [False], answers=["<script>alert(1)</script>"], key=f"x{i}")
+    client.force_login(teacher)
+    html = client.get(reverse("class_items", args=[section.pk])).content.decode()
+    assert "<script>alert(1)</script>" not in html and "<i>x</i>" not in html
+    assert "<code>&lt;script&gt;alert(1)&lt;/script&gt;</code>: 2 times" in html
+    assert "Is &lt;i&gt;x&lt;/i&gt; &lt; 3?" in html
+
+
+def test_the_student_page_says_when_an_estimate_is_the_models(trained, client):
+    section, items, teacher, students, version = trained
+    adapted, other = students[0], students[1]
+    lm_services.student_state_refresh(student_id=adapted.pk, version=version)
+    client.force_login(teacher)
+    html = client.get(reverse("class_student", args=[section.pk, adapted.pk])).content.decode()
+    assert "the learner model&#x27;s prediction from everything it has seen of this student" in html
+    assert f"The learner model (version {version.pk}) is active" in html
+    html = client.get(reverse("class_student", args=[section.pk, other.pk])).content.decode()
+    assert "the scheduler&#x27;s estimate from the 12 answers in this class" in html  # no state stored for them yet
