@@ -4,11 +4,13 @@ Builds a fresh demo school in a temporary SQLite file (never the demo database),
 trained on the first half of its answers (so the model check has answers to check), then requests each
 page as demo-teacher through Django's test client: the median of 7 requests after one warm-up.
 
-    .venv/bin/python scripts/dashboard_timing.py
+    .venv/bin/python scripts/dashboard_timing.py [--json]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import statistics
 import sys
@@ -40,10 +42,14 @@ from tutor.models import Attempt, Section, User  # noqa: E402
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    as_json = parser.parse_args().json
+    say = (lambda _msg: None) if as_json else print
     settings.ALLOWED_HOSTS = ["testserver"]
     settings.MEDIA_ROOT = WORK / "media"
     call_command("migrate", verbosity=0)
-    print("seeding the demo school ...", flush=True)
+    say("seeding the demo school ...")
     demo_seed(password="timing-only-pass")
     ids = Attempt.objects.aggregate(lo=Min("id"), hi=Max("id"))
     run, _ = lm.training_run_request(algorithm="elo", hyperparameters={}, enqueue=False)
@@ -56,9 +62,7 @@ def main() -> None:
     client = Client()
     client.force_login(User.objects.get(username=DEMO_TEACHER))
     n_answers = Attempt.objects.filter(session__section=section).count()
-    print(f"\n{section.enrollments.count()} students, {n_answers} answers\n")
-    print("| page | median server time (ms) | queries |")
-    print("| --- | ---: | ---: |")
+    result: dict = {"students": section.enrollments.count(), "answers": n_answers, "pages": {}}
     for name, url in [
         ("class overview", reverse("class_overview", args=[section.pk])),
         ("student page", reverse("class_student", args=[section.pk, student.pk])),
@@ -73,7 +77,15 @@ def main() -> None:
                 response = client.get(url)
                 times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url, response.status_code)
-        print(f"| {name} | {statistics.median(times):.0f} | {len(queries.captured_queries)} |")
+        result["pages"][name] = {"median_ms": round(statistics.median(times), 1), "queries": len(queries)}
+    if as_json:
+        print(json.dumps(result))
+        return
+    print(f"\n{result['students']} students, {n_answers} answers\n")
+    print("| page | median server time (ms) | queries |")
+    print("| --- | ---: | ---: |")
+    for name, row in result["pages"].items():
+        print(f"| {name} | {row['median_ms']:.0f} | {row['queries']} |")
 
 
 if __name__ == "__main__":
