@@ -77,6 +77,9 @@ def test_demo_teacher_reads_the_dashboards_and_the_numbers_match(live_server, pa
         k = mine.filter(skill_id=skill_id, correct=True).count()
         assert f"{k} of {n} answers right." in curve.inner_text()
     _shoot(page, artifacts_dir, "student")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: wide tables scroll inside their card
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.set_viewport_size({"width": 1100, "height": 760})
     page.locator("section[aria-labelledby=curves-h]").screenshot(path=str(artifacts_dir / "teacher-student-curves.png"))
     page.locator("section[aria-labelledby=cal-h]").screenshot(
         path=str(artifacts_dir / "teacher-student-calibration.png")

@@ -366,3 +366,15 @@ def test_the_student_page_says_when_an_estimate_is_the_models(trained, client):
     assert f"The learner model (version {version.pk}) is active" in html
     html = client.get(reverse("class_student", args=[section.pk, other.pk])).content.decode()
     assert "the scheduler&#x27;s estimate from the 12 answers in this class" in html  # no state stored for them yet
+
+
+def test_a_student_with_no_answers_yet_has_a_page_that_says_so(klass, client):
+    section, _, _, teacher = klass
+    fresh = _student(section, "Fresh")
+    client.force_login(teacher)
+    response = client.get(reverse("class_student", args=[section.pk, fresh.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200 and response.context["page"].n_answers == 0
+    assert "Inactive: has not answered anything in this class yet." in html
+    assert html.count("No answers in this class yet.") == 2  # learning curves and the answers table
+    assert "No sessions in this class yet." in html
