@@ -378,3 +378,16 @@ def test_a_student_with_no_answers_yet_has_a_page_that_says_so(klass, client):
     assert "Inactive: has not answered anything in this class yet." in html
     assert html.count("No answers in this class yet.") == 2  # learning curves and the answers table
     assert "No sessions in this class yet." in html
+
+
+@pytest.mark.parametrize("extra", [0, 6])
+def test_with_a_model_the_student_page_queries_do_not_grow_either(extra, trained, client, django_assert_num_queries):
+    section, items, teacher, students, version = trained
+    for i in range(extra):
+        _answers(_student(section, f"Late{i}"), section, items[1], [True, False], key=f"late{i}")
+        _answers(students[0], section, items[i % 2], [True], key=f"more{i}")
+    lm_services.student_state_refresh(student_id=students[0].pk, version=version)
+    client.force_login(teacher)
+    # as without a model, and the student's stored state under the active model
+    with django_assert_num_queries(17):
+        assert client.get(reverse("class_student", args=[section.pk, students[0].pk])).status_code == 200
