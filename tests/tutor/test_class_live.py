@@ -102,7 +102,7 @@ def test_the_live_view_shows_who_is_practising_now_on_what_and_how_it_goes(klass
     stream = [(a.student.first_name, a.answer) for a in live.stream]
     assert stream[:3] == [("Ana", "42"), ("Ana", "17"), ("Ana", "42")]
     assert {name for name, _ in stream} == {"Ana", "Ben", "Cleo"}
-    assert "Wrong</span>: answered “17”, 0.75 sure" in html
+    assert "Wrong</span>: answered “17”, 75 % sure beforehand" in html
 
 
 def test_the_page_polls_itself_with_htmx_and_gets_the_feed_only(klass, client):
