@@ -207,6 +207,9 @@ def test_a_new_student_gets_an_account_and_a_one_time_password_that_works(klass,
     assert password and password in response.content.decode()
     assert "Added Ana Lopez to 7B maths with a new account." in response.content.decode()
     assert Client().login(username="ana.lopez", password=password)
+    shown = _messages(response)
+    assert shown == ["Added Ana Lopez to 7B maths with a new account."]
+    assert not any(password in m for m in shown)  # never stored in a message (a cookie)
     # shown once: the manage page does not show it again
     assert password not in client.get(reverse("class_manage", args=[section.pk])).content.decode()
 
@@ -608,3 +611,18 @@ def test_the_print_layout_is_a_local_static_file_linked_from_every_page(answered
     assert "http://" not in html and "https://" not in html  # nothing from a CDN
     css = (Path(settings.BASE_DIR) / "static" / "css" / "print.css").read_text()
     assert "display: none" in css and ".bar" in css
+
+
+def test_a_roster_over_the_size_limits_is_refused_whole(klass, client):
+    section, teacher = klass
+    client.force_login(teacher)
+    rows = "".join(f"s{i}\n" for i in range(class_services.ROSTER_MAX_ROWS + 1))
+    response = _upload(client, section, "username\n" + rows)
+    assert response.status_code == 422
+    assert f"The roster has more than {class_services.ROSTER_MAX_ROWS} students: split it." in response.content.decode()
+    response = _upload(client, section, "username\n" + "x" * (class_services.ROSTER_MAX_BYTES + 1))
+    assert (
+        response.status_code == 422
+        and "Nothing was saved. The file is larger than 512 KB." in response.content.decode()
+    )
+    assert not Enrollment.objects.filter(section=section).exists()
