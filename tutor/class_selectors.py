@@ -40,18 +40,11 @@ class SessionStep:
 
 @dataclass
 class LiveSession:
+    """One session with every item and answer so far (the read-only page a teacher watches)."""
+
     session: PracticeSession
     name: str
     steps: list[SessionStep] = field(default_factory=list)
-
-    @property
-    def current(self) -> SessionStep | None:
-        return self.steps[-1] if self.steps else None
-
-    @property
-    def waiting(self) -> bool:
-        """On an item shown and not answered yet."""
-        return self.current is not None and self.current.attempt is None
 
     @property
     def answers(self) -> list[bool]:
@@ -60,15 +53,6 @@ class LiveSession:
     @property
     def n_correct(self) -> int:
         return sum(self.answers)
-
-    @property
-    def last_at(self) -> datetime:
-        moments = [self.session.started_at]
-        for s in self.steps:
-            moments.append(s.served_at)
-            if s.attempt is not None:
-                moments.append(s.attempt.created_at)
-        return max(moments)
 
 
 @dataclass
