@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, Max, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, FloatField, Func, Max, Min, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -215,7 +215,9 @@ ORDER BY r.student_id, r.created_at DESC, r.id DESC
 """
 
 
-def _recent_answers(base: QuerySet[Attempt], *, section_id: int, student_ids: list[int]) -> list[tuple]:
+def _recent_answers(
+    base: QuerySet[Attempt], *, section_id: int, student_ids: list[int], filtered: bool = False
+) -> list[tuple]:
     """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, created_at,
     item difficulty, confidence).
 
@@ -225,7 +227,7 @@ def _recent_answers(base: QuerySet[Attempt], *, section_id: int, student_ids: li
     purpose: written as ``section_id = %s`` or as a join, the planner guesses it keeps 1 answer in 200, and
     sorts each student's every answer instead of stopping at 30.
     """
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and not filtered:  # the LATERAL query knows no skill or date filter
         with connection.cursor() as cursor:
             cursor.execute(_RECENT_LATERAL, [student_ids, section_id, RECENT])
             return cursor.fetchall()
@@ -325,25 +327,67 @@ def _activity(base: QuerySet[Attempt], *, now: datetime) -> tuple[list[ActivityD
     return days, top
 
 
+def _answer_totals(base: QuerySet[Attempt]) -> tuple[QuerySet, QuerySet]:
+    """The tallies' two reads computed from the answers themselves: for a date range, which tallies cannot
+    answer (they keep totals since the first answer). Same columns, same order."""
+    sure = Q(confidence__gte=SURE)
+    per_skill = (
+        base.order_by()
+        .values("student_id", "skill_id")
+        .annotate(
+            n=Count("id"),
+            k=Count("id", filter=Q(correct=True)),
+            s=Count("id", filter=sure),
+            sw=Count("id", filter=sure & Q(correct=False)),
+            f=_EpochDays(Min("created_at")),
+            la=_EpochDays(Max("created_at")),
+        )
+        .values_list("student_id", "skill_id", "n", "k", "s", "sw", "f", "la")
+    )
+    per_student = (
+        base.order_by()
+        .values("student_id")
+        .annotate(n=Count("id"), k=Count("id", filter=Q(correct=True)), c=Sum("confidence"), last=Max("created_at"))
+        .values_list("student_id", "n", "k", "c", "last")
+    )
+    return per_skill, per_student
+
+
 def class_overview_for_section(
-    *, section: Section, students: QuerySet[User], now: datetime | None = None
+    *,
+    section: Section,
+    students: QuerySet[User],
+    now: datetime | None = None,
+    skill_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> ClassOverview:
     """Everything the class overview shows, in a number of queries that does not grow with the class.
 
     ``students`` are the ones the viewer may see in this class (``tutor.access``); only their answers
-    given in this class's sessions count.
+    given in this class's sessions count, and with filters only those on ``skill_id`` given in
+    [``start``, ``end``).
     """
     now = now or timezone.now()
     skills = list(Skill.objects.filter(course_id=section.course_id).order_by("position", "slug"))
+    if skill_id is not None:
+        skills = [s for s in skills if s.pk == skill_id]
     skill_ids = [s.pk for s in skills]
     names = {s.pk: s.name for s in skills}
     rows = [StudentRow(student=s, name=s.get_full_name() or s.username) for s in students]
     ids = [r.student.pk for r in rows]
     base = Attempt.objects.filter(session__section_id=section.pk, student_id__in=ids)
-
     tallies = SkillTally.objects.filter(section_id=section.pk, student_id__in=ids).order_by()
+    if skill_id is not None:
+        base, tallies = base.filter(skill_id=skill_id), tallies.filter(skill_id=skill_id)
+    if start is not None:
+        base = base.filter(created_at__gte=start)
+    if end is not None:
+        base = base.filter(created_at__lt=end)
+    dated = start is not None or end is not None
+
     totals: dict[int, dict[int, tuple]] = defaultdict(dict)  # (n, k, sure, sure_wrong, first_days, last_days)
-    for student_id, skill_id, *t in tallies.values_list(
+    per_skill_rows = tallies.values_list(
         "student_id",
         "skill_id",
         "n",
@@ -352,18 +396,22 @@ def class_overview_for_section(
         "n_sure_wrong",
         _EpochDays("first_at"),
         _EpochDays("last_at"),
-    ):
-        totals[student_id][skill_id] = tuple(t)
+    )
     # per student, summed in SQL: answers, right ones, the confidence sum (calibration) and the last answer
-    per_student = {
-        t[0]: t[1:]
-        for t in tallies.values("student_id")
+    per_student_rows = (
+        tallies.values("student_id")
         .annotate(n=Sum("n"), k=Sum("n_correct"), c=Sum("confidence_sum"), last=Max("last_at"))
         .values_list("student_id", "n", "k", "c", "last")
-    }
+    )
+    if dated:
+        per_skill_rows, per_student_rows = _answer_totals(base)
+    for student_key, skill_key, *t in per_skill_rows:
+        totals[student_key][skill_key] = tuple(t)
+    per_student = {t[0]: t[1:] for t in per_student_rows}
 
     recent: dict[int, list[tuple]] = defaultdict(list)
-    for r in _recent_answers(base, section_id=section.pk, student_ids=ids):
+    filtered = dated or skill_id is not None
+    for r in _recent_answers(base, section_id=section.pk, student_ids=ids, filtered=filtered):
         recent[r[0]].append(r)
 
     version, predictions = _model_predictions(student_ids=ids, skill_ids=skill_ids)

@@ -8,7 +8,14 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from . import access, analytics_selectors, dashboard_selectors, model_trust_selectors, student_dashboard_selectors
+from . import (
+    access,
+    analytics_selectors,
+    class_views,
+    dashboard_selectors,
+    model_trust_selectors,
+    student_dashboard_selectors,
+)
 from .http import AuthedRequest
 from .models import Section, User
 
@@ -18,11 +25,15 @@ from .models import Section, User
 def class_overview(request: AuthedRequest, section_id: int) -> HttpResponse:
     """Who needs help and why, mastery by skill, activity: for the class's teachers and its organisation's admins."""
     section = get_object_or_404(access.sections_managed_by(request.user), pk=section_id)  # others: 404
+    form, filters = class_views.overview_filters(request, section)  # skill and date range, from the query string
+    if filters is None:
+        return class_views.filter_error(request, section, form)
     students = (
         access.students_visible_to(request.user).filter(enrollments__section=section).order_by("last_name", "username")
     )
-    overview = dashboard_selectors.class_overview_for_section(section=section, students=students)
-    return render(request, "tutor/class_overview.html", {"section": section, "overview": overview})
+    overview = dashboard_selectors.class_overview_for_section(section=section, students=students, **filters.kwargs())
+    ctx = {"section": section, "overview": overview, "filter_form": form, "query": request.GET.urlencode()}
+    return render(request, "tutor/class_overview.html", ctx)
 
 
 def _class_and_students(request: AuthedRequest, section_id: int) -> tuple[Section, QuerySet[User]]:

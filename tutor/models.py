@@ -160,6 +160,8 @@ class Section(models.Model):
         help_text="Skills the scheduler may choose from; none selected means every skill of the course",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when a teacher archives the class: it leaves their home list, its data stays (unarchive to bring it back).
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "class"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import dashboards, views
+from . import class_views, dashboards, views
 from .auth import ThrottledAuthenticationForm
 
 urlpatterns = [
@@ -28,6 +28,23 @@ urlpatterns = [
     path("classes/<int:section_id>/items/", dashboards.class_items, name="class_items"),
     path("classes/<int:section_id>/model/", dashboards.class_model, name="class_model"),
     path("classes/<int:section_id>/schedule/", views.class_schedule, name="class_schedule"),
+    path("classes/new/", class_views.class_create, name="class_create"),
+    path("classes/<int:section_id>/manage/", class_views.class_manage, name="class_manage"),
+    path("classes/<int:section_id>/students/add/", class_views.student_add, name="class_student_add"),
+    path("classes/<int:section_id>/students/roster/", class_views.roster_upload, name="class_roster_upload"),
+    path(
+        "classes/<int:section_id>/students/<int:student_id>/password/",
+        class_views.student_password_reset,
+        name="class_student_password_reset",
+    ),
+    path(
+        "classes/<int:section_id>/students/<int:student_id>/move/", class_views.student_move, name="class_student_move"
+    ),
+    path("classes/<int:section_id>/archive/", class_views.class_archive, name="class_archive"),
+    path("classes/<int:section_id>/unarchive/", class_views.class_unarchive, name="class_unarchive"),
+    path("classes/<int:section_id>/export.csv", class_views.class_export, name="class_export"),
+    path("classes/<int:section_id>/live/", class_views.class_live, name="class_live"),
+    path("classes/<int:section_id>/sessions/<int:session_id>/", class_views.class_session, name="class_session"),
     path("students/<int:student_id>/attempts/", views.student_attempts, name="student_attempts"),
     path("models/", include("learner_models.urls")),
     path("metacog/", include("metacog.urls")),

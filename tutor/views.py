@@ -66,8 +66,10 @@ def home(request: AuthedRequest) -> HttpResponse:
                 "sessions": selectors.sessions_for_student(student=user),
             },
         )
-    sections = access.sections_visible_to(user).prefetch_related("enrollments__student")
-    return render(request, "tutor/staff_home.html", {"sections": sections})
+    visible = access.sections_visible_to(user)
+    sections = visible.filter(archived_at__isnull=True).prefetch_related("enrollments__student")
+    archived = visible.filter(archived_at__isnull=False).order_by("-archived_at")  # kept, off the main list
+    return render(request, "tutor/staff_home.html", {"sections": sections, "archived": archived})
 
 
 def _own_session(request: AuthedRequest, session_id: int) -> PracticeSession:
