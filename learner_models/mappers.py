@@ -16,7 +16,7 @@ from learner_models.core.data import Response, StudentSequence
 from tutor.models import Attempt
 
 # the last field is the answer's time: the models use it (forgetting), and the split by time orders by it
-_FIELDS = (
+ATTEMPT_FIELDS = (
     "id",
     "student_id",
     "skill_id",
@@ -41,7 +41,8 @@ class Dataset:
     times: list[np.ndarray] = field(default_factory=list)
 
 
-def _response(row: tuple) -> Response:
+def response_from_row(row: tuple) -> Response:
+    """One ``ATTEMPT_FIELDS`` row as the core's ``Response`` (the one conversion: training, serving, checks)."""
     _, _, skill, item, correct, confidence, rt_ms, hints, created_at = row
     return Response(
         skill=skill,
@@ -55,12 +56,12 @@ def _response(row: tuple) -> Response:
 
 
 def _group(rows: Iterable[tuple]) -> Dataset:
-    """Rows are ``_FIELDS`` (ending with ``created_at``), in (student, time, id) order."""
+    """Rows are ``ATTEMPT_FIELDS`` (ending with ``created_at``), in (student, time, id) order."""
     by_student: dict[int, list[Response]] = {}
     stamps: dict[int, list[tuple[int, float]]] = {}
     n = 0
     for row in rows:
-        by_student.setdefault(row[1], []).append(_response(row))
+        by_student.setdefault(row[1], []).append(response_from_row(row))
         stamps.setdefault(row[1], []).append((row[0], row[-1].timestamp()))
         n += 1
     ids = sorted(by_student)
@@ -78,14 +79,14 @@ def dataset_from_attempts(*, cutoff_attempt_id: int, student_ids: Iterable[int] 
     qs = Attempt.objects.filter(id__lte=cutoff_attempt_id)
     if student_ids is not None:
         qs = qs.filter(student_id__in=list(student_ids))
-    rows = qs.order_by("student_id", "created_at", "id").values_list(*_FIELDS)
+    rows = qs.order_by("student_id", "created_at", "id").values_list(*ATTEMPT_FIELDS)
     return _group(rows.iterator(chunk_size=5000))
 
 
 def sequence_for_student(*, student_id: int) -> tuple[StudentSequence, int, int]:
     """(sequence, number of attempts, last attempt id) of one student, in answer order."""
-    rows = list(Attempt.objects.filter(student_id=student_id).order_by("created_at", "id").values_list(*_FIELDS))
-    seq = StudentSequence.from_responses([_response(r) for r in rows], student_id=str(student_id))
+    rows = list(Attempt.objects.filter(student_id=student_id).order_by("created_at", "id").values_list(*ATTEMPT_FIELDS))
+    seq = StudentSequence.from_responses([response_from_row(r) for r in rows], student_id=str(student_id))
     return seq, len(rows), max((r[0] for r in rows), default=0)
 
 
@@ -102,8 +103,8 @@ def sequence_after(
     head = qs.filter(id__lte=last_attempt_id).aggregate(n=Count("id"), last=Max("created_at"))
     if head["n"] != n_attempts:
         return None
-    rows = list(qs.filter(id__gt=last_attempt_id).order_by("created_at", "id").values_list(*_FIELDS))
+    rows = list(qs.filter(id__gt=last_attempt_id).order_by("created_at", "id").values_list(*ATTEMPT_FIELDS))
     if rows and head["last"] is not None and rows[0][-1] < head["last"]:
         return None
-    seq = StudentSequence.from_responses([_response(r) for r in rows], student_id=str(student_id))
+    seq = StudentSequence.from_responses([response_from_row(r) for r in rows], student_id=str(student_id))
     return seq, n_attempts + len(rows), max([last_attempt_id] + [r[0] for r in rows])

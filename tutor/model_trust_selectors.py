@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 
 from learner_models import loader
 from learner_models.core import Response, StudentSequence
+from learner_models.mappers import ATTEMPT_FIELDS, response_from_row
 from learner_models.models import ModelVersion
 from learner_models.selectors import active_model_version
 from metacog.calibration import wilson_interval
@@ -165,36 +166,18 @@ def model_trust_for_section(*, section: Section, students: QuerySet[User]) -> Mo
     answers = (
         Attempt.objects.filter(student_id__in=list(rows))
         .order_by("student_id", "created_at", "id")
-        .values_list(
-            "id",
-            "student_id",
-            "skill_id",
-            "item_id",
-            "correct",
-            "confidence",
-            "response_time_ms",
-            "hints_used",
-            "session__section_id",
-        )
+        .values_list(*ATTEMPT_FIELDS, "session__section_id")
     )
-    for attempt_id, sid, skill_id, item_id, correct, confidence, rt_ms, hints, section_id in answers:
+    for row in answers:
+        attempt_id, sid, section_id = row[0], row[1], row[-1]
         seq = by_student[sid]
         if section_id == section.pk:
             rows[sid].n_class += 1
             if attempt_id > cutoff:
-                scored[sid].append((len(seq), skill_id, correct))
+                scored[sid].append((len(seq), row[2], row[4]))
             else:
                 n_before += 1
-        seq.append(
-            Response(
-                skill=skill_id,
-                correct=int(correct),
-                item=item_id,
-                confidence=confidence,
-                response_time=None if rt_ms is None else rt_ms / 1000.0,
-                hints=hints,
-            )
-        )
+        seq.append(response_from_row(row[:-1]))  # as the model reads attempts when serving (times included)
     for sid in version.student_states.filter(student_id__in=list(rows)).values_list("student_id", flat=True):
         rows[sid].has_state = True
 

@@ -2,10 +2,12 @@
 
 Hybrid touches that help cold start: the initial hidden state is learned across
 the population (a meta-learned prior student), the output head sees the target
-id's embedding, a per-id easiness bias and PFA-style success/failure counts,
-and the final logit is Platt-calibrated on held-out training students. With `stack`, the
-ensemble's logit is combined with Elo and PFA logits by a logistic stack fitted on held-out students.
-The per-student state is the hidden vector plus the count vectors (and the Elo ability with `stack`).
+skill's and item's embeddings, a per-id easiness bias, PFA-style success/failure counts and (``use_pre``)
+what is known before the answer: its confidence rating and the time since practice. The final logit is
+Platt-calibrated on held-out training students. With `stack`, each member's logit is combined with Elo and
+PFA logits (and an item easiness) by a logistic stack fitted on held-out students.
+The per-student state is the hidden vector plus the count vectors (and the Elo ability with `stack`, the
+last practice times with ``use_pre``).
 """
 
 from __future__ import annotations
@@ -435,8 +437,8 @@ class SequenceKT(LearnerModel):
         """Stacking weights on each member's held-out students, then Elo and PFA on all training students.
 
         A held-out student contributes that member's calibrated logit and the logits of an Elo and a PFA
-        fitted on the students no member held out (all three out of sample); the weights are applied to
-        the ensemble's logit at prediction time.
+        (and the item easiness) fitted on the students no member held out (all out of sample); at
+        prediction time the weights are applied to each member's logit, then the members are averaged.
         """
         net = self.net
         vals = [split_students(len(seqs), val_frac, seed + 1000 * k)[1] for k in range(len(net.members))]
