@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+import numpy as np
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from tutor.models import Attempt
 
 from . import loader
+from .mappers import dataset_from_attempts
 from .models import ModelVersion, StudentModelState, TrainingRun
 from .services import student_state_refresh
 
@@ -73,6 +76,29 @@ def item_predictions_for_student(
     at = (now or timezone.now()).timestamp()
     probs = model.predict(state, [s for _, s in items], item_ids, now=at)
     return {iid: float(p) for iid, p in zip(item_ids, probs, strict=True)}
+
+
+def attempt_predictions_for_student(*, student_id: int, attempt_ids: list[int]) -> dict[int, float] | None:
+    """The active model's P(correct) for each of these attempts, predicted from the student's earlier answers
+    only, as it would have served them; None when no model is active.
+
+    What a strategy's outcome is measured against: the items the scheduler served are already priced in
+    (their difficulty, the student's level, forgetting), so the difference is what changed in the student.
+    The ratings given on these attempts are withheld from the model: a strategy that changes how students
+    rate themselves must not move its own baseline.
+    """
+    version = active_model_version()
+    if version is None or not attempt_ids:
+        return None
+    data = dataset_from_attempts(cutoff_attempt_id=max(attempt_ids), student_ids=[student_id])
+    if not data.sequences:
+        return None
+    seq, ids = data.sequences[0], data.attempt_ids[0]
+    want = np.isin(ids, np.asarray(attempt_ids, dtype=np.int64))
+    if seq.confidence is not None:
+        seq = replace(seq, confidence=np.where(want, np.nan, seq.confidence))
+    probs = loader.load_model(version).predict_online([seq])[0]
+    return {int(a): float(p) for a, p, w in zip(ids, probs, want, strict=True) if w}
 
 
 def _last_training_age_s() -> float | None:

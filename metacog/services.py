@@ -5,6 +5,7 @@ Callers check access (tutor.access) first; these functions check that the object
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from learner_models.selectors import attempt_predictions_for_student
 from tutor.models import Attempt, PracticeSession, Section, SessionItem, Skill, User
 
 from . import catalog, selectors
@@ -36,6 +38,8 @@ MIN_OUTCOME_ANSWERS = 5
 FITTED_TEMPERATURE = 0.1
 EXPERT_TEMPERATURE = 0.5
 REVIEW_AFTER = timedelta(days=2)
+
+logger = logging.getLogger(__name__)
 
 
 class MetacogError(Exception):
@@ -477,22 +481,40 @@ def suggestion_outcomes_measure(*, student: User, section: Section) -> list[Stra
         )
         if s.ended_at is not None:  # replaced before it was measured: only the answers while it was in use
             answers = answers.filter(created_at__lte=s.ended_at)
-        after = list(answers.order_by("created_at", "id").values_list("confidence", "correct")[:20])
+        after = list(answers.order_by("created_at", "id").values_list("id", "confidence", "correct")[:20])
         if len(after) < MIN_OUTCOME_ANSWERS:
             continue
-        acc = sum(y for _, y in after) / len(after)
-        bias_after = calibration_bias([c for c, _ in after], [y for _, y in after]).value or 0.0
+        acc = sum(y for _, _, y in after) / len(after)
+        bias_after = calibration_bias([c for _, c, _ in after], [y for _, _, y in after]).value or 0.0
         bias_before = s.context.get("bias")
         s.outcome_n = len(after)
-        s.performance_gain = acc - float(s.context.get("predicted_accuracy", acc))
+        ids = [a for a, _, _ in after]
+        s.performance_gain = acc - _expected_accuracy(student=student, attempt_ids=ids, s=s, otherwise=acc)
         s.calibration_gain = abs(bias_before) - abs(bias_after) if bias_before is not None else None
         s.reward = suggestion_reward(
             performance_gain=s.performance_gain, calibration_gain=s.calibration_gain, rating=s.rating
         )
         s.measured_at = timezone.now()
-        s.save(update_fields=["outcome_n", "performance_gain", "calibration_gain", "reward", "measured_at"])
+        s.save(update_fields=["outcome_n", "performance_gain", "calibration_gain", "reward", "measured_at", "context"])
         measured.append(s)
     return measured
+
+
+def _expected_accuracy(*, student: User, attempt_ids: list[int], s: StrategySuggestion, otherwise: float) -> float:
+    """What the student would have scored on the items actually served without the strategy: the learner
+    model's mean P(correct) on exactly those answers, from the answers before each one. The scheduler aims
+    items at a target success, so accuracy alone says more about its aiming than about the strategy.
+    Without a model version, the accuracy predicted when suggesting (noted in the context as such)."""
+    try:
+        preds = attempt_predictions_for_student(student_id=student.pk, attempt_ids=attempt_ids)
+    except Exception:  # a broken model must not stop measuring: the older baseline, said so
+        logger.exception("learner-model baseline failed for suggestion %s", s.pk)
+        preds = None
+    if preds and len(preds) == len(attempt_ids):
+        s.context = {**s.context, "outcome_baseline": "model, per served item"}
+        return float(np.mean(list(preds.values())))
+    s.context = {**s.context, "outcome_baseline": "accuracy predicted when suggesting"}
+    return float(s.context.get("predicted_accuracy", otherwise))
 
 
 def reviews_settle(*, student_id: int, section_id: int, now: datetime | None = None) -> int:

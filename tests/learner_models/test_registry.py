@@ -498,3 +498,20 @@ def test_item_predictions_are_the_served_models_own_per_item_and_time_aware(demo
     # a month later the same state predicts lower on what was practised (the model learnt forgetting inputs)
     later = model.predict(state, skills, ids, now=(now + timedelta(days=30)).timestamp())
     assert not np.allclose(later, expected)
+
+
+def test_attempt_predictions_price_in_the_served_items_and_withhold_their_ratings(demo_school):
+    """The baseline a strategy's outcome is measured against (metacog): the model's P on given attempts."""
+    from learner_models.selectors import attempt_predictions_for_student
+
+    busiest = Attempt.objects.values("student_id").annotate(n=Count("id")).order_by("-n", "student_id")[0]
+    ids = list(
+        Attempt.objects.filter(student_id=busiest["student_id"]).order_by("-id").values_list("id", flat=True)[:5]
+    )
+    assert attempt_predictions_for_student(student_id=busiest["student_id"], attempt_ids=ids) is None  # no model
+    _train()
+    got = attempt_predictions_for_student(student_id=busiest["student_id"], attempt_ids=ids)
+    assert sorted(got) == sorted(ids) and all(0 < p < 1 for p in got.values())
+    # the ratings given on those attempts do not move their own baseline
+    Attempt.objects.filter(pk__in=ids).update(confidence=0.0)
+    assert attempt_predictions_for_student(student_id=busiest["student_id"], attempt_ids=ids) == pytest.approx(got)

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from metacog import selectors, services
 from metacog.models import PolicyPrior, Reflection, ScheduledReview, StrategySuggestion
+from tutor.models import Attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +113,28 @@ def test_other_students_data_reaches_a_suggestion_only_through_the_prior(world):
     StrategySuggestion.objects.filter(pk=before.pk).delete()
     after = services.suggestion_make(session=s, seed=1)
     assert after.context["posterior_means"] == before.context["posterior_means"]
+
+
+def test_outcome_is_measured_against_the_models_prediction_on_the_items_served(world, monkeypatch):
+    """Issue 16, point 5: with a model, the gain is accuracy minus the model's P on exactly the served items."""
+    s = world.session(ended=True, minutes_ago=30)
+    world.answers(s, [True, False, True, False], confidence=1.0, when=timezone.now() - timedelta(minutes=30))
+    sug = services.suggestion_make(session=s)
+    sug = services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
+    nxt = world.session(minutes_ago=0)
+    world.answers(nxt, [True, True, True, True, False], confidence=0.75, when=timezone.now() + timedelta(seconds=5))
+    asked = []
+
+    def predictions(*, student_id, attempt_ids):
+        asked.append((student_id, sorted(attempt_ids)))
+        return dict.fromkeys(attempt_ids, 0.9)  # the items served were easy for this student
+
+    monkeypatch.setattr(services, "attempt_predictions_for_student", predictions)
+    (measured,) = services.suggestion_outcomes_measure(student=world.student, section=world.section)
+    after = sorted(Attempt.objects.filter(session=nxt).values_list("id", flat=True))
+    assert asked == [(world.student.pk, after)]
+    assert measured.performance_gain == pytest.approx(0.8 - 0.9)  # 4 of 5 right on easy items: no gain
+    assert measured.context["outcome_baseline"] == "model, per served item"
 
 
 def test_accept_starts_the_action_and_outcome_is_measured(world):
