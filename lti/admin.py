@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
 from .models import Deployment, LtiUser, Platform, ResourceLink, ScoreSubmission, ToolKey
@@ -15,6 +16,7 @@ class PlatformAdmin(admin.ModelAdmin):
     list_filter = ("organisation", "is_active")
     search_fields = ("name", "issuer", "client_id")
     inlines = [DeploymentInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         (None, {"fields": ("name", "organisation", "is_active")}),
         (
