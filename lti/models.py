@@ -81,7 +81,7 @@ class LaunchNonce(models.Model):
     """A nonce Metis sent with an OIDC login; a launch may use it once, before it expires."""
 
     nonce = models.CharField(max_length=128, unique=True)
-    expires_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -120,7 +120,10 @@ class NonceOnceSessionService(DjangoSessionService):
     session cookie, so nothing the launch needs may live in the session."""
 
     def save_nonce(self, nonce: str) -> None:
-        LaunchNonce.objects.create(nonce=nonce, expires_at=timezone.now() + NONCE_LIFETIME)
+        now = timezone.now()
+        # Spent or expired nonces are worthless a day later (a replay fails on an unknown nonce just the same).
+        LaunchNonce.objects.filter(expires_at__lt=now - dt.timedelta(days=1)).delete()
+        LaunchNonce.objects.create(nonce=nonce, expires_at=now + NONCE_LIFETIME)
 
     def check_nonce(self, nonce: str) -> bool:
         return LaunchNonce.objects.filter(nonce=nonce, used_at__isnull=True, expires_at__gt=timezone.now()).exists()

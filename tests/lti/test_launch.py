@@ -260,3 +260,46 @@ def test_unknown_kid_refetches_the_keyset_once_and_succeeds(lms, client):
     assert response.status_code == 302
     assert fetches() == 2
     assert User.objects.filter(lti_identity__sub="student-2").exists()
+
+
+def test_erasing_a_launched_student_removes_their_lms_identity(lms, client):
+    from tutor.privacy_services import student_erase
+
+    lms.launch(client)
+    student = User.objects.get(lti_identity__sub="student-1")
+    student_erase(student=student, reason="command", requested_by="test")
+    assert not LtiUser.objects.exists() and not User.objects.filter(pk=student.pk).exists()
+    # A later launch by the same LMS user starts afresh.
+    client.logout()
+    assert lms.launch(client).status_code == 302
+    assert LtiUser.objects.filter(sub="student-1").count() == 1
+
+
+def test_login_initiation_may_be_posted(lms, client):
+    response = client.post(
+        "/lti/login/",
+        {
+            "iss": lms.platform.issuer,
+            "login_hint": "x",
+            "target_link_uri": "https://metis.example.org/lti/launch/",
+            "client_id": lms.platform.client_id,
+        },
+        secure=True,
+    )
+    assert response.status_code == 302 and response["Location"].startswith(lms.platform.auth_login_url)
+
+
+def test_an_expired_nonce_is_refused_and_old_ones_are_swept(lms, client):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    auth = lms.login(client)
+    LaunchNonce.objects.filter(nonce=auth["nonce"]).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    token = lms.platform.sign(lms.platform.claims(nonce=auth["nonce"]))
+    response = lms.post_launch(client, id_token=token, state=auth["state"])
+    assert response.status_code == 400 and b"Invalid Nonce" in response.content
+    _created_nothing()
+    LaunchNonce.objects.update(expires_at=timezone.now() - dt.timedelta(days=2))
+    lms.login(client)
+    assert LaunchNonce.objects.count() == 1
