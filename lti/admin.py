@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
+from django.urls import reverse
 
-from .models import Deployment, LtiUser, Platform, ResourceLink, ScoreSubmission, ToolKey
+from .models import Deployment, LtiUser, Platform, RegistrationInvite, ResourceLink, ScoreSubmission, ToolKey
 
 
 class DeploymentInline(admin.TabularInline):
@@ -65,3 +67,18 @@ class ScoreSubmissionAdmin(admin.ModelAdmin):
     list_display = ("student", "resource_link", "score_given", "score_maximum", "status", "tries", "sent_at")
     list_filter = ("status",)
     readonly_fields = [f.name for f in ScoreSubmission._meta.fields]
+
+
+@admin.register(RegistrationInvite)
+class RegistrationInviteAdmin(admin.ModelAdmin):
+    """Save an invite, then give its registration URL to the LMS admin (docs/integration.md)."""
+
+    list_display = ("name", "organisation", "expires_at", "used_at", "platform")
+    fields = ("name", "organisation", "expires_at", "registration_url", "used_at", "platform")
+    readonly_fields = ("registration_url", "used_at", "platform")
+
+    @admin.display(description="Registration URL (paste into the LMS)")
+    def registration_url(self, obj: RegistrationInvite) -> str:
+        if obj.pk is None:
+            return "shown once saved"
+        return settings.SITE_URL + reverse("lti:register", args=[obj.token])

@@ -6,7 +6,11 @@ that organisation and lands only in its classes.
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+
 from django.db import models
+from django.utils import timezone
 
 from tutor.models import Organisation, PracticeSession, Section, User
 
@@ -165,3 +169,30 @@ class ScoreSubmission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.score_given:g}/{self.score_maximum:g} for session {self.session_id}"
+
+
+def _invite_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _invite_expiry() -> dt.datetime:
+    return timezone.now() + dt.timedelta(days=7)
+
+
+class RegistrationInvite(models.Model):
+    """A single-use LTI Dynamic Registration URL for one organisation: the LMS admin pastes it into the LMS,
+    which registers Metis and gets a client id without anyone copying keys."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200, help_text="What the platform will be called, e.g. 'Moodle at Riverside'")
+    token = models.CharField(max_length=64, unique=True, default=_invite_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=_invite_expiry)
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    platform = models.ForeignKey(Platform, null=True, blank=True, on_delete=models.SET_NULL, editable=False)
+
+    class Meta:
+        verbose_name = "LTI registration invite"
+
+    def __str__(self) -> str:
+        return self.name

@@ -9,4 +9,5 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("launch/", views.launch, name="launch"),
     path("pick/<str:launch_id>/", views.pick, name="pick"),
+    path("register/<str:token>/", views.register, name="register"),
 ]

@@ -13,13 +13,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from pylti1p3.exception import LtiException, OIDCException
 
 from tutor.http import AuthedRequest
 
-from . import selectors, services
+from . import registration, selectors, services
 from .middleware import SESSION_KEY
 from .models import Platform
 from .tool import LaunchRefused, oidc_login
@@ -145,3 +146,19 @@ def pick(request: AuthedRequest, launch_id: str) -> HttpResponse:
         {"sections": sections, "kind": stored["kind"], "error": error, "platform": platform},
         status=400 if error else 200,
     )
+
+
+@xframe_options_exempt  # the LMS opens this page in a frame of its own admin screens
+@never_cache
+@require_GET
+def register(request: HttpRequest, token: str) -> HttpResponse:
+    """LTI Dynamic Registration: the LMS opens the invite URL with its OpenID configuration and a token."""
+    try:
+        platform = registration.platform_register(
+            token=token,
+            openid_configuration=request.GET.get("openid_configuration", ""),
+            registration_token=request.GET.get("registration_token") or None,
+        )
+    except LaunchRefused as exc:
+        return _refused(request, exc)
+    return render(request, "lti/registered.html", {"platform": platform})

@@ -64,6 +64,9 @@ class TestPlatform:
     lineitem_url = f"{BASE}/courses/7/lineitems/3"
     memberships_url = f"{BASE}/courses/7/memberships"
     deep_link_return_url = f"{BASE}/courses/7/deep_links"
+    openid_configuration_url = f"{BASE}/.well-known/openid-configuration"
+    registration_endpoint = f"{BASE}/lti/register"
+    registration_token = "platform-registration-token"
 
     def __init__(self) -> None:
         self.key = SigningKey(kid="platform-key-1")
@@ -72,6 +75,8 @@ class TestPlatform:
         self.members: list[dict] = []
         self.tool_jwks: dict | None = None  # Metis's keyset, to check its client assertions
         self.issued_tokens: set[str] = set()
+        self.registrations: list[dict] = []
+        self.openid_issuer = self.issuer
 
     # --- the LMS side of a launch ---------------------------------------------------
 
@@ -147,6 +152,23 @@ class TestPlatform:
             return 200, {"keys": [self.key.public_jwk()]}, {}
         if request.method == "POST" and url == self.auth_token_url:
             return self._token(request)
+        if request.method == "GET" and url == self.openid_configuration_url:
+            return 200, self.openid_configuration(), {}
+        if request.method == "POST" and url == self.registration_endpoint:
+            if request.headers.get("Authorization") != f"Bearer {self.registration_token}":
+                return 401, {"error": "invalid_token"}, {}
+            body = json.loads(request.body or b"{}")
+            self.registrations.append(body)
+            client_id = f"dyn-client-{len(self.registrations)}"
+            tool_config = {
+                **body["https://purl.imsglobal.org/spec/lti-tool-configuration"],
+                "deployment_id": "dyn-deployment",
+            }
+            return (
+                200,
+                {**body, "client_id": client_id, "https://purl.imsglobal.org/spec/lti-tool-configuration": tool_config},
+                {},
+            )
         auth = (request.headers or {}).get("Authorization", "")
         if auth.removeprefix("Bearer ") not in self.issued_tokens:
             return 401, {"error": "invalid_token"}, {}
@@ -157,6 +179,23 @@ class TestPlatform:
         if request.method == "GET" and url == self.memberships_url:
             return 200, {"id": url, "context": {"id": "course-7"}, "members": self.members}, {}
         return 404, {"error": "not found"}, {}
+
+    def openid_configuration(self) -> dict:
+        return {
+            "issuer": self.openid_issuer,
+            "authorization_endpoint": self.auth_login_url,
+            "token_endpoint": self.auth_token_url,
+            "jwks_uri": self.key_set_url,
+            "registration_endpoint": self.registration_endpoint,
+            "scopes_supported": ["openid"],
+            "response_types_supported": ["id_token"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                "product_family_code": "test-lms",
+                "version": "1.0",
+                "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}],
+            },
+        }
 
     def _token(self, request: requests.PreparedRequest) -> tuple[int, dict, dict]:
         form = {k: v[0] for k, v in parse_qs(str(request.body)).items()}
