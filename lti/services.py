@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.http import HttpRequest
@@ -50,6 +51,7 @@ SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 # The custom parameter a deep-linked placement carries: the Metis class its launches practise in.
 CLASS_PARAM = "metis_class"
+ROSTER_SYNC_EVERY_S = 3600
 
 
 # --- the tool's keys ------------------------------------------------------------
@@ -239,6 +241,7 @@ def launch_accept(*, platform: Platform, body: t.Mapping[str, t.Any]) -> LaunchO
         tutor_services.section_teacher_add(teacher=user, section=section)
     except tutor_services.PracticeError as exc:
         raise LaunchRefused(exc.message, status=403) from None
+    roster_sync_queue(resource_link=link)
     return LaunchOutcome(user=user, kind="class", section=section, resource_link=link)
 
 
@@ -386,6 +389,10 @@ def score_send(*, submission_id: int) -> ScoreSubmission | None:
 # --- rosters --------------------------------------------------------------------
 
 
+class RosterSyncFailed(Exception):
+    """The platform's roster service did not answer properly; worth trying again later."""
+
+
 @dataclass(frozen=True)
 class RosterSyncResult:
     students: int
@@ -407,7 +414,7 @@ def roster_sync(*, resource_link_id: int) -> RosterSyncResult:
     try:
         members = service.get_members()
     except LtiException as exc:
-        raise LaunchRefused(f"The platform's roster service failed: {exc}", status=502) from None
+        raise RosterSyncFailed(f"The platform's roster service failed: {exc}") from None
     students = teachers = skipped = 0
     for member in members:
         body = {CLAIM + "roles": member.get("roles", [])}
@@ -429,6 +436,19 @@ def roster_sync(*, resource_link_id: int) -> RosterSyncResult:
         except (LaunchRefused, tutor_services.PracticeError):
             skipped += 1
     return RosterSyncResult(students=students, teachers=teachers, skipped=skipped)
+
+
+def roster_sync_queue(*, resource_link: ResourceLink) -> bool:
+    """A teacher's launch brings the course roster in (a Celery task after commit), at most once an hour per
+    placement, so the class overview lists students who have not launched yet."""
+    if resource_link.section_id is None or not resource_link.memberships_url:
+        return False
+    if not cache.add(f"lti:roster-queued:{resource_link.pk}", True, ROSTER_SYNC_EVERY_S):
+        return False
+    transaction.on_commit(
+        functools.partial(current_app.send_task, "lti.tasks.roster_sync_task", args=[resource_link.pk])
+    )
+    return True
 
 
 def resource_links_for_roster(*, platform_id: int | None = None) -> list[int]:

@@ -303,3 +303,29 @@ def test_an_expired_nonce_is_refused_and_old_ones_are_swept(lms, client):
     LaunchNonce.objects.update(expires_at=timezone.now() - dt.timedelta(days=2))
     lms.login(client)
     assert LaunchNonce.objects.count() == 1
+
+
+def test_a_switched_off_platform_cannot_launch(lms, client):
+    lms.registration.is_active = False
+    lms.registration.save()
+    response = client.get(
+        "/lti/login/",
+        {"iss": lms.platform.issuer, "login_hint": "x", "target_link_uri": "x", "client_id": lms.platform.client_id},
+        secure=True,
+    )
+    assert response.status_code == 400
+    _created_nothing()
+
+
+def test_a_student_account_cannot_launch_as_an_instructor(lms, client):
+    lms.launch(client)
+    client.logout()
+    response = lms.launch(client, roles=[ROLE_INSTRUCTOR])
+    assert response.status_code == 403 and b"is a student in Metis" in response.content
+    assert not lms.section.teachers.exists()
+
+
+def test_an_anonymous_launch_is_refused(lms, client):
+    response = lms.launch(client, sub=None)
+    assert response.status_code == 400 and b"Must have a user (sub)" in response.content
+    _created_nothing()

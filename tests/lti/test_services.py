@@ -262,3 +262,31 @@ def test_admin_registers_platforms_and_never_shows_private_keys(lms, admin_clien
     key = ToolKey.objects.get()
     page = admin_client.get(f"/admin/lti/toolkey/{key.pk}/change/").content.decode()
     assert "PUBLIC KEY" in page and "PRIVATE KEY" not in page
+
+
+def test_a_teacher_launch_queues_a_roster_sync_at_most_hourly(
+    lms, client, monkeypatch, django_capture_on_commit_callbacks
+):
+    from lti.tasks import roster_sync_task
+
+    sent = []
+    monkeypatch.setattr(lti_services.current_app, "send_task", lambda name, args: sent.append((name, args)))
+    lms.platform.members = [{"user_id": "student-5", "roles": [ROLE_LEARNER], "status": "Active"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        lms.launch(client, sub="teacher-1", roles=[ROLE_INSTRUCTOR])
+    link = ResourceLink.objects.get()
+    assert sent == [("lti.tasks.roster_sync_task", [link.pk])]
+    with django_capture_on_commit_callbacks(execute=True):
+        lms.launch(client, sub="teacher-1", roles=[ROLE_INSTRUCTOR])
+    assert len(sent) == 1  # not again within the hour
+    assert roster_sync_task(link.pk) == {"students": 1, "teachers": 0, "skipped": 0}
+    assert Enrollment.objects.filter(section=lms.section, student__lti_identity__sub="student-5").exists()
+
+
+def test_a_failing_roster_service_is_retried_not_dropped(lms, client, monkeypatch):
+    lms.launch(client)
+    link = ResourceLink.objects.get()
+    real = lms.platform.handle
+    monkeypatch.setattr(lms.platform, "handle", lambda r: (500, {}, {}) if "memberships" in r.url else real(r))
+    with pytest.raises(lti_services.RosterSyncFailed):
+        lti_services.roster_sync(resource_link_id=link.pk)

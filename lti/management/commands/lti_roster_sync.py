@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from lti.models import ResourceLink
-from lti.services import resource_links_for_roster, roster_sync
+from lti.services import RosterSyncFailed, resource_links_for_roster, roster_sync
 from lti.tool import LaunchRefused
 
 
@@ -26,6 +26,8 @@ class Command(BaseCommand):
                 result = roster_sync(resource_link_id=pk)
             except LaunchRefused as exc:
                 raise CommandError(f"resource link {pk}: {exc.message}") from None
+            except RosterSyncFailed as exc:
+                raise CommandError(f"resource link {pk}: {exc}") from None
             self.stdout.write(
                 f"[{n}/{len(ids)}] resource link {pk}: {result.students} students, {result.teachers} teachers, "
                 f"{result.skipped} skipped"
