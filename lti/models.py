@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -138,6 +139,15 @@ class ResourceLink(models.Model):
 
     def __str__(self) -> str:
         return self.title or self.resource_link_id
+
+    def clean(self) -> None:
+        """A placement's launches create people in the platform's organisation: its class must be there too."""
+        super().clean()
+        section = self.section
+        if section is not None and section.organisation_id != self.platform.organisation_id:
+            raise ValidationError(
+                {"section": f"{section} belongs to {section.organisation}, not {self.platform.organisation}."}
+            )
 
 
 class ScoreSubmission(models.Model):

@@ -18,7 +18,6 @@ from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -455,4 +454,4 @@ def resource_links_for_roster(*, platform_id: int | None = None) -> list[int]:
     links = ResourceLink.objects.filter(section__isnull=False).exclude(memberships_url="")
     if platform_id is not None:
         links = links.filter(platform_id=platform_id)
-    return list(links.filter(Q(platform__is_active=True)).values_list("pk", flat=True))
+    return list(links.filter(platform__is_active=True).values_list("pk", flat=True))

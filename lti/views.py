@@ -97,6 +97,7 @@ def launch(request: HttpRequest) -> HttpResponse:
         request.session[f"lti-launch-{launch_id}"] = {
             "body": body,
             "kind": outcome.kind,
+            "platform": platform.pk,
             "link": outcome.resource_link.pk if outcome.resource_link else None,
             "user": outcome.user.pk,
         }
@@ -112,12 +113,13 @@ def launch(request: HttpRequest) -> HttpResponse:
 def pick(request: AuthedRequest, launch_id: str) -> HttpResponse:
     """A teacher chooses the Metis class for a new placement (deep linking) or for a placement without one."""
     stored = request.session.get(f"lti-launch-{launch_id}")
-    lti = request.session.get(SESSION_KEY) or {}
     if not stored or stored.get("user") != request.user.pk:
         return _refused(
             request, LaunchRefused("This launch is over or is not yours; launch again from the LMS.", status=404)
         )
-    platform = Platform.objects.select_related("organisation").get(pk=lti["platform"])
+    platform = Platform.objects.select_related("organisation").filter(pk=stored["platform"], is_active=True).first()
+    if platform is None:
+        return _refused(request, LaunchRefused("This LMS is no longer registered in Metis.", status=404))
     sections = services.sections_to_pick(user=request.user, platform=platform)
     error = None
     if request.method == "POST":

@@ -290,3 +290,18 @@ def test_a_failing_roster_service_is_retried_not_dropped(lms, client, monkeypatc
     monkeypatch.setattr(lms.platform, "handle", lambda r: (500, {}, {}) if "memberships" in r.url else real(r))
     with pytest.raises(lti_services.RosterSyncFailed):
         lti_services.roster_sync(resource_link_id=link.pk)
+
+
+def test_admin_refuses_a_class_of_another_organisation_for_a_placement(lms, client, admin_client):
+    lms.launch(client)
+    link = ResourceLink.objects.get()
+    foreign = SectionFactory()
+    response = admin_client.post(f"/admin/lti/resourcelink/{link.pk}/change/", {"section": foreign.pk})
+    assert response.status_code == 200 and "belongs to" in response.content.decode()
+    link.refresh_from_db()
+    assert link.section == lms.section
+    other = SectionFactory(organisation=lms.section.organisation)
+    response = admin_client.post(f"/admin/lti/resourcelink/{link.pk}/change/", {"section": other.pk})
+    assert response.status_code == 302
+    link.refresh_from_db()
+    assert link.section == other
