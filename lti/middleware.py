@@ -25,7 +25,14 @@ class LtiFrameMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         session = getattr(request, "session", None)
-        lti = session.get(SESSION_KEY) if session is not None else None
+        # Only a session the view already read (a page, not /healthz or the keyset), and never a second try at
+        # one that could not be read: this layer must not turn a database outage into a different error.
+        if session is None or not session.accessed:
+            return response
+        try:
+            lti = session.get(SESSION_KEY)
+        except Exception:
+            return response
         if not lti:
             return response
         if request.is_secure():
