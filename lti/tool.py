@@ -33,6 +33,7 @@ from pylti1p3.tool_config import ToolConfAbstract
 
 from .models import Deployment, LaunchNonce, Platform, ToolKey
 
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 NONCE_LIFETIME = dt.timedelta(minutes=10)
 KEYSET_CACHE_S = 3600
 # A token naming an unknown kid fetches the platform's keyset again, at most this often per platform.
@@ -165,6 +166,7 @@ class MetisMessageLaunch(DjangoMessageLaunch):
         self._validated = True
         try:
             self.validate_state().validate_jwt_format()
+            self._validate_shape()
             self._validate_alg()
             self.validate_registration().validate_jwt_signature().validate_deployment().validate_message()
             self.validate_nonce()
@@ -174,6 +176,31 @@ class MetisMessageLaunch(DjangoMessageLaunch):
             self._validated = False
             raise
         return self
+
+    def _validate_shape(self) -> None:
+        """Claims of the types the spec gives them, before any of them reaches a database lookup."""
+        header: object = self._jwt.get("header")
+        body: object = self._jwt.get("body")
+        if not isinstance(header, dict) or not isinstance(body, dict):
+            raise LtiException("The id_token's header and body must be JSON objects.")
+        aud = body.get("aud")
+        expected: dict[str, type | tuple[type, ...]] = {
+            "iss": str,
+            "nonce": str,
+            "sub": str,
+            CLAIM + "deployment_id": str,
+            CLAIM + "message_type": str,
+            CLAIM + "resource_link": dict,
+            CLAIM + "context": dict,
+            CLAIM + "custom": dict,
+            CLAIM + "roles": list,
+            CLAIM + "launch_presentation": dict,
+        }
+        wrong = [name for name, kind in expected.items() if name in body and not isinstance(body[name], kind)]
+        if not (isinstance(aud, str) or (isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud))):
+            wrong.append("aud")
+        if wrong:
+            raise LtiException(f"The id_token's claims have the wrong type: {', '.join(wrong)}.")
 
     def _validate_alg(self) -> None:
         alg = self._jwt.get("header", {}).get("alg")

@@ -51,12 +51,13 @@ class Lms:
     def launch(self, client, *, sign=None, deep_link: bool = False, linked: bool = True, **claims):
         """Login, then a launch whose id_token carries the nonce the login sent; ``sign`` may replace signing."""
         auth = self.login(client)
+        nonce = claims.pop("nonce", auth["nonce"])
         if deep_link:
-            body = self.platform.deep_link_claims(nonce=auth["nonce"], **claims)
+            body = self.platform.deep_link_claims(nonce=nonce, **claims)
         else:
             if linked:
                 claims.setdefault(CLAIM + "custom", {"metis_class": str(self.section.pk)})
-            body = self.platform.claims(nonce=auth["nonce"], **claims)
+            body = self.platform.claims(nonce=nonce, **claims)
         token = sign(body) if sign else self.platform.sign(body)
         return self.post_launch(client, id_token=token, state=auth["state"])
 

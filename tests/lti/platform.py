@@ -140,7 +140,10 @@ class TestPlatform:
             payload = _b64(json.dumps(claims).encode())
             mac = hmac.new(key.public_pem(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
             return f"{header}.{payload}.{_b64(mac)}"
-        return jwt.encode(claims, key.private, algorithm=alg, headers=headers)
+        # JWS over the raw JSON, so a test can sign claims PyJWT itself would refuse to encode (a dict as iss).
+        return jwt.PyJWS().encode(
+            json.dumps(claims).encode(), key.private, algorithm=alg, headers={**headers, "typ": "JWT"}
+        )
 
     # --- the LMS's HTTP endpoints ----------------------------------------------------
 

@@ -329,3 +329,19 @@ def test_an_anonymous_launch_is_refused(lms, client):
     response = lms.launch(client, sub=None)
     assert response.status_code == 400 and b"Must have a user (sub)" in response.content
     _created_nothing()
+
+
+@pytest.mark.parametrize("claim", ["iss", "aud", "nonce", "sub", CLAIM + "deployment_id", CLAIM + "resource_link"])
+@pytest.mark.parametrize("value", [{"x": 1}, [[1]], 7])
+def test_claims_of_the_wrong_type_are_refused_not_a_server_error(lms, client, claim, value):
+    response = lms.launch(client, **{claim: value})
+    assert 400 <= response.status_code < 500
+    _created_nothing()
+
+
+def test_garbage_id_tokens_are_refused(lms, client):
+    for token in ("", "abc", "a.b.c", "e30.e30.", "!!!.???.###"):
+        auth = lms.login(client)
+        response = lms.post_launch(client, id_token=token, state=auth["state"])
+        assert response.status_code == 400, token
+    _created_nothing()
