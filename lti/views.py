@@ -40,6 +40,7 @@ def jwks(request: HttpRequest) -> JsonResponse:
 
 
 @csrf_exempt
+@xframe_options_exempt  # its cookie-check page shows inside the LMS's frame
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
@@ -50,7 +51,16 @@ def login(request: HttpRequest) -> HttpResponse:
     if missing:
         return _refused(request, LaunchRefused(f"The login request lacks {', '.join(missing)}."))
     try:
-        return oidc_login(request, services.tool_config()).redirect(settings.SITE_URL + reverse("lti:launch"))
+        flow = oidc_login(request, services.tool_config())
+        flow.validate_oidc_login()  # an unknown platform is told so at once, not after the cookie check
+        # First a page that checks the browser keeps Metis's cookies in the LMS's frame; if it does not (third-party
+        # cookies blocked), the student gets a link to open Metis in a new tab instead of a refused launch.
+        flow.enable_check_cookies(
+            main_msg="Your browser blocks Metis's cookies inside the LMS page.",
+            click_msg="Open Metis in a new tab.",
+            loading_msg="Opening Metis…",
+        )
+        return flow.redirect(settings.SITE_URL + reverse("lti:launch"))
     except (OIDCException, LtiException) as exc:
         return _refused(request, LaunchRefused(f"Login refused: {exc}. Is this platform registered in Metis?"))
 

@@ -36,7 +36,12 @@ class Lms:
             "lti_message_hint": "opaque-message-hint",
             **overrides,
         }
-        response = client.get("/lti/login/", {k: v for k, v in params.items() if v is not None}, secure=True)
+        params = {k: v for k, v in params.items() if v is not None}
+        # The first answer is the page whose script checks that cookies work in the frame, then reloads with
+        # lti1p3_new_window=1 (what a browser with cookies does next).
+        check = client.get("/lti/login/", params, secure=True)
+        assert check.status_code == 200 and b"checkCookiesAllowed" in check.content, check.content[:500]
+        response = client.get("/lti/login/", {**params, "lti1p3_new_window": "1"}, secure=True)
         assert response.status_code == 302, response.content
         location = urlsplit(response["Location"])
         assert f"{location.scheme}://{location.netloc}{location.path}" == self.platform.auth_login_url

@@ -286,7 +286,10 @@ def test_login_initiation_may_be_posted(lms, client):
         },
         secure=True,
     )
-    assert response.status_code == 302 and response["Location"].startswith(lms.platform.auth_login_url)
+    assert response.status_code == 200 and b"checkCookiesAllowed" in response.content
+    assert "X-Frame-Options" not in response
+    # The page's script reloads the login by GET with the posted parameters and lti1p3_new_window=1.
+    assert b'"iss": "https://lms.example.edu"' in response.content and b'"lti1p3_new_window": "1"' in response.content
 
 
 def test_an_expired_nonce_is_refused_and_old_ones_are_swept(lms, client):
