@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("tutor", "learner_models", "metacog")
+PACKAGES = ("tutor", "learner_models", "metacog", "lti")
 
 
 def test_the_wheel_builds_and_holds_every_package(tmp_path):

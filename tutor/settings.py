@@ -94,10 +94,13 @@ INSTALLED_APPS = [
     "tutor",
     "learner_models",
     "metacog",
+    "lti",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the session layer, so it sees the cookies set there: SameSite=None for launched sessions only.
+    "lti.middleware.LtiFrameMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -335,6 +338,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- LTI 1.3 (docs/integration.md) -------------------------------------------------
+# After `manage.py lti_rotate_key`, the old key stays in the JWKS this many days (platforms cache keysets).
+LTI_KEY_GRACE_DAYS = _env_int("LTI_KEY_GRACE_DAYS", 7)
 
 LOGGING = {
     "version": 1,

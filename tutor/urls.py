@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from lti import views as lti_views
+
 from . import class_views, dashboards, views
 from .auth import ThrottledAuthenticationForm
 
@@ -49,5 +51,7 @@ urlpatterns = [
     path("models/", include("learner_models.urls")),
     path("metacog/", include("metacog.urls")),
     path("admin/", admin.site.urls),
+    path("lti/", include("lti.urls")),
+    path(".well-known/jwks.json", lti_views.jwks, name="jwks"),
     path("", include("tutor.api.urls")),
 ]

@@ -14,6 +14,7 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from lti import services as lti_services
 from metacog import selectors as metacog_selectors
 from metacog import services as metacog_services
 
@@ -119,6 +120,7 @@ def practice(request: AuthedRequest, session_id: int) -> HttpResponse:
     if session_item is None:
         services.session_end(session=session)
         metacog_services.session_ended(session=session)
+        lti_services.score_queue_for_session(session=session)
         return redirect("practice_summary", session_id=session.pk)
     return render(request, "tutor/practice.html", _item_context(session, session_item))
 
@@ -222,6 +224,8 @@ def practice_end(request: AuthedRequest, session_id: int) -> HttpResponse:
     session = _own_session(request, session_id)
     services.session_end(session=session)
     metacog_services.session_ended(session=session)
+    # Scores go to the LMS gradebook of each LTI placement of this class (sent by a Celery task after commit).
+    lti_services.score_queue_for_session(session=session)
     return redirect("practice_summary", session_id=session.pk)
 
 
