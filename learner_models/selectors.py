@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from tutor.models import Attempt
@@ -14,6 +14,11 @@ from .services import student_state_refresh
 
 def active_model_version() -> ModelVersion | None:
     return ModelVersion.active()
+
+
+def model_versions() -> QuerySet[ModelVersion]:
+    """The registry, newest first. Versions hold no student data: every API client may read them."""
+    return ModelVersion.objects.order_by("-id")
 
 
 def skill_predictions_for_student(*, student, skill_ids: list[int]) -> dict[int, float] | None:

@@ -185,6 +185,13 @@ def courses_visible_to_client(client: ApiClient) -> QuerySet[Course]:
     return Course.objects.filter(pk__in=Section.objects.filter(organisation_id=client.organisation_id).values("course"))
 
 
+def courses_writable_by_client(client: ApiClient) -> QuerySet[Course]:
+    """Courses a client may author items in: used by its organisation's classes and by no other
+    organisation's, since content is shared and an edit would change what another school's students see."""
+    theirs = Section.objects.exclude(organisation_id=client.organisation_id).values("course")
+    return courses_visible_to_client(client).exclude(pk__in=theirs)
+
+
 def skills_visible_to_client(client: ApiClient) -> QuerySet[Skill]:
     return Skill.objects.filter(course__in=courses_visible_to_client(client))
 

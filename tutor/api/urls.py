@@ -10,6 +10,11 @@ v1 = [
     path("classes/<int:pk>/", views.ClassDetail.as_view(), name="api_class"),
     path("students/", views.StudentList.as_view(), name="api_students"),
     path("students/<int:pk>/", views.StudentDetail.as_view(), name="api_student"),
+    path("students/<int:student_id>/next-item/", views.StudentNextItem.as_view(), name="api_student_next_item"),
+    path("students/<int:student_id>/mastery/", views.StudentMastery.as_view(), name="api_student_mastery"),
+    path("students/<int:student_id>/suggestions/", views.StudentSuggestions.as_view(), name="api_student_suggestions"),
+    path("students/<int:student_id>/reflections/", views.StudentReflections.as_view(), name="api_student_reflections"),
+    path("students/<int:student_id>/calibration/", views.StudentCalibration.as_view(), name="api_student_calibration"),
     path("enrolments/", views.EnrolmentList.as_view(), name="api_enrolments"),
     path("enrolments/<int:pk>/", views.EnrolmentDetail.as_view(), name="api_enrolment"),
     path("courses/", views.CourseList.as_view(), name="api_courses"),
@@ -21,6 +26,8 @@ v1 = [
     path("attempts/", views.AttemptCollection.as_view(), name="api_attempts"),
     path("attempts/batch/", views.AttemptBatch.as_view(), name="api_attempts_batch"),
     path("attempts/<int:pk>/", views.AttemptDetail.as_view(), name="api_attempt"),
+    path("model-versions/", views.ModelVersionList.as_view(), name="api_model_versions"),
+    path("model-versions/<int:pk>/", views.ModelVersionDetail.as_view(), name="api_model_version"),
     path("xapi/statements/", views.XapiStatements.as_view(), name="api_xapi_statements"),
 ]
 
