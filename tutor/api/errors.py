@@ -15,6 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tutor.oneroster import RosterError
 from tutor.services import AttemptIngestError, PracticeError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,12 @@ def error_body(code: str, message: str, field: str | None = None, index: int | N
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RosterError):
+        body = error_body("invalid_roster", str(exc.problems[0]), "file")
+        body["error"]["problems"] = [
+            {"file": p.file, "row": p.row, "field": p.field, "message": p.message} for p in exc.problems
+        ]
+        return Response(body, status=400)
     if isinstance(exc, PracticeError):
         index = exc.index if isinstance(exc, AttemptIngestError) else None
         return Response(error_body(exc.code, exc.message, exc.field, index), status=_STATUS.get(exc.code, 400))

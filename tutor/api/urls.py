@@ -26,6 +26,7 @@ v1 = [
     path("attempts/", views.AttemptCollection.as_view(), name="api_attempts"),
     path("attempts/batch/", views.AttemptBatch.as_view(), name="api_attempts_batch"),
     path("attempts/<int:pk>/", views.AttemptDetail.as_view(), name="api_attempt"),
+    path("rosters/oneroster/", views.RosterOneRoster.as_view(), name="api_roster_oneroster"),
     path("model-versions/", views.ModelVersionList.as_view(), name="api_model_versions"),
     path("model-versions/<int:pk>/", views.ModelVersionDetail.as_view(), name="api_model_version"),
     path("xapi/statements/", views.XapiStatements.as_view(), name="api_xapi_statements"),

@@ -10,14 +10,16 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from learner_models import selectors as learner_model_selectors
 from learner_models.models import ModelVersion
 from metacog.models import Reflection, StrategySuggestion
-from tutor import selectors, services, xapi_selectors
+from tutor import roster_services, selectors, services, xapi_selectors
 from tutor.models import ApiClient, Attempt, Course, Enrollment, Item, Organisation, Section, Skill, User
+from tutor.oneroster import MAX_ARCHIVE_BYTES
 
 from . import serializers as s
 
@@ -320,6 +322,26 @@ class AttemptDetail(ClientView, generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Attempt]:
         return selectors.attempts_for_client(client=self.client)
+
+
+# --- rosters ---------------------------------------------------------------------------------------
+
+
+class RosterOneRoster(ClientView):
+    """Import a OneRoster 1.2 CSV zip into the client's organisation, all or nothing (docs/api.md, "Rosters")."""
+
+    serializer_class = s.RosterReportSerializer
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(request={"multipart/form-data": s.RosterUploadSerializer}, responses=s.RosterReportSerializer)
+    def post(self, request: Request) -> Response:
+        body = s.RosterUploadSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        upload = body.validated_data["file"]
+        if upload.size > MAX_ARCHIVE_BYTES:
+            raise serializers.ValidationError({"file": [f"Larger than {MAX_ARCHIVE_BYTES // 1_000_000} MB."]})
+        report = roster_services.roster_import(organisation=self.client.organisation, data=upload.read())
+        return Response(s.RosterReportSerializer(report).data)
 
 
 # --- a student: next item, mastery, metacognition ------------------------------------------------
