@@ -185,10 +185,13 @@ def roster_parse(data: bytes) -> Roster:
         raise RosterError([RosterProblem("zip", None, None, "not a zip file")]) from None
     problems: list[RosterProblem] = []
     with archive:
-        raw = {name: _checked(name, _read(archive, name, problems), problems) for name in COLUMNS}
+        read = {name: _read(archive, name, problems) for name in COLUMNS}
+    # References are checked against every id in a file, so a row with its own problem adds no others
+    ids = {name: {v["sourcedId"] for _, v in rows if v.get("sourcedId")} for name, rows in read.items()}
+    raw = {name: _checked(name, rows, problems) for name, rows in read.items()}
 
     orgs = tuple(OrgRow(line, v["sourcedId"], v["name"]) for line, v in raw["orgs.csv"])
-    org_ids = {o.sourced_id for o in orgs}
+    org_ids = ids["orgs.csv"]
 
     def known_org(name: str, line: int, column: str, value: str) -> None:
         if value and value not in org_ids:
@@ -198,7 +201,7 @@ def roster_parse(data: bytes) -> Roster:
     for line, v in raw["classes.csv"]:
         known_org("classes.csv", line, "schoolSourcedId", v["schoolSourcedId"])
         classes.append(ClassRow(line, v["sourcedId"], v["title"], v["courseSourcedId"], v["schoolSourcedId"]))
-    class_ids = {c.sourced_id for c in classes}
+    class_ids = ids["classes.csv"]
     user_rows = raw["users.csv"]
     usernames: dict[str, int] = {}
     for line, v in user_rows:
@@ -206,7 +209,7 @@ def roster_parse(data: bytes) -> Roster:
         first = usernames.setdefault(v["username"].lower(), line)
         if first != line:
             problems.append(RosterProblem("users.csv", line, "username", f"duplicate (also row {first})"))
-    user_ids = {v["sourcedId"] for _, v in user_rows}
+    user_ids = ids["users.csv"]
 
     enrollments = []
     roles: dict[str, tuple[str, int]] = {}

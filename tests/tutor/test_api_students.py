@@ -279,3 +279,22 @@ def test_a_class_of_the_organisation_with_another_course_serves_that_course(a):
     enrol(a.student, section)
     body = _next(a, section_id=section.pk).json()
     assert body["item"]["id"] == other_item.pk and body["class_id"] == section.pk
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "field"),
+    [
+        ("/api/v1/students/?class=421793262467720511750144", 400, "class"),
+        ("/api/v1/items/?skill=938567706938876261920931840", 400, "skill"),
+        ("/api/v1/xapi/statements/?cursor=17616112202753915150311358464", 400, "cursor"),
+        ("/api/v1/students/99999999999999999999999/", 404, None),
+        ("/api/v1/students/99999999999999999999999/mastery/", 404, None),
+        ("/api/v1/attempts/?offset=99999999999999999999999999", 200, None),
+    ],
+)
+def test_ids_past_the_databases_integers_are_client_errors_not_server_errors(a, url, status, field):
+    """Found by make apicheck: such numbers reached SQLite and came back as 500s."""
+    response = api(a.token).get(url)
+    assert response.status_code == status, response.content
+    if status != 200:
+        assert response.json()["error"]["field"] == field

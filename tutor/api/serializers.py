@@ -15,6 +15,9 @@ from metacog.selectors import CalibrationSummary
 from tutor.answers import ITEM_TYPES
 from tutor.models import Attempt, Course, Enrollment, Item, Organisation, Section, SessionItem, Skill, User
 
+#: The largest id the database holds (a 64-bit signed integer); a larger one is a 400, not a database error.
+MAX_ID = 2**63 - 1
+
 # --- output ---------------------------------------------------------------------------
 
 
@@ -129,10 +132,14 @@ class AttemptSerializer(serializers.ModelSerializer):
 class AttemptInSerializer(serializers.Serializer):
     student = serializers.CharField(max_length=255, help_text="The student's external id in your organisation")
     item = serializers.IntegerField(
-        min_value=1, required=False, help_text="An item id from /api/v1/items/ (optional with served_item)"
+        min_value=1,
+        max_value=MAX_ID,
+        required=False,
+        help_text="An item id from /api/v1/items/ (optional with served_item)",
     )
     served_item = serializers.IntegerField(
         min_value=1,
+        max_value=MAX_ID,
         required=False,
         help_text="A served_item_id from POST /api/v1/students/{id}/next-item/: the answer is recorded as "
         "practice in that class (answered_at is then the time it arrives)",
@@ -146,7 +153,7 @@ class AttemptInSerializer(serializers.Serializer):
         required=False,
         help_text="Required in a batch; a single POST may send the Idempotency-Key header",
     )
-    response_time_ms = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    response_time_ms = serializers.IntegerField(min_value=0, max_value=MAX_ID, required=False, allow_null=True)
     hints_used = serializers.IntegerField(min_value=0, max_value=100, default=0)
     answered_at = serializers.DateTimeField(required=False, help_text="When the student answered (default: now)")
 
@@ -320,7 +327,9 @@ class AuthoredItemSerializer(ItemSerializer):
 class ItemInSerializer(serializers.Serializer):
     """A content-format item (docs/content-format.md) under ``skill``; checked by the content format's rules."""
 
-    skill = serializers.IntegerField(min_value=1, help_text="A skill id of a course only your classes use")
+    skill = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, help_text="A skill id of a course only your classes use"
+    )
     slug = serializers.CharField(max_length=120)
     type = serializers.ChoiceField(choices=list(ITEM_TYPES))
     prompt = serializers.CharField(max_length=5000)
@@ -352,7 +361,7 @@ def _filters(name: str, **fields: serializers.Field) -> type[serializers.Seriali
 
 
 def _class_param() -> serializers.IntegerField:
-    return serializers.IntegerField(required=False, min_value=1, help_text="A class id")
+    return serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="A class id")
 
 
 ClassFilters = _filters("ClassFilters", course=serializers.SlugField(required=False, help_text="A course slug"))
@@ -370,7 +379,7 @@ SkillFilters = _filters("SkillFilters", course=serializers.SlugField(required=Fa
 ItemFilters = _filters(
     "ItemFilters",
     course=serializers.SlugField(required=False, help_text="A course slug"),
-    skill=serializers.IntegerField(required=False, min_value=1, help_text="A skill id"),
+    skill=serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, help_text="A skill id"),
 )
 AttemptFilters = _filters(
     "AttemptFilters",
@@ -380,12 +389,13 @@ AttemptFilters = _filters(
 )
 
 NextItemIn = _filters(
-    "NextItemIn", **{"class": serializers.IntegerField(min_value=1, help_text="The class to practise in")}
+    "NextItemIn",
+    **{"class": serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="The class to practise in")},
 )
 EnrolmentIn = _filters(
     "EnrolmentIn",
     student=serializers.CharField(max_length=255, help_text="The student's external id"),
-    **{"class": serializers.IntegerField(min_value=1, help_text="A class id")},
+    **{"class": serializers.IntegerField(min_value=1, max_value=MAX_ID, help_text="A class id")},
 )
 
 XapiFilters = _filters(
@@ -394,7 +404,9 @@ XapiFilters = _filters(
     limit=serializers.IntegerField(
         required=False, min_value=1, help_text="Statements per page (default 50, at most 500)"
     ),
-    cursor=serializers.IntegerField(required=False, min_value=0, help_text="From the previous page's `more` link"),
+    cursor=serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_ID, help_text="From the previous page's `more` link"
+    ),
     **{"class": _class_param()},
 )
 
