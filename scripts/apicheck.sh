@@ -5,7 +5,7 @@
 # Usage: scripts/apicheck.sh [extra schemathesis options]   e.g. --include-path-regex attempts
 #   EXAMPLES=100 (generated cases per operation), APICHECK_PORT=8765, SEED=1 (reproducible runs),
 #   PHASES=examples,coverage,fuzzing (add ",stateful" for chains of calls: about twice as long).
-# The report (JUnit XML) and the server's log are kept in var/apicheck/.
+# Reports (JUnit XML, NDJSON events, summarised per operation at the end) and the server's log: var/apicheck/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -44,7 +44,9 @@ status=0
     --phases "${PHASES:-examples,coverage,fuzzing}" \
     ${SEED:+--seed "$SEED"} \
     --generation-database none \
-    --report junit --report-junit-path "$OUT/junit.xml" \
+    --report junit,ndjson --report-junit-path "$OUT/junit.xml" --report-ndjson-path "$OUT/events.ndjson" \
     --no-color "$@" || status=$?
+echo "== per operation"
+"$PY" scripts/apicheck_summary.py "$OUT/events.ndjson" || true
 echo "== done ($(date -u +%H:%M:%S)); the server's log: $OUT/server.log"
 exit $status

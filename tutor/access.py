@@ -10,7 +10,7 @@ Rules:
 Organisation is the outer boundary: nobody but a superuser crosses it.
 - an API client sees its own organisation's classes, students, enrolments and attempts, and the
   content (courses, skills, items) its classes use; it never crosses the boundary, not even for an
-  attempt's item or a class's course.
+  attempt's item or a class's course. It authors items only in courses no other organisation's classes use.
 """
 
 from __future__ import annotations
