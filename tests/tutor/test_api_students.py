@@ -298,3 +298,11 @@ def test_ids_past_the_databases_integers_are_client_errors_not_server_errors(a, 
     assert response.status_code == status, response.content
     if status != 200:
         assert response.json()["error"]["field"] == field
+
+
+def test_a_nul_character_in_an_api_body_is_a_json_400_naming_the_field(a):
+    body = {"student": a.student.external_id, "item": a.item.pk, "answer": "4\x002", "confidence": 0.5}
+    response = api(a.token).post("/api/v1/attempts/", body, format="json", HTTP_IDEMPOTENCY_KEY="nul")
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "answer"
+    assert not Attempt.objects.filter(idempotency_key="nul").exists()
