@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: demo test lint format migrations-check ci bench clean
+.PHONY: demo test lint format migrations-check apicheck ci bench clean
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+## make apicheck: schemathesis over the REST API's whole schema against a seeded dev server (several minutes)
+apicheck: $(VENV)/.dev
+	PY=$(PY) SCHEMATHESIS=$(VENV)/bin/schemathesis scripts/apicheck.sh
 
 migrations-check: $(VENV)/.runtime
 	$(PY) manage.py makemigrations --check --dry-run

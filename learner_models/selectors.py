@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from tutor.models import Attempt
@@ -19,6 +19,11 @@ from .services import student_state_refresh
 
 def active_model_version() -> ModelVersion | None:
     return ModelVersion.active()
+
+
+def model_versions() -> QuerySet[ModelVersion]:
+    """The registry, newest first. Versions hold no student data: every API client may read them."""
+    return ModelVersion.objects.order_by("-id")
 
 
 def _served(student):

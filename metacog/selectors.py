@@ -244,6 +244,27 @@ def calibration_for_student(*, student: User, viewer: User, voice: Voice = YOU) 
     )
 
 
+@dataclass(frozen=True)
+class CalibrationSummary:
+    """All of a student's answers judged together and per skill (skill id keys), for the REST API."""
+
+    overall: CalibrationReport
+    by_skill: dict[int, CalibrationReport]
+
+
+def calibration_summary_for_student(*, student: User) -> CalibrationSummary:
+    """Every answer of the student, wherever given (practice in any class, or ingested through the API)."""
+    attempts = answers_for_student(student=student)
+    return CalibrationSummary(
+        overall=calibration_report([a.confidence for a in attempts], [a.correct for a in attempts]),
+        by_skill={
+            k: r
+            for k, r in calibration_by((a.skill_id, a.confidence, a.correct) for a in attempts).items()
+            if isinstance(k, int)
+        },
+    )
+
+
 # --- prompts and class settings -----------------------------------------------------------------------------
 
 
@@ -324,6 +345,24 @@ def suggestions_for_student(*, student: User, viewer: User | None = None, limit:
 def reflections_for_student(*, student: User, viewer: User | None = None, limit: int = 100) -> list[Reflection]:
     qs = _in_viewers_classes(Reflection.objects.filter(student=student), student=student, viewer=viewer)
     return list(qs.select_related("section", "skill", "session")[:limit])
+
+
+def suggestions_in_organisation(*, student: User, organisation_id: int) -> QuerySet[StrategySuggestion]:
+    """The student's suggestions in the organisation's classes, newest first (an API client's view)."""
+    return (
+        StrategySuggestion.objects.filter(student=student, section__organisation_id=organisation_id)
+        .select_related("section")
+        .order_by("-created_at", "-id")
+    )
+
+
+def reflections_in_organisation(*, student: User, organisation_id: int) -> QuerySet[Reflection]:
+    """The student's reflections in the organisation's classes, newest first (an API client's view)."""
+    return (
+        Reflection.objects.filter(student=student, section__organisation_id=organisation_id)
+        .select_related("skill")
+        .order_by("-created_at", "-id")
+    )
 
 
 def reviews_for_student(*, student: User, viewer: User | None = None) -> list[ScheduledReview]:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tutor.models import Course, Enrollment, Item, Organisation, PracticeSession, Section, SessionItem, Skill, User
+from tutor.models import (
+    Attempt,
+    Course,
+    Enrollment,
+    Item,
+    Organisation,
+    PracticeSession,
+    Section,
+    SessionItem,
+    Skill,
+    User,
+)
+from tutor.services import api_client_create
 
 PASSWORD = "correct-horse-battery"
 
@@ -112,3 +127,39 @@ def api(token: str | None = None) -> APIClient:
     if token:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+@dataclass
+class ApiSchool:
+    """An organisation as the API tests meet it: a class of a course of its own, one enrolled student with
+    one answer, and two clients (read + write, and read only)."""
+
+    org: Organisation
+    section: Section
+    item: Item
+    student: User
+    attempt: Attempt
+    token: str  # read + write
+    read_token: str
+
+
+def api_school(slug: str) -> ApiSchool:
+    org = Organisation.objects.create(slug=slug, name=slug.title())
+    skill = SkillFactory()
+    item = ItemFactory(skill=skill)
+    section = SectionFactory(organisation=org, course=skill.course)
+    student = StudentFactory(organisation=org, external_id=f"{slug}-s1")
+    enrol(student, section)
+    attempt = Attempt.objects.create(
+        student=student,
+        item=item,
+        skill=skill,
+        answer="41",
+        correct=False,
+        confidence=0.5,
+        idempotency_key=f"{slug}-k0",
+        created_at=timezone.now() - timedelta(days=2),
+    )
+    _, token = api_client_create(organisation=org, name="lms", scopes=["read", "write"])
+    _, read_token = api_client_create(organisation=org, name="reports", scopes=["read"])
+    return ApiSchool(org, section, item, student, attempt, token, read_token)

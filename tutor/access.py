@@ -10,7 +10,7 @@ Rules:
 Organisation is the outer boundary: nobody but a superuser crosses it.
 - an API client sees its own organisation's classes, students, enrolments and attempts, and the
   content (courses, skills, items) its classes use; it never crosses the boundary, not even for an
-  attempt's item or a class's course.
+  attempt's item or a class's course. It authors items only in courses no other organisation's classes use.
 """
 
 from __future__ import annotations
@@ -183,6 +183,13 @@ def enrollments_visible_to_client(client: ApiClient) -> QuerySet[Enrollment]:
 def courses_visible_to_client(client: ApiClient) -> QuerySet[Course]:
     """Content is shared between organisations; a client sees the courses its own classes use."""
     return Course.objects.filter(pk__in=Section.objects.filter(organisation_id=client.organisation_id).values("course"))
+
+
+def courses_writable_by_client(client: ApiClient) -> QuerySet[Course]:
+    """Courses a client may author items in: used by its organisation's classes and by no other
+    organisation's, since content is shared and an edit would change what another school's students see."""
+    theirs = Section.objects.exclude(organisation_id=client.organisation_id).values("course")
+    return courses_visible_to_client(client).exclude(pk__in=theirs)
 
 
 def skills_visible_to_client(client: ApiClient) -> QuerySet[Skill]:

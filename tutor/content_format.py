@@ -27,6 +27,7 @@ __all__ = [
     "SkillSpec",
     "dump_content",
     "parse_content",
+    "parse_item",
 ]
 
 FORMAT_ID = "metis-content/1"
@@ -75,9 +76,13 @@ class ContentSpec:
 class ContentError(Exception):
     """The document is invalid. ``.errors`` lists every problem found."""
 
-    def __init__(self, errors: list[str], *, filename: str = "<input>"):
+    def __init__(
+        self, errors: list[str], *, filename: str = "<input>", fields: list[tuple[str | None, str]] | None = None
+    ):
         self.errors = list(errors)
         self.filename = filename
+        #: the same problems as (field, message), for callers that point at a field (the REST API)
+        self.fields = list(fields or [])
         count = len(self.errors)
         super().__init__(
             f"{filename}: {count} problem{'s' if count != 1 else ''}:\n" + "\n".join(f"  - {e}" for e in self.errors)
@@ -171,8 +176,10 @@ _TOP_FIELDS = {"format": True, "course": True, "skills": False, "items": False}
 class _Collector:
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.fields: list[tuple[str | None, str]] = []
 
     def add(self, where: str, field_name: str | None, message: str) -> None:
+        self.fields.append((field_name, message))
         parts = [where] if where else []
         if field_name:
             parts.append(f'field "{field_name}"')
@@ -423,6 +430,16 @@ def parse_content(
     if errs.errors:
         raise ContentError(errs.errors, filename=filename)
     return ContentSpec(course=course, skills=skills, items=items)
+
+
+def parse_item(raw: Any, *, skill_slugs: set[str] | frozenset[str]) -> ItemSpec:
+    """Validate one item in the ``items`` entry shape (the REST API's authoring writes), by the same rules as a
+    whole document. Raises ``ContentError`` whose ``fields`` name each field at fault (``answer.value``)."""
+    errs = _Collector()
+    items = _parse_items(errs, [raw], set(skill_slugs))
+    if errs.errors:
+        raise ContentError(errs.errors, fields=errs.fields)
+    return items[0]
 
 
 # --------------------------------------------------------------------------

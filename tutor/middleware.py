@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import resolve_url
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+
+from tutor.api.errors import error_body
 
 
 class HtmxSignedOutMiddleware:
@@ -84,6 +86,9 @@ class RefuseNulMiddleware:
         if field is None:
             return None
         ctx = {"field": field.replace(NUL, "\N{REPLACEMENT CHARACTER}")}
+        if request.path.startswith("/api/"):  # the REST API's error body (docs/api.md), naming the field
+            message = f"The field '{ctx['field']}' contains a character that is not allowed (NUL). Nothing was saved."
+            return JsonResponse(error_body("invalid", message, ctx["field"]), status=400)
         if getattr(request, "htmx", False):
             response = HttpResponse(render_to_string("tutor/_bad_input.html", ctx, request=request), status=400)
             response["HX-Retarget"] = "#flash"

@@ -136,6 +136,8 @@ class Section(models.Model):
 
     organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="sections")
     name = models.CharField(max_length=200)
+    # The class's id in the school's roster (OneRoster sourcedId), unique per organisation; re-imports match on it.
+    external_id = models.CharField(max_length=255, blank=True, default="")
     course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="sections")
     teachers = models.ManyToManyField(User, blank=True, related_name="teaching_sections")
     students: models.ManyToManyField[User, Enrollment] = models.ManyToManyField(
@@ -168,6 +170,11 @@ class Section(models.Model):
         verbose_name_plural = "classes"
         constraints = [
             models.UniqueConstraint(fields=["organisation", "name"], name="section_name_unique_per_org"),
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"],
+                condition=~Q(external_id=""),
+                name="section_external_id_unique_per_org",
+            ),
             models.CheckConstraint(
                 condition=Q(target_success__gte=0.5) & Q(target_success__lte=0.95), name="section_target_success_range"
             ),

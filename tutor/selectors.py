@@ -13,8 +13,16 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
 
-from learner_models.selectors import skill_predictions_for_student
-from metacog.selectors import reviews_for_student
+from learner_models.models import ModelVersion
+from learner_models.selectors import active_model_version, skill_predictions_for_student
+from metacog.models import Reflection, StrategySuggestion
+from metacog.selectors import (
+    CalibrationSummary,
+    calibration_summary_for_student,
+    reflections_in_organisation,
+    reviews_for_student,
+    suggestions_in_organisation,
+)
 
 from . import access, policies, scheduler
 from .answers import correct_answer_display
@@ -195,6 +203,7 @@ class SkillProgress:
 class CourseProgress:
     title: str
     skills: list[SkillProgress]
+    course_id: int
 
 
 @dataclass(frozen=True)
@@ -316,7 +325,9 @@ def progress_for_student(*, student: User, page: int | str | None = 1) -> Studen
             review_reason=reasons.get(skill.pk, ""),
             now=now,
         )
-        courses.setdefault(skill.course_id, CourseProgress(title=skill.course.title, skills=[])).skills.append(progress)
+        courses.setdefault(
+            skill.course_id, CourseProgress(title=skill.course.title, skills=[], course_id=skill.course_id)
+        ).skills.append(progress)
     all_skills = [s for c in courses.values() for s in c.skills]
 
     attempts = Attempt.objects.filter(student=student).select_related("item", "skill").order_by("-created_at", "-id")
@@ -401,3 +412,57 @@ def attempts_for_client(
     if section_id is not None:
         qs = qs.filter(session__section_id=section_id)
     return qs.order_by("created_at", "pk")
+
+
+@dataclass(frozen=True)
+class SkillMastery:
+    skill: SkillProgress
+    course_id: int
+    mastered: bool  # at or above the scheduler's mastery threshold
+
+
+@dataclass(frozen=True)
+class StudentMastery:
+    """Per skill, the estimate the scheduler acts on, and where it came from: ``learner_model`` (the active
+    model version's prediction) or ``fallback`` (the estimate from the student's own answers)."""
+
+    student: User
+    source: str
+    model_version: ModelVersion | None
+    mastery_threshold: float
+    skills: list[SkillMastery]
+
+
+def mastery_for_student(*, student: User) -> StudentMastery:
+    """The student's skills in the courses of their classes, as ``progress_for_student`` (and the scheduler)
+    estimate them. A model that fails to predict leaves every skill on the fallback, and says so."""
+    version = active_model_version()
+    progress = progress_for_student(student=student)
+    rows = [
+        SkillMastery(skill=s, course_id=c.course_id, mastered=s.p_correct >= _POLICY.mastery)
+        for c in progress.courses
+        for s in c.skills
+    ]
+    from_model = bool(rows) and all(r.skill.from_model for r in rows)
+    return StudentMastery(
+        student=student,
+        source="learner_model" if from_model else "fallback",
+        model_version=version if from_model else None,
+        mastery_threshold=_POLICY.mastery,
+        skills=rows,
+    )
+
+
+def suggestions_for_client(*, client: ApiClient, student: User) -> QuerySet[StrategySuggestion]:
+    return suggestions_in_organisation(student=student, organisation_id=client.organisation_id)
+
+
+def reflections_for_client(*, client: ApiClient, student: User) -> QuerySet[Reflection]:
+    return reflections_in_organisation(student=student, organisation_id=client.organisation_id)
+
+
+def calibration_for_client(*, client: ApiClient, student: User) -> CalibrationSummary:
+    """All the student's answers: a student of the client's organisation gives every answer there."""
+    if student.organisation_id != client.organisation_id:
+        raise LookupError("not this client's student")
+    return calibration_summary_for_student(student=student)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,18 +21,23 @@ from .access import (
     API_TOKEN_PREFIX,
     api_secret_hash,
     can_practise_in,
+    courses_writable_by_client,
     items_visible_to_client,
+    sections_visible_to_client,
     students_visible_to_client,
 )
 from .answers import CheckResult, InvalidAnswer, check_answer, response_display
+from .content_format import ContentError, parse_item
 from .models import (
     ApiClient,
     Attempt,
     Enrollment,
+    Item,
     Organisation,
     PracticeSession,
     Section,
     SessionItem,
+    Skill,
     SkillTally,
     User,
     organisation_mismatch,
@@ -44,12 +50,14 @@ MAX_RESPONSE_TIME_MS = 6 * 60 * 60 * 1000
 
 
 class PracticeError(Exception):
-    """A request that the practice flow cannot honour; ``field`` names the culprit, if any."""
+    """A request that the practice flow cannot honour; ``field`` names the culprit, if any, ``code`` is a stable
+    name for the API's error body."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, code: str = "invalid") -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.code = code
 
 
 # --- practice -----------------------------------------------------------------
@@ -223,9 +231,8 @@ class AttemptIngestError(PracticeError):
     """An ingested attempt that cannot be stored; ``index`` is its place in a batch, ``code`` a stable name."""
 
     def __init__(self, message: str, *, field: str | None = None, index: int | None = None, code: str = "invalid"):
-        super().__init__(message, field=field)
+        super().__init__(message, field=field, code=code)
         self.index = index
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -233,13 +240,15 @@ class AttemptIngest:
     """One answer given elsewhere (another app, a paper test typed in), for a student named by external id."""
 
     student_external_id: str
-    item_id: int
+    item_id: int | None
     answer: str
     confidence: float
     idempotency_key: str
     response_time_ms: int | None = None
     hints_used: int = 0
     answered_at: datetime | None = None
+    #: A SessionItem from ``item_serve_for_client``: the answer is recorded in that session, as on the pages.
+    served_item_id: int | None = None
 
 
 def attempt_ingest(*, client: ApiClient, entry: AttemptIngest, index: int | None = None) -> AttemptOutcome:
@@ -259,7 +268,11 @@ def attempt_ingest(*, client: ApiClient, entry: AttemptIngest, index: int | None
     student = students_visible_to_client(client).filter(external_id=entry.student_external_id).first()
     if student is None or not entry.student_external_id:
         raise fail(f"No student with external id {entry.student_external_id!r} here.", "student", "unknown_student")
-    item = items_visible_to_client(client).filter(pk=entry.item_id).first()
+    if entry.served_item_id is not None:
+        return _served_attempt_record(
+            client=client, student=student, served_item_id=entry.served_item_id, entry=entry, key=key, fail=fail
+        )
+    item = items_visible_to_client(client).filter(pk=entry.item_id).first() if entry.item_id else None
     if item is None:
         raise fail(f"No item {entry.item_id} in this organisation's courses.", "item", "unknown_item")
     existing = Attempt.objects.filter(student=student, idempotency_key=key).select_related("item").first()
@@ -310,10 +323,83 @@ def attempt_ingest(*, client: ApiClient, entry: AttemptIngest, index: int | None
     return AttemptOutcome(attempt, created=True, check=result)
 
 
+def _served_attempt_record(
+    *,
+    client: ApiClient,
+    student: User,
+    served_item_id: int,
+    entry: AttemptIngest,
+    key: str,
+    fail: Callable[..., AttemptIngestError],
+) -> AttemptOutcome:
+    """An answer to an item ``item_serve_for_client`` served: recorded by the practice flow's own
+    ``attempt_record``, in the item's session, so it counts as practice in the class (tallies, reviews)."""
+    served = (
+        SessionItem.objects.select_related("session", "session__section", "item")
+        .filter(pk=served_item_id, session__section__organisation_id=client.organisation_id)
+        .first()
+    )
+    if served is None or served.session.student_id != student.pk:
+        # another student's served item reads as unknown too: a client learns nothing from the id
+        raise fail(f"No served item {served_item_id} for this student.", "served_item", "unknown_served_item")
+    if entry.item_id is not None and entry.item_id != served.item_id:
+        raise fail(f"Served item {served.pk} is item {served.item_id}, not {entry.item_id}.", "item")
+    existing = Attempt.objects.filter(student=student, idempotency_key=key).first()
+    if existing is not None and (existing.session_item_id != served.pk or _unrecorded(existing, entry.answer)):
+        raise fail("This idempotency key was used for another attempt.", "idempotency_key", "idempotency_conflict")
+    if existing is None and entry.hints_used > served.hints_shown:  # the LMS showed the hints itself
+        shown = min(entry.hints_used, len(served.item.hints))
+        SessionItem.objects.filter(pk=served.pk, attempt__isnull=True).update(hints_shown=shown)
+        served.hints_shown = shown
+    fields = {"session": "served_item", "idempotency_key": "idempotency_key"}
+    try:
+        outcome = attempt_record(
+            student=student,
+            session_item=served,
+            answer=entry.answer,
+            confidence=entry.confidence,
+            idempotency_key=key,
+            response_time_ms=entry.response_time_ms,
+        )
+    except PracticeError as exc:
+        raise fail(exc.message, fields.get(exc.field or "", exc.field)) from None
+    if outcome.not_recorded is not None or (existing is None and not outcome.created):
+        raise fail("This served item was already answered.", "served_item", "already_answered")
+    return outcome
+
+
 @transaction.atomic
 def attempts_ingest(*, client: ApiClient, entries: list[AttemptIngest]) -> list[AttemptOutcome]:
     """A batch, all or nothing: the first bad entry (its index in the error) rolls back every other one."""
     return [attempt_ingest(client=client, entry=entry, index=i) for i, entry in enumerate(entries)]
+
+
+# --- practice rendered by an integrator ---------------------------------------------------
+
+
+def item_serve_for_client(*, client: ApiClient, student: User, section_id: int) -> SessionItem:
+    """The next item for a student whose LMS renders practice itself: the pages' own flow (``session_start``,
+    ``session_item_current``, hence the scheduler's choice and reason), so answering it through the API
+    (``served_item``) is practice in the class like any other. An item served and not yet answered is served
+    again; a session that has served its planned items is closed and a new one started."""
+    section = sections_visible_to_client(client).filter(pk=section_id).first()
+    if section is None or student.organisation_id != client.organisation_id:
+        raise PracticeError(f"No class {section_id} here.", field="class", code="unknown_class")
+    if not can_practise_in(student, section):
+        raise PracticeError(f"The student is not enrolled in class {section_id}.", field="class", code="not_enrolled")
+    try:
+        session = session_start(student=student, section=section)
+        served = session_item_current(session=session)
+        if served is None:
+            session_end(session=session)
+            served = session_item_current(session=session_start(student=student, section=section))
+    except LookupError:  # the scheduler found no skill, or a skill without items or generator
+        raise PracticeError(
+            "This class's course has nothing to practise yet.", field="class", code="no_items"
+        ) from None
+    if served is None:  # a class whose sessions hold no items
+        raise PracticeError("This class's sessions serve no items.", field="class", code="no_items")
+    return served
 
 
 # --- API clients -------------------------------------------------------------------
@@ -369,6 +455,12 @@ def session_end(*, session: PracticeSession) -> PracticeSession:
 # --- class membership ---------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EnrollmentCreated:
+    enrollment: Enrollment
+    created: bool
+
+
 def enrollment_create(*, student: User, section: Section) -> Enrollment:
     """Enrol a student in a class of their own organisation (idempotent)."""
     try:
@@ -377,6 +469,31 @@ def enrollment_create(*, student: User, section: Section) -> Enrollment:
         raise PracticeError(" ".join(exc.messages), field="student") from None
     enrollment, _ = Enrollment.objects.get_or_create(student=student, section=section)
     return enrollment
+
+
+def enrollment_create_for_client(*, client: ApiClient, section_id: int, student_external_id: str) -> EnrollmentCreated:
+    """Enrol one of the organisation's students in one of its classes (idempotent: ``created`` says whether it is
+    new). A class or student of another organisation reads as unknown."""
+    section = sections_visible_to_client(client).filter(pk=section_id).first()
+    if section is None:
+        raise PracticeError(f"No class {section_id} here.", field="class", code="unknown_class")
+    student = students_visible_to_client(client).filter(external_id=student_external_id).first()
+    if student is None or not student_external_id:
+        raise PracticeError(
+            f"No student with external id {student_external_id!r} here.", field="student", code="unknown_student"
+        )
+    existed = Enrollment.objects.filter(student=student, section=section).exists()
+    return EnrollmentCreated(enrollment_create(student=student, section=section), created=not existed)
+
+
+def enrollment_delete(*, enrollment: Enrollment) -> None:
+    """Take a student out of a class; their open practice session there ends (their answers stay)."""
+    with transaction.atomic():
+        for session in PracticeSession.objects.filter(
+            student_id=enrollment.student_id, section_id=enrollment.section_id, ended_at__isnull=True
+        ):
+            session_end(session=session)
+        enrollment.delete()
 
 
 def section_teacher_add(*, teacher: User, section: Section) -> None:
@@ -467,3 +584,91 @@ def skill_tallies_rebuild(*, student_ids: list[int] | None = None) -> int:
             (SkillTally(section_id=r.pop("session__section_id"), **r) for r in rows.iterator()), batch_size=2000
         )
     return len(created)
+
+
+# --- authoring through the API ---------------------------------------------------------------
+
+
+def _item_spec_fields(item: Item) -> dict[str, object]:
+    return {
+        "slug": item.slug,
+        "skill": item.skill.slug,
+        "type": item.item_type,
+        "prompt": item.prompt,
+        "answer": item.answer,
+        "hints": item.hints,
+        "solution": item.solution,
+        "difficulty": item.difficulty,
+    }
+
+
+def _item_validated(*, course_id: int, raw: dict[str, object], slug_taken_by_other: bool) -> dict[str, object]:
+    """The item's fields checked by the content format's own rules (``tutor.content_format.parse_item``)."""
+    skill_slugs = set(Skill.objects.filter(course_id=course_id).values_list("slug", flat=True))
+    try:
+        spec = parse_item(raw, skill_slugs=skill_slugs)
+    except ContentError as exc:
+        field, message = exc.fields[0] if exc.fields else (None, exc.errors[0])
+        raise PracticeError(f"{field}: {message}" if field else message, field=field) from None
+    if slug_taken_by_other:
+        raise PracticeError(f"slug: the course already has an item {spec.slug!r}.", field="slug", code="unique")
+    skill = Skill.objects.get(course_id=course_id, slug=spec.skill)
+    return {
+        "skill": skill,
+        "slug": spec.slug,
+        "item_type": spec.type,
+        "prompt": spec.prompt,
+        "answer": dict(spec.answer),
+        "hints": list(spec.hints),
+        "solution": spec.solution,
+        "difficulty": spec.difficulty,
+    }
+
+
+def item_create_for_client(*, client: ApiClient, skill_id: int, fields: dict[str, object]) -> Item:
+    """Author an item under a skill of a course the client may write (``access.courses_writable_by_client``).
+
+    ``fields`` are a content-format item without ``skill`` (slug, type, prompt, answer, hints, solution,
+    difficulty); a skill of a course outside those reads as unknown."""
+    skill = Skill.objects.filter(pk=skill_id, course__in=courses_writable_by_client(client)).first()
+    if skill is None:
+        raise PracticeError(
+            f"No skill {skill_id} in a course this client may author.", field="skill", code="unknown_skill"
+        )
+    raw = {**fields, "skill": skill.slug}
+    taken = Item.objects.filter(course_id=skill.course_id, slug=fields.get("slug")).exists()
+    values = _item_validated(course_id=skill.course_id, raw=raw, slug_taken_by_other=taken)
+    try:
+        with transaction.atomic():
+            return Item.objects.create(course_id=skill.course_id, source=Item.Source.AUTHORED, **values)
+    except IntegrityError:  # a concurrent create took the slug
+        raise PracticeError("slug: the course already has this item.", field="slug", code="unique") from None
+
+
+def item_update_for_client(
+    *, client: ApiClient, item: Item, fields: dict[str, object], skill_id: int | None = None
+) -> Item:
+    """Change some fields of an authored item (``skill_id``: move it to another skill of its course); the rest
+    stay. Items a generator made are refused: the generator would make them again."""
+    if not courses_writable_by_client(client).filter(pk=item.course_id).exists():
+        raise PracticeError(
+            "Another organisation's classes use this course: its items cannot be changed through the API.",
+            code="course_shared",
+        )
+    if item.source != Item.Source.AUTHORED:
+        raise PracticeError("Generated items cannot be edited.", code="generated_item")
+    raw = {**_item_spec_fields(item), **fields}
+    if skill_id is not None:
+        skill = Skill.objects.filter(pk=skill_id, course_id=item.course_id).first()
+        if skill is None:
+            raise PracticeError(f"No skill {skill_id} in this item's course.", field="skill", code="unknown_skill")
+        raw["skill"] = skill.slug
+    taken = Item.objects.filter(course_id=item.course_id, slug=raw.get("slug")).exclude(pk=item.pk).exists()
+    values = _item_validated(course_id=item.course_id, raw=raw, slug_taken_by_other=taken)
+    try:
+        with transaction.atomic():
+            Item.objects.filter(pk=item.pk).update(**values)
+    except IntegrityError:
+        raise PracticeError("slug: the course already has this item.", field="slug", code="unique") from None
+    item.refresh_from_db()
+    return item

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -16,54 +15,22 @@ from django.test import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from tests.factories import ItemFactory, SectionFactory, SkillFactory, StudentFactory, api, enrol
-from tutor.models import ApiClient, Attempt, Item, Organisation, Section, User
+from tests.factories import ApiSchool as School
+from tests.factories import SkillFactory, StudentFactory, api, api_school, enrol
+from tutor.models import ApiClient, Attempt, Organisation, User
 from tutor.services import api_client_create, api_client_revoke
 
 pytestmark = pytest.mark.django_db
 
 
-@dataclass
-class School:
-    org: Organisation
-    section: Section
-    item: Item
-    student: User
-    attempt: Attempt
-    token: str  # read + write
-    read_token: str
-
-
-def _school(slug: str) -> School:
-    org = Organisation.objects.create(slug=slug, name=slug.title())
-    skill = SkillFactory()
-    item = ItemFactory(skill=skill)
-    section = SectionFactory(organisation=org, course=skill.course)
-    student = StudentFactory(organisation=org, external_id=f"{slug}-s1")
-    enrol(student, section)
-    attempt = Attempt.objects.create(
-        student=student,
-        item=item,
-        skill=skill,
-        answer="41",
-        correct=False,
-        confidence=0.5,
-        idempotency_key=f"{slug}-k0",
-        created_at=timezone.now() - timedelta(days=2),
-    )
-    _, token = api_client_create(organisation=org, name="lms", scopes=["read", "write"])
-    _, read_token = api_client_create(organisation=org, name="reports", scopes=["read"])
-    return School(org, section, item, student, attempt, token, read_token)
-
-
 @pytest.fixture
 def a() -> School:
-    return _school("alpha")
+    return api_school("alpha")
 
 
 @pytest.fixture
 def b() -> School:
-    return _school("beta")
+    return api_school("beta")
 
 
 def ids(response) -> set[int]:

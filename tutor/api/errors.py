@@ -5,17 +5,25 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tutor.oneroster import RosterError
 from tutor.services import AttemptIngestError, PracticeError
 
-_STATUS = {"idempotency_conflict": status.HTTP_409_CONFLICT}
+logger = logging.getLogger(__name__)
+_STATUS = {
+    "idempotency_conflict": status.HTTP_409_CONFLICT,
+    "already_answered": status.HTTP_409_CONFLICT,
+    "unique": status.HTTP_409_CONFLICT,
+}
 
 
 def _first_error(detail: Any, path: tuple[str | int, ...] = ()) -> tuple[tuple[str | int, ...], Any] | None:
@@ -45,10 +53,15 @@ def error_body(code: str, message: str, field: str | None = None, index: int | N
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, RosterError):
+        body = error_body("invalid_roster", str(exc.problems[0]), "file")
+        body["error"]["problems"] = [
+            {"file": p.file, "row": p.row, "field": p.field, "message": p.message} for p in exc.problems
+        ]
+        return Response(body, status=400)
     if isinstance(exc, PracticeError):
-        code = exc.code if isinstance(exc, AttemptIngestError) else "invalid"
         index = exc.index if isinstance(exc, AttemptIngestError) else None
-        return Response(error_body(code, exc.message, exc.field, index), status=_STATUS.get(code, 400))
+        return Response(error_body(exc.code, exc.message, exc.field, index), status=_STATUS.get(exc.code, 400))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -66,3 +79,43 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         response.data = error_body(exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code, detail)
     return response
+
+
+class JsonErrorsMiddleware:
+    """Everything under ``/api/`` answers in the error body above, never a Django HTML page: a URL that
+    matches no endpoint (404), a method Django itself refuses (405) and an uncaught exception (500, logged).
+    DRF's own errors already have the body; this catches what happens outside a DRF view."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not _is_api(request) or response.status_code not in _PAGE_ERRORS:
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response
+        code, message = _PAGE_ERRORS[response.status_code]
+        json_response = JsonResponse(error_body(code, message), status=response.status_code)
+        if "Allow" in response:
+            json_response["Allow"] = response["Allow"]
+        return json_response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not _is_api(request) or isinstance(exception, Http404 | PermissionDenied):
+            return None  # Django turns those into a 404/403 page, which ``__call__`` rewrites
+        logger.error("API server error: %s %s", request.method, request.path, exc_info=exception)
+        return JsonResponse(error_body("server_error", "A server error occurred."), status=500)
+
+
+_PAGE_ERRORS = {
+    400: ("invalid", "Bad request."),
+    403: ("permission_denied", "You do not have permission to perform this action."),
+    404: ("not_found", "Not found."),
+    405: ("method_not_allowed", "Method not allowed."),
+    500: ("server_error", "A server error occurred."),
+}
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import pagination
+from rest_framework.request import Request
+
+MAX_OFFSET = 2**62
 
 
 class Pagination(pagination.LimitOffsetPagination):
@@ -16,3 +19,7 @@ class Pagination(pagination.LimitOffsetPagination):
     @property
     def max_limit(self) -> int:
         return settings.API_MAX_PAGE_SIZE
+
+    def get_offset(self, request: Request) -> int:
+        # DRF leaves the offset unbounded; past a 64-bit integer the database refuses it (a 500, not an empty page)
+        return min(super().get_offset(request), MAX_OFFSET)

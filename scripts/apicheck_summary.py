@@ -1,0 +1,44 @@
+"""The table of a ``make apicheck`` run, from schemathesis's NDJSON events: per operation, the cases each phase
+generated and how many failed a check. Usage: python scripts/apicheck_summary.py var/apicheck/events.ndjson"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+
+def main(path: str) -> int:
+    cases: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    failed: dict[str, int] = defaultdict(int)
+    with open(path, encoding="utf-8") as events:
+        for line in events:
+            event = json.loads(line).get("ScenarioFinished")
+            if not event or "recorder" not in event:
+                continue
+            recorder = event["recorder"]
+            label = recorder["label"]
+            cases[label][event["phase"]] += len(recorder.get("cases", {}))
+            failed[label] += sum(
+                any(c["status"] == "failure" for c in checks) for checks in recorder.get("checks", {}).values()
+            )
+    if not cases:
+        print("no scenarios in the report")
+        return 1
+    width = max(len(label) for label in cases)
+    print(f"{'operation':<{width}}  coverage  fuzzing  total  failed")
+    for label in sorted(cases, key=lambda op: (op.split(" ", 1)[1], op)):
+        c = cases[label]
+        total = sum(c.values())
+        print(f"{label:<{width}}  {c['coverage']:>8}  {c['fuzzing']:>7}  {total:>5}  {failed[label]:>6}")
+    totals = [sum(c.values()) for c in cases.values()]
+    fuzzed = [c["fuzzing"] for c in cases.values()]
+    print(
+        f"{len(cases)} operations, {sum(totals)} cases (per operation: at least {min(totals)}; fuzzing at least "
+        f"{min(fuzzed)}), {sum(failed.values())} failed"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "var/apicheck/events.ndjson"))
