@@ -8,7 +8,11 @@ unique strings that must never reach another viewer; the XSS tests make both scr
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import product
 
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from metacog import services as metacog_services
@@ -25,7 +29,7 @@ from tests.factories import (
     enrol,
 )
 from tutor import services
-from tutor.models import User
+from tutor.models import Enrollment, User
 
 Text = Callable[[str], str]
 
@@ -127,4 +131,67 @@ def build(*, private: Text, authored: Text) -> dict:
         "open": open_session,
         "attempt": attempt,
         "suggestion": suggestion,
+        "item": ended.session_items.order_by("position").first().item,
+        "enrolment": Enrollment.objects.get(student=victim, section=mine),
     }
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    route: str
+    params: frozenset[str]
+
+    @property
+    def namespace(self) -> str:
+        return self.name.split(":", 1)[0] if ":" in self.name else ""
+
+
+def routes(resolver: URLResolver | None = None, prefix: str = "", namespace: str = "", params=frozenset()):
+    """Every named URL pattern with the parameters it takes (its own and those of the includes above it)."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        here = params | frozenset(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            inner = ":".join(part for part in (namespace, entry.namespace) if part)
+            yield from routes(entry, prefix + str(entry.pattern), inner, here)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield Route(f"{namespace}:{entry.name}" if namespace else entry.name, prefix + str(entry.pattern), here)
+
+
+# The content an API detail URL names, by its collection.
+API_COLLECTIONS = {
+    "organisations": "org",
+    "classes": "mine",
+    "students": "victim",
+    "enrolments": "enrolment",
+    "attempts": "attempt",
+    "courses": "course",
+    "skills": "skill",
+    "items": "item",
+}
+
+
+def fillings(route: Route, w: dict) -> list[dict[str, int]]:
+    """Every way to fill the route's parameters with the victim's objects."""
+    choices: dict[str, list[int]] = {}
+    for param in sorted(route.params):
+        if param == "student_id":
+            choices[param] = [w["victim"].pk]
+        elif param == "session_id":
+            choices[param] = [w["ended"].pk, w["open"].pk]
+        elif param == "section_id":
+            choices[param] = [w["mine"].pk]
+        elif param == "attempt_id":
+            choices[param] = [w["attempt"].pk]
+        elif param == "suggestion_id":
+            choices[param] = [w["suggestion"].pk]
+        elif param == "position":
+            choices[param] = [1, 2]
+        elif param == "pk" and route.route.startswith("api/"):
+            collection = route.route.rstrip("/").split("/")[-2]
+            assert collection in API_COLLECTIONS, f"{route.name}: add /{collection}/ to API_COLLECTIONS"
+            choices[param] = [w[API_COLLECTIONS[collection]].pk]
+        else:
+            pytest.fail(f"{route.name} ({route.route}) takes {param!r}: teach _ids which of the victim's objects it is")
+    return [dict(zip(choices, values, strict=True)) for values in product(*choices.values())]

@@ -12,16 +12,16 @@ anyone not in it); a change to the victim's rows or their class's settings after
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from itertools import product
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from metacog.models import PromptRule, Reflection, StrategySetting, StrategySuggestion
 from tests.factories import api
 from tests.tutor import school
+from tests.tutor.school import fillings, routes
 from tutor import services
 from tutor.models import Attempt, Enrollment, PracticeSession, Section, SessionItem, User
 
@@ -36,44 +36,11 @@ PUBLIC = {"login", "healthz", "favicon", "api_schema", "api_docs"}
 CLASSMATE_SECTION_ACTIONS = {"practice_start"}
 # The Django admin is for operators (is_staff): tested separately below, none of the viewers is staff.
 STAFF_ONLY_NAMESPACES = {"admin"}
-# The content an API detail URL names, by its collection.
-API_COLLECTIONS = {
-    "organisations": "org",
-    "classes": "mine",
-    "students": "victim",
-    "enrolments": "enrolment",
-    "attempts": "attempt",
-    "courses": "course",
-    "skills": "skill",
-    "items": "item",
-}
 OUTSIDERS = ["classmate", "other_student", "foreign", "other_teacher", "foreign_teacher", "anonymous", "foreign_api"]
 
 
-@dataclass(frozen=True)
-class Route:
-    name: str
-    route: str
-    params: frozenset[str]
-
-    @property
-    def namespace(self) -> str:
-        return self.name.split(":", 1)[0] if ":" in self.name else ""
-
-
-def _routes(resolver: URLResolver | None = None, prefix: str = "", namespace: str = "", params=frozenset()):
-    resolver = resolver or get_resolver()
-    for entry in resolver.url_patterns:
-        here = params | frozenset(entry.pattern.regex.groupindex)
-        if isinstance(entry, URLResolver):
-            inner = ":".join(part for part in (namespace, entry.namespace) if part)
-            yield from _routes(entry, prefix + str(entry.pattern), inner, here)
-        elif isinstance(entry, URLPattern) and entry.name:
-            yield Route(f"{namespace}:{entry.name}" if namespace else entry.name, prefix + str(entry.pattern), here)
-
-
 ROUTES = sorted(
-    {r.name: r for r in _routes() if r.namespace not in STAFF_ONLY_NAMESPACES}.values(), key=lambda r: r.name
+    {r.name: r for r in routes() if r.namespace not in STAFF_ONLY_NAMESPACES}.values(), key=lambda r: r.name
 )
 WITH_IDS = [r for r in ROUTES if r.params - {"position"}]
 WITHOUT_IDS = [r for r in ROUTES if not r.params]
@@ -82,37 +49,10 @@ WITHOUT_IDS = [r for r in ROUTES if not r.params]
 @pytest.fixture
 def world():
     w = school.build(private=lambda field: f"{SECRET}-{field.replace(' ', '-')}", authored=lambda field: field.title())
-    w["item"] = w["course"].items.first()
-    w["enrolment"] = Enrollment.objects.get(student=w["victim"], section=w["mine"])
     _, w["foreign_token"] = services.api_client_create(
         organisation=w["other_org"], name="other school's LMS", scopes=["read", "write"]
     )
     return w
-
-
-def _ids(route: Route, w: dict) -> list[dict[str, int]]:
-    """Every way to fill the route's parameters with the victim's objects."""
-    choices: dict[str, list[int]] = {}
-    for param in sorted(route.params):
-        if param == "student_id":
-            choices[param] = [w["victim"].pk]
-        elif param == "session_id":
-            choices[param] = [w["ended"].pk, w["open"].pk]
-        elif param == "section_id":
-            choices[param] = [w["mine"].pk]
-        elif param == "attempt_id":
-            choices[param] = [w["attempt"].pk]
-        elif param == "suggestion_id":
-            choices[param] = [w["suggestion"].pk]
-        elif param == "position":
-            choices[param] = [1, 2]
-        elif param == "pk" and route.route.startswith("api/"):
-            collection = route.route.rstrip("/").split("/")[-2]
-            assert collection in API_COLLECTIONS, f"{route.name}: add /{collection}/ to API_COLLECTIONS"
-            choices[param] = [w[API_COLLECTIONS[collection]].pk]
-        else:
-            pytest.fail(f"{route.name} ({route.route}) takes {param!r}: teach _ids which of the victim's objects it is")
-    return [dict(zip(choices, values, strict=True)) for values in product(*choices.values())]
 
 
 def _client(viewer: str, w: dict) -> Client:
@@ -207,7 +147,7 @@ def test_no_outsider_sees_or_changes_the_victims_data(route, world):
     methods = ["get", "post", "patch", "put", "delete"] if api_route else ["get", "post"]
     before = _snapshot(world)
     leaks = []
-    for viewer, kwargs, method in product(OUTSIDERS, _ids(route, world), methods):
+    for viewer, kwargs, method in product(OUTSIDERS, fillings(route, world), methods):
         url = reverse(route.name, kwargs=kwargs)
         response = _request(_client(viewer, world), method, url, world, api_route)
         status, text = response.status_code, _text(response)
@@ -267,7 +207,7 @@ def test_the_victim_and_their_teacher_do_see_it(world):
 
 def test_the_admin_turns_away_every_viewer_who_is_not_staff(world):
     """Every admin change/delete/history page of the victim's user row sends non-staff to the admin login."""
-    admin_routes = [r for r in _routes() if r.namespace == "admin" and r.params == {"object_id"}]
+    admin_routes = [r for r in routes() if r.namespace == "admin" and r.params == {"object_id"}]
     user_routes = [r for r in admin_routes if r.name.startswith("admin:tutor_user_")]
     assert user_routes
     for route, viewer in product(user_routes, OUTSIDERS[:-1]):
