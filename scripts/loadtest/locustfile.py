@@ -94,13 +94,13 @@ class Student(Browser):
         super().on_start()
         self.username = f"load-student-{(next(_students) - 1) % STUDENTS + 1:04d}"
         self.log_in(self.username)
-        self.next_step = self.start
+        self.next_step = self.begin_session
 
     @task
     def step(self) -> None:
         self.next_step()
 
-    def start(self) -> None:
+    def begin_session(self) -> None:
         home = self.page("/", name="home")
         start = START_FORM.search(home.text)
         if not start:
@@ -125,7 +125,7 @@ class Student(Browser):
             self.form = text
             self.next_step = self.answer
         else:
-            self.next_step = self.start
+            self.next_step = self.begin_session
 
     def make_plan(self, url: str) -> None:
         data = {"goal": "Get most of them right", "strategy": ""}
@@ -193,7 +193,7 @@ class Student(Browser):
                 url, {"kind": "evaluation", "answer": "Planning", "second_answer": "Slow down"}, name="reflection"
             )
             self.post(url, {"kind": "summary", "answer": "Fractions need a common denominator"}, name="reflection")
-        self.next_step = self.start
+        self.next_step = self.begin_session
 
 
 class Teacher(Browser):

@@ -5,6 +5,7 @@
 # LOAD_DATABASE_URL (postgres://postgres@127.0.0.1:5432/metis_load; the database is dropped and re-created)
 # LOAD_REDIS (redis://127.0.0.1:6379; databases LOAD_REDIS_BROKER_DB=13 and LOAD_REDIS_CACHE_DB=14 are flushed)
 # LOAD_PORT (18765) LOAD_OUT (var/loadtest/<time>)
+# LOAD_REUSE_DB=1 keeps the database of the previous run with the same USERS (no re-creation, no seeding).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
@@ -51,17 +52,24 @@ if curl -s -o /dev/null "http://127.0.0.1:$PORT/"; then
   exit 2
 fi
 
-echo "== database $DB_NAME (re-created), Redis $CELERY_BROKER_URL and $CACHE_URL (flushed); output in $OUT"
-psql "$ADMIN_URL" -qAtc "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" -c "CREATE DATABASE \"$DB_NAME\""
-redis-cli -u "$CELERY_BROKER_URL" flushdb >/dev/null
-redis-cli -u "$CACHE_URL" flushdb >/dev/null
+if [ "${LOAD_REUSE_DB:-0}" = 1 ]; then
+  echo "== reusing database $DB_NAME; Redis $CELERY_BROKER_URL and $CACHE_URL flushed; output in $OUT"
+  redis-cli -u "$CELERY_BROKER_URL" flushdb >/dev/null
+  redis-cli -u "$CACHE_URL" flushdb >/dev/null
+  "$PY" scripts/loadtest/seed.py --reset-passwords
+else
+  echo "== database $DB_NAME (re-created), Redis $CELERY_BROKER_URL and $CACHE_URL (flushed); output in $OUT"
+  psql "$ADMIN_URL" -qAtc "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" -c "CREATE DATABASE \"$DB_NAME\""
+  redis-cli -u "$CELERY_BROKER_URL" flushdb >/dev/null
+  redis-cli -u "$CACHE_URL" flushdb >/dev/null
 
-echo "== migrate, collectstatic, demo school with histories, first model, $STUDENTS load students"
-"$PY" manage.py migrate --no-input -v0
-"$PY" manage.py collectstatic --no-input -v0
-"$PY" manage.py demo_seed --i-know-this-is-production --sessions 3 >"$OUT/seed.log" 2>&1
-"$PY" manage.py metatrain --if-none >>"$OUT/seed.log" 2>&1
-"$PY" scripts/loadtest/seed.py --students "$STUDENTS"
+  echo "== migrate, collectstatic, demo school with histories, first model, $STUDENTS load students"
+  "$PY" manage.py migrate --no-input -v0
+  "$PY" manage.py collectstatic --no-input -v0
+  "$PY" manage.py demo_seed --i-know-this-is-production >"$OUT/seed.log" 2>&1
+  "$PY" manage.py metatrain --if-none >>"$OUT/seed.log" 2>&1
+  "$PY" scripts/loadtest/seed.py --students "$STUDENTS"
+fi
 
 echo "== gunicorn ($WORKERS workers) and a Celery worker on 127.0.0.1:$PORT"
 "$BIN/celery" -A tutor worker -Q default,adapt -c 2 --loglevel WARNING >"$OUT/celery.log" 2>&1 &
@@ -69,11 +77,14 @@ PIDS+=($!)
 "$BIN/gunicorn" tutor.wsgi --workers "$WORKERS" --bind "127.0.0.1:$PORT" --access-logfile - >"$OUT/gunicorn.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 120); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
+  curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
   kill -0 "${PIDS[1]}" 2>/dev/null || { echo "gunicorn did not start: $OUT/gunicorn.log" >&2; exit 2; }
   sleep 1
 done
 curl -fsS "http://127.0.0.1:$PORT/healthz"; echo
+for _ in $(seq $(( WORKERS * 4 ))); do  # each worker's first request loads what it caches; not a student's wait
+  curl -fs -o /dev/null -H "X-Forwarded-Proto: https" "http://127.0.0.1:$PORT/login/" || true
+done
 
 echo "== locust: $USERS users ($STUDENTS students, $TEACHERS teachers), spawn $SPAWN_RATE/s, for $DURATION"
 "$BIN/locust" -f scripts/loadtest/locustfile.py --headless --users "$USERS" --spawn-rate "$SPAWN_RATE" \

@@ -30,9 +30,16 @@ CLASS_SIZE = 30
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--students", type=int, required=True)
+    parser.add_argument("--students", type=int)
+    parser.add_argument("--reset-passwords", action="store_true", help="only set the load accounts' password")
     args = parser.parse_args()
     password = make_password(os.environ["LOAD_PASSWORD"])  # one hash for all: seeding 200 takes no minute
+    if args.reset_passwords:
+        n = User.objects.filter(username__startswith="load-").update(password=password)
+        print(f"password set for {n} load-test accounts")
+        return
+    if not args.students:
+        parser.error("--students is required")
     demo = Section.objects.select_related("organisation", "course").get(name=DEMO_CLASS)
     classes = (args.students + CLASS_SIZE - 1) // CLASS_SIZE
     with transaction.atomic():
