@@ -75,8 +75,8 @@ def main() -> int:
     print()
     print(f"requests: {requests}, failed: {failures}")
     print(
-        f"answers acknowledged: {len(acknowledged)} (and {sum(acknowledged.values()) - len(acknowledged)} "
-        f"re-sent with the same key); in the database exactly once: {len(acknowledged) - len(lost) - len(duplicated)}; "
+        f"answers acknowledged: {len(acknowledged)}; "
+        f"in the database exactly once: {len(acknowledged) - len(lost) - len(duplicated)}; "
         f"lost: {len(lost)}; duplicated: {len(duplicated)}; stored without an acknowledgement: {len(unacknowledged)}"
     )
     if failures:
