@@ -8,6 +8,7 @@ import csv
 import os
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -41,6 +42,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stats", type=Path, required=True, help="locust's <prefix>_stats.csv")
     parser.add_argument("--submits", type=Path, required=True, help="the acknowledged answers, username,key")
+    parser.add_argument("--since", required=True, help="when the run started (ISO 8601): older answers are not its own")
     args = parser.parse_args()
 
     rows = [r for r in csv.DictReader(args.stats.open()) if r["Name"] != "Aggregated"]
@@ -64,7 +66,9 @@ def main() -> int:
     stored = Counter(
         {
             (row["student__username"], row["idempotency_key"]): row["n"]
-            for row in Attempt.objects.filter(student__username__startswith="load-student-")
+            for row in Attempt.objects.filter(
+                student__username__startswith="load-student-", created_at__gte=datetime.fromisoformat(args.since)
+            )
             .values("student__username", "idempotency_key")
             .annotate(n=Count("id"))
         }

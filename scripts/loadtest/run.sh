@@ -86,6 +86,7 @@ for _ in $(seq $(( WORKERS * 4 ))); do  # each worker's first request loads what
   curl -fs -o /dev/null -H "X-Forwarded-Proto: https" "http://127.0.0.1:$PORT/login/" || true
 done
 
+SINCE=$(date -u +%Y-%m-%dT%H:%M:%S+00:00)
 echo "== locust: $USERS users ($STUDENTS students, $TEACHERS teachers), spawn $SPAWN_RATE/s, for $DURATION"
 "$BIN/locust" -f scripts/loadtest/locustfile.py --headless --users "$USERS" --spawn-rate "$SPAWN_RATE" \
   --run-time "$DURATION" --host "http://127.0.0.1:$PORT" --csv "$OUT/locust" --only-summary \
@@ -95,5 +96,5 @@ trap - EXIT
 sleep 2  # the Celery worker finishes its last refreshes
 
 echo "== results"
-"$PY" scripts/loadtest/report.py --stats "$OUT/locust_stats.csv" --submits "$LOAD_SUBMIT_LOG" | tee "$OUT/report.txt"
+"$PY" scripts/loadtest/report.py --stats "$OUT/locust_stats.csv" --submits "$LOAD_SUBMIT_LOG" --since "$SINCE" | tee "$OUT/report.txt"
 exit "${PIPESTATUS[0]}"
