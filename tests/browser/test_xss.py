@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from tests.factories import PASSWORD
 from tests.tutor import school
-from tests.tutor.test_xss import payload
+from tests.tutor.school import payload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -34,6 +34,12 @@ from tutor.models import Enrollment, User
 Text = Callable[[str], str]
 
 
+def payload(field: str) -> str:
+    """Script in a text (``<script>``) and in an attribute (``"><img onerror>``), named after its field."""
+    slug = field.replace(" ", "_")
+    return f'<script>alert("{slug}")</script>"><img src=x onerror=alert("{slug}")>'
+
+
 def _answer(session, *, text: str, key: str, confidence: float = 0.9):
     si = services.session_item_current(session=session)
     assert si is not None

@@ -16,7 +16,7 @@ from django.urls import reverse
 from metacog.models import Reflection
 from tests.factories import PASSWORD
 from tests.tutor import school
-from tests.tutor.school import fillings, routes
+from tests.tutor.school import fillings, payload, routes
 from tutor import services
 from tutor.models import Attempt
 
@@ -24,11 +24,6 @@ pytestmark = pytest.mark.django_db
 
 RAW = ("<script>alert(", "<img src=x onerror")
 ESCAPED = "&lt;script&gt;alert("
-
-
-def payload(field: str) -> str:
-    slug = field.replace(" ", "_")
-    return f'<script>alert("{slug}")</script>"><img src=x onerror=alert("{slug}")>'
 
 
 @pytest.fixture
