@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export PORT
 
-.PHONY: demo test lint format migrations-check apicheck ci bench clean
+.PHONY: demo test lint format migrations-check apicheck ci bench clean loadtest audit
 
 $(VENV)/.runtime: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,16 @@ migrations-check: $(VENV)/.runtime
 
 ci:
 	bash .ci/run
+
+## make loadtest: locust against gunicorn + PostgreSQL + Redis + Celery on loopback (docs/operations.md, "Load test")
+USERS ?= 200
+DURATION ?= 10m
+loadtest: $(VENV)/.dev
+	USERS=$(USERS) DURATION=$(DURATION) PY=$(PY) bash scripts/loadtest/run.sh
+
+## make audit: known vulnerabilities in the pinned runtime dependencies (docs/operations.md, "Dependency audit")
+audit: $(VENV)/.dev
+	$(VENV)/bin/pip-audit --requirement requirements.txt --no-deps --disable-pip --progress-spinner off
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache

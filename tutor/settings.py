@@ -137,7 +137,15 @@ TEMPLATES = [
 # --- database -----------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'metis.sqlite3'}"
 try:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0 if DEBUG else 60)}
+    # Persistent connections (gunicorn sync workers keep one each between requests), checked before reuse so a
+    # connection the database dropped (restart, idle timeout) is replaced instead of failing a request.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=_env_int("DATABASE_CONN_MAX_AGE_S", 0 if DEBUG else 60),
+            conn_health_checks=True,
+        )
+    }
 except ValueError as exc:  # dj-database-url's UnknownSchemeError is a ValueError
     raise ImproperlyConfigured(
         f"DATABASE_URL is not a database URL ({exc}); e.g. postgres://user@host:5432/metis"

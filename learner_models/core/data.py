@@ -9,6 +9,7 @@ hundreds of thousands of responses.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -130,16 +131,33 @@ def _opt_or_none(values: list[float | int | None]) -> np.ndarray | None:
 # ---------------------------------------------------------------------------- parsers
 
 
+# Ids, counts and positions are stored as int64: anything larger is a malformed file, not an overflow later.
+_MAX_INT = 2**62
+
+
+def _read_text(path: Path) -> str:
+    """The file as UTF-8 text (a BOM is dropped); bytes that are not UTF-8 are a KTFormatError naming the line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise KTFormatError(path, line, f"not UTF-8 text (byte {data[exc.start]:#04x})") from None
+
+
 def _int(path: Path, lineno: int, tok: str, what: str) -> int:
     try:
-        return int(tok)
+        value = int(tok)
     except ValueError:
-        raise KTFormatError(path, lineno, f"{what} {tok!r} is not an integer") from None
+        raise KTFormatError(path, lineno, f"{what} {tok[:40]!r} is not an integer") from None
+    if abs(value) > _MAX_INT:
+        raise KTFormatError(path, lineno, f"{what} {tok[:40]!r} is too large")
+    return value
 
 
 def _groups(path: Path, size: int, what: str) -> list[list[tuple[int, str]]]:
     """The file's non-blank lines (number, text less surrounding whitespace) in groups of `size`."""
-    raw = path.read_text().splitlines()
+    raw = _read_text(path).splitlines()
     lines = [(i + 1, ln.strip()) for i, ln in enumerate(raw) if ln.strip()]
     if not lines:
         raise KTFormatError(path, 1, "no students in file")
@@ -223,7 +241,7 @@ def read_long(path: str | Path) -> list[StudentSequence]:
     Rows are in answer order per student; students keep their order of first appearance.
     """
     path = Path(path)
-    with path.open(newline="") as f:
+    with io.StringIO(_read_text(path), newline="") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
@@ -256,9 +274,16 @@ def read_long(path: str | Path) -> list[StudentSequence]:
             try:
                 x = kind(v)
             except ValueError:
-                raise KTFormatError(path, lineno, f"{name} {v!r} is not a {getattr(kind, '__name__', kind)}") from None
-            if (lo is not None and x < lo) or (hi is not None and x > hi) or (isinstance(x, float) and math.isnan(x)):
-                raise KTFormatError(path, lineno, f"{name} {v!r} is out of range")
+                kind_name = getattr(kind, "__name__", kind)
+                raise KTFormatError(path, lineno, f"{name} {v[:40]!r} is not a {kind_name}") from None
+            too_big = isinstance(x, int) and abs(x) > _MAX_INT
+            if (
+                (lo is not None and x < lo)
+                or (hi is not None and x > hi)
+                or (isinstance(x, float) and not math.isfinite(x))
+                or too_big
+            ):
+                raise KTFormatError(path, lineno, f"{name} {v[:40]!r} is out of range")
             return x
 
         for lineno, row in enumerate(reader, start=2):
@@ -306,8 +331,7 @@ def detect_format(path: str | Path) -> str:
     CSV's header (``long``), so a header that lacks a column is reported as such.
     """
     path = Path(path)
-    with path.open() as f:
-        first = next((ln.strip().rstrip(",") for ln in f if ln.strip()), None)
+    first = next((ln.strip().rstrip(",") for ln in _read_text(path).splitlines() if ln.strip()), None)
     if first is None:
         raise KTFormatError(path, 1, "empty file")
     fields = first.split(",")
@@ -350,7 +374,7 @@ def subset_students(path: str | Path, fmt: str, fraction: float, seed: int) -> t
         groups = _groups(path, *_GROUP[fmt])
         kept = [text for g, lines in enumerate(groups) if g in keep for _, text in lines]
         return "\n".join(kept) + "\n", len(keep), n
-    raw = path.read_text().splitlines()
+    raw = _read_text(path).splitlines()
     header = next(csv.reader([raw[0]]))
     col = [h.strip() for h in header].index("student")
     index: dict[str, int] = {}  # students in order of first appearance, as `read_long` numbers them
@@ -372,7 +396,7 @@ def read_predictions(path: str | Path, lengths: Sequence[int]) -> list[np.ndarra
     """
     path = Path(path)
     out = [np.full(n, np.nan) for n in lengths]
-    with path.open(newline="") as f:
+    with io.StringIO(_read_text(path), newline="") as f:
         reader = csv.reader(f)
         header = [h.strip() for h in next(reader, [])]
         if header != ["student", "position", "p"]:

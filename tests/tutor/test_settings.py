@@ -64,6 +64,36 @@ def test_production_passes_deploy_checks():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _production_value(expression: str, env_extra: dict[str, str] | None = None):
+    """``expression`` evaluated on tutor.settings imported in a fresh process under production settings."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_SSL_REDIRECT"}}
+    env.update(PRODUCTION, **(env_extra or {}))
+    code = f"import json, tutor.settings as s; print(json.dumps({expression}))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(result.stdout)
+
+
+def test_production_keeps_connections_and_checks_them_before_reuse():
+    """gunicorn's workers keep their database connection between requests (no connect per request), and a
+    connection PostgreSQL dropped is replaced rather than failing the next request."""
+    db = _production_value("[s.DATABASES['default']['CONN_MAX_AGE'], s.DATABASES['default']['CONN_HEALTH_CHECKS']]")
+    assert db == [60, True]
+    assert _production_value("s.DATABASES['default']['CONN_MAX_AGE']", {"DATABASE_CONN_MAX_AGE_S": "0"}) == 0
+
+
+def test_production_redirects_to_https_unless_the_proxy_does_it():
+    """Behind a TLS-terminating proxy the redirect can be left to the proxy (SECURE_SSL_REDIRECT=false); the
+    proxy's X-Forwarded-Proto tells Django the request was HTTPS, and HSTS stays on either way."""
+    on = _production_value("[s.SECURE_SSL_REDIRECT, s.SECURE_PROXY_SSL_HEADER, s.SECURE_HSTS_SECONDS]")
+    assert on == [True, ["HTTP_X_FORWARDED_PROTO", "https"], 31536000]
+    assert _production_value("[s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS]", {"SECURE_SSL_REDIRECT": "false"}) == [
+        False,
+        31536000,
+    ]
+
+
 def test_a_bad_database_url_names_the_variable():
     result = _check({"DATABASE_URL": "mysqlx://nowhere/db"})
     assert result.returncode != 0 and "DATABASE_URL is not a database URL" in result.stderr
