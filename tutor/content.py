@@ -64,6 +64,20 @@ def content_import(*, spec: ContentSpec) -> ImportReport:
     return ImportReport(course, created, updated, items_created, items_updated)
 
 
+@transaction.atomic
+def items_import(*, skill: Skill, specs: list[ItemSpec]) -> tuple[int, int]:
+    """Create or update authored items of ``skill`` (matched by slug within its course); all or nothing.
+    Returns (created, updated)."""
+    created = updated = 0
+    for spec in specs:
+        _, was_created = Item.objects.update_or_create(
+            course_id=skill.course_id, slug=spec.slug, defaults=_item_defaults(spec, skill, Item.Source.AUTHORED)
+        )
+        created += was_created
+        updated += not was_created
+    return created, updated
+
+
 def item_from_generator(*, skill: Skill, rng: random.Random) -> Item:
     """A generated item for ``skill``, stored once (same parameters, same row)."""
     raw = generators.generate_item(skill.slug, rng)

@@ -27,10 +27,12 @@ from .access import (
     students_visible_to_client,
 )
 from .answers import CheckResult, InvalidAnswer, check_answer, response_display
+from .content import items_import
 from .content_format import ContentError, parse_item
 from .models import (
     ApiClient,
     Attempt,
+    Course,
     Enrollment,
     Item,
     Organisation,
@@ -42,6 +44,7 @@ from .models import (
     User,
     organisation_mismatch,
 )
+from .qti import QtiError, QtiItem, qti_files_read, qti_items_parse
 from .scheduler import item_next_for_student
 
 log = logging.getLogger(__name__)
@@ -672,3 +675,41 @@ def item_update_for_client(
         raise PracticeError("slug: the course already has this item.", field="slug", code="unique") from None
     item.refresh_from_db()
     return item
+
+
+# --- QTI 3.0 import -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QtiImportReport:
+    skill: Skill
+    items: list[QtiItem]
+    created: int
+    updated: int
+
+
+def items_import_qti(*, course_slug: str, skill_slug: str, filename: str, data: bytes) -> QtiImportReport:
+    """Import the QTI 3.0 items of one XML file or zip package into a skill (``tutor.qti``); all or nothing.
+
+    Items are matched by slug (from the QTI identifier) within the course, so importing a bank again updates
+    it. Raises ``QtiError`` naming the file, item and problem of everything wrong; then nothing is saved."""
+    skill = Skill.objects.filter(course__slug=course_slug, slug=skill_slug).select_related("course").first()
+    if skill is None:
+        if not Course.objects.filter(slug=course_slug).exists():
+            raise QtiError([f'course: unknown course "{course_slug}"'])
+        raise QtiError([f'skill: unknown skill "{skill_slug}" in course "{course_slug}"'])
+    items = qti_items_parse(qti_files_read(filename, data), skill=skill.slug)
+    generated = dict(
+        Item.objects.filter(
+            course_id=skill.course_id, slug__in=[i.spec.slug for i in items], source=Item.Source.GENERATED
+        ).values_list("slug", "pk")
+    )
+    clashes = [
+        f'{i.filename}: item "{i.identifier}": slug "{i.spec.slug}" is taken by a generated item of the course'
+        for i in items
+        if i.spec.slug in generated
+    ]
+    if clashes:
+        raise QtiError(clashes)
+    created, updated = items_import(skill=skill, specs=[i.spec for i in items])
+    return QtiImportReport(skill=skill, items=items, created=created, updated=updated)
