@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, Max, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, FloatField, Func, Max, OuterRef, Q, QuerySet, Subquery, Sum, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -204,17 +204,20 @@ def _recent_estimates(
     skills = {r[1] for r in recent}
     estimator = policies.SkillEstimator(skills, prior=PRIOR)
     if recent and len(recent) == RECENT:
-        cut = _days(recent[-1][3])
+        cut = recent[-1][3]  # the oldest recent answer
         mine_n: dict[int, int] = defaultdict(int)
         mine_k: dict[int, int] = defaultdict(int)
+        firsts: dict[int, float] = {}
         for r in recent:
             mine_n[r[1]] += 1
             mine_k[r[1]] += r[2]
+            firsts[r[1]] = r[6]
         for skill_id in skills:
             t = totals.get(skill_id)
-            if t is None:
+            t_first = firsts[skill_id]
+            if t is None or t_first is None:  # no tally (an answer that came in between the two reads)
                 continue
-            t_n, t_k, _sure, _sure_wrong, t_first, t_last = t[:6]
+            t_n, t_k = t[2], t[3]
             n = t_n - mine_n[skill_id]
             if n <= 0:
                 continue
@@ -223,22 +226,22 @@ def _recent_estimates(
             accuracy = (k + 1) / (n + 2)
             est.theta = math.log(accuracy / (1 - accuracy))
             est.n, est.n_correct = n, k
-            last = min(t_last, cut)
-            est.last_t = last
-            est.half_life = max(0.5, (last - t_first) / 3)
+            est.last_t = cut  # the skill's last answer is a recent one: the older ones end here
+            est.half_life = max(0.5, (cut - t_first) / 3)
         total = max(0, n_all - len(recent))
         if total:
             total_correct = min(total, max(0, k_all - sum(mine_k.values())))
             acc = (total_correct + 1) / (total + 2)
             estimator.global_theta = math.log(acc / (1 - acc))
             estimator.n_global = total
-    for _sid, skill_id, correct, created_at, difficulty, _conf in reversed(recent):
-        estimator.observe(skill_id, correct=correct, now=_days(created_at), difficulty=difficulty)
+    for _sid, skill_id, correct, days, difficulty, _conf, _first in reversed(recent):
+        estimator.observe(skill_id, correct=correct, now=days, difficulty=difficulty)
     return {skill_id: estimator.skills[skill_id].p_now(now_days) for skill_id in skills}
 
 
 _RECENT_LATERAL = """
-SELECT r.student_id, r.skill_id, r.correct, r.created_at, i.difficulty, r.confidence
+SELECT r.student_id, r.skill_id, r.correct, CAST(EXTRACT(EPOCH FROM r.created_at) AS DOUBLE PRECISION) / 86400.0,
+       i.difficulty, r.confidence, CAST(EXTRACT(EPOCH FROM t.first_at) AS DOUBLE PRECISION) / 86400.0
 FROM unnest(%s::bigint[]) AS s(id)
 CROSS JOIN LATERAL (
     SELECT a.id, a.student_id, a.skill_id, a.correct, a.created_at, a.item_id, a.confidence
@@ -249,13 +252,15 @@ CROSS JOIN LATERAL (
     LIMIT %s
 ) r
 JOIN tutor_item i ON i.id = r.item_id
+LEFT JOIN tutor_skilltally t ON t.section_id = %s AND t.student_id = r.student_id AND t.skill_id = r.skill_id
 ORDER BY r.student_id, r.created_at DESC, r.id DESC
 """
 
 
 def _recent_answers(base: QuerySet[Attempt], *, section_id: int, student_ids: list[int]) -> list[tuple]:
-    """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, created_at,
-    item difficulty, confidence).
+    """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, time in days
+    since 1970, item difficulty, confidence, the student's first answer on the skill in the class in days: from
+    its tally, as only the recently answered skills need it).
 
     On PostgreSQL one LATERAL query walks each student's ``attempt_student_recent`` index backwards for 30
     rows (~80 ms for 200 students with 1,000 answers each); the portable window query (SQLite) numbers every
@@ -265,7 +270,7 @@ def _recent_answers(base: QuerySet[Attempt], *, section_id: int, student_ids: li
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_RECENT_LATERAL, [student_ids, section_id, RECENT])
+            cursor.execute(_RECENT_LATERAL, [student_ids, section_id, RECENT, section_id])
             return cursor.fetchall()
     return list(
         base.annotate(
@@ -273,7 +278,16 @@ def _recent_answers(base: QuerySet[Attempt], *, section_id: int, student_ids: li
         )
         .filter(rank__lte=RECENT)
         .order_by("student_id", "-created_at", "-id")
-        .values_list("student_id", "skill_id", "correct", "created_at", "item__difficulty", "confidence")
+        .annotate(
+            first=Subquery(
+                SkillTally.objects.filter(
+                    section_id=section_id, student_id=OuterRef("student_id"), skill_id=OuterRef("skill_id")
+                ).values(days=_EpochDays("first_at"))
+            )
+        )
+        .values_list(
+            "student_id", "skill_id", "correct", _EpochDays("created_at"), "item__difficulty", "confidence", "first"
+        )
     )
 
 
@@ -397,8 +411,9 @@ def class_overview_for_section(
 
     now_days = _days(now)
     tallies = SkillTally.objects.filter(section_id=section.pk, student_id__in=ids).order_by()
-    # (n, k, sure, sure_wrong, first_days, last_days, P(correct) from the tally alone); read by the cursor, as
-    # the ORM's per-value converters cost more than the query for 20,000 rows
+    # per student and skill: (student, skill, n, k, sure, sure_wrong, P(correct) from the tally alone); read by
+    # the cursor, as the ORM's per-value converters cost more than the query for 20,000 rows (and no more columns
+    # than the cells need: each value of 20,000 rows costs)
     totals: dict[int, dict[int, tuple]] = defaultdict(dict)
     if ids:  # no student: the ORM would not query (an empty IN), nor do we
         sql, params = (
@@ -410,16 +425,14 @@ def class_overview_for_section(
                 "n_correct",
                 "n_sure",
                 "n_sure_wrong",
-                _EpochDays("first_at"),
-                _EpochDays("last_at"),
                 "p",
             )
             .query.sql_with_params()
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for student_id, skill_id, *t in cursor.fetchall():
-                totals[student_id][skill_id] = tuple(t)
+            for t in cursor.fetchall():
+                totals[t[0]][t[1]] = t
     # per student, summed in SQL: answers, right ones, the confidence sum (calibration) and the last answer
     per_student = {
         t[0]: t[1:]
@@ -459,7 +472,7 @@ def class_overview_for_section(
             if t is None:
                 cells.append(Cell(p, 0, 0, 0, 0, from_model))
             else:
-                cells.append(Cell(p, t[0], t[1], t[2], t[3], from_model))
+                cells.append(Cell(p, t[2], t[3], t[4], t[5], from_model))
         row.flags = _flags(row=row, recent=recent.get(sid, []), names=names, now=now)
 
     needs_help = sorted(

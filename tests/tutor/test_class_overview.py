@@ -257,3 +257,34 @@ def test_the_fallback_estimate_is_the_scheduler_replay_of_the_answers():
         expected = _replayed_p(row.student, section, skill_ids, now)
         assert [c.p for c in row.cells] == [None if e is None else pytest.approx(e, rel=1e-9) for e in expected]
     assert sum(c.p is None for row in overview.rows for c in row.cells) >= 2
+
+
+def test_the_heatmap_cells_follow_the_cell_properties(klass, client):
+    """The heatmap tags write colour steps and weights inline: they match ``Cell.p_step``, ``weight`` and
+    ``sure_wrong_step``, and a student's name is escaped."""
+    section, _, items, teacher = klass
+    ana, bob = _student(section, "<b>Ana</b>"), _student(section, "Bob")
+    _answers(
+        ana, section, items[0], [True, False, True, True, False, True, True, True, False, True, True], confidence=1.0
+    )
+    _answers(ana, section, items[1], [False, False, True], confidence=0.75, key="b")
+    _answers(bob, section, items[2], [True] * 5, confidence=0.25, key="c")
+    client.force_login(teacher)
+    response = client.get(_url(section))
+    html = response.content.decode()
+    assert "<b>Ana</b>" not in html and "&lt;b&gt;Ana&lt;/b&gt;" in html
+    for row in response.context["overview"].rows:
+        name = row.name.replace("<", "&lt;").replace(">", "&gt;")
+        mastery = "".join(
+            "<td></td>"
+            if c.p is None
+            else f'<td class="h{c.p_step} {c.weight}">{round(c.p * 100)} %<small>{c.n}</small></td>'
+            for c in row.cells
+        )
+        sure = "".join(
+            f'<td class="c{c.sure_wrong_step}">{c.n_sure_wrong}/{c.n_sure}</td>' if c.n_sure else "<td></td>"
+            for c in row.cells
+        )
+        assert f'<tr><th scope="row">{name}</th>{mastery}</tr>' in html
+        assert f'<tr><th scope="row">{name}</th>{sure}</tr>' in html
+    assert 'class="c1">3/14<' not in html and 'class="c1">3/11<' in html  # Ana's sure answers on skill 0
