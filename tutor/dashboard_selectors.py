@@ -3,10 +3,11 @@
 Everything comes from the class's own answers (``Attempt.session.section``), in a fixed number of
 queries whatever the size of the class: per (student, skill) totals and per-student sums, both read from
 the tallies the database keeps as answers arrive (``SkillTally``, no scan of the answers), each student's
-most recent answers (one window query) and answers per day.
+most recent answers (one LATERAL query on PostgreSQL) and answers per day (``DayTally``).
 P(correct) per skill is the learner model's when one is active and the student has a stored state
 (read as stored: a page view adapts nobody), else the scheduler's estimate from the answers
-(``policies.SkillEstimator``, the last ``RECENT`` answers replayed on top of per-skill totals).
+(``policies.SkillEstimator``: per-skill totals, then the last ``RECENT`` answers replayed; a skill none of
+them is on is its tally's closed form, computed in SQL). docs/decisions/0005-skill-tallies.md has the why.
 """
 
 from __future__ import annotations
@@ -184,7 +185,10 @@ def _fallback_p_sql(*, now_days: float) -> RawSQL:
     prior = PRIOR
     # in floating point (``1.0`` alone is NUMERIC on PostgreSQL, whose LN and EXP are far slower)
     theta = f"LN(CAST({table}.n_correct + 1 AS DOUBLE PRECISION) / ({table}.n - {table}.n_correct + 1))"
-    recall = f"POWER(2.0, -{greatest}(0.0, %s - {last}) / {greatest}(0.5, ({last} - {first}) / 3.0))"
+    # the exponent stops at -60: PostgreSQL raises an error on underflow (a skill left ~540 days), and 2 ** -60
+    # times any theta is below half a unit in the last place of the prior, so the result is the same
+    exponent = f"-{greatest}(0.0, %s - {last}) / {greatest}(0.5, ({last} - {first}) / 3.0)"
+    recall = f"POWER(2.0, {greatest}(-60.0, {exponent}))"
     return RawSQL(
         f"1.0 / (1.0 + EXP(-({prior} + ({theta} - ({prior})) * {recall})))", [now_days], output_field=FloatField()
     )

@@ -288,3 +288,16 @@ def test_the_heatmap_cells_follow_the_cell_properties(klass, client):
         assert f'<tr><th scope="row">{name}</th>{mastery}</tr>' in html
         assert f'<tr><th scope="row">{name}</th>{sure}</tr>' in html
     assert 'class="c1">3/14<' not in html and 'class="c1">3/11<' in html  # Ana's sure answers on skill 0
+
+
+def test_a_skill_practised_years_ago_has_forgotten_back_to_the_prior(klass, client):
+    """Decay far below a float's range (2 ** -1500) must neither fail in SQL nor differ from the replay."""
+    section, _, items, teacher = klass
+    gus = _student(section, "Gus")
+    _answers(gus, section, items[0], [True] * 3, days_ago=800, key="old")
+    _answers(gus, section, items[1], [True, False] * 20, key="new")  # 40 recent answers: skill 0 is not replayed
+    client.force_login(teacher)
+    response = client.get(_url(section))
+    assert response.status_code == 200
+    cell = response.context["overview"].rows[0].cells[0]
+    assert (cell.n, cell.p) == (3, pytest.approx(1 / (1 + math.exp(0.5)), rel=1e-12))  # P(correct) at the prior
