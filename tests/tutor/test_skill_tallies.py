@@ -183,7 +183,9 @@ def test_rebuild_is_idempotent_and_erasure_takes_the_tallies(klass):
     assert services.skill_tallies_rebuild() == 4 and _tallies() == expected
     assert services.day_tallies_rebuild() == len(days) and _day_tallies() == days
 
-    assert len(student_export(student=ana)["tables"]["tutor.SkillTally"]) == 2
+    exported = student_export(student=ana)["tables"]
+    assert len(exported["tutor.SkillTally"]) == 2
+    assert sum(row["n"] for row in exported["tutor.DayTally"]) == 5  # her day counts are hers too
     student_erase(student=ana)
     assert not SkillTally.objects.filter(student_id=ana.pk).exists()
     assert not DayTally.objects.filter(student_id=ana.pk).exists()
