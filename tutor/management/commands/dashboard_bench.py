@@ -119,7 +119,10 @@ class Command(BaseCommand):
             self.stderr.write(f"  {done}/{n_attempts} answers stored")
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("ANALYZE tutor_attempt")
+                # planner statistics, as autovacuum keeps them on a live database: the answers and the tallies
+                # the triggers filled (without them the tally reads are planned blind)
+                for table in ("tutor_attempt", "tutor_skilltally", "tutor_daytally"):
+                    cursor.execute(f"ANALYZE {table}")
 
         factory = RequestFactory()
 
