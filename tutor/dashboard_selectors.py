@@ -3,10 +3,11 @@
 Everything comes from the class's own answers (``Attempt.session.section``), in a fixed number of
 queries whatever the size of the class: per (student, skill) totals and per-student sums, both read from
 the tallies the database keeps as answers arrive (``SkillTally``, no scan of the answers), each student's
-most recent answers (one window query) and answers per day.
+most recent answers (one LATERAL query on PostgreSQL) and answers per day (``DayTally``).
 P(correct) per skill is the learner model's when one is active and the student has a stored state
 (read as stored: a page view adapts nobody), else the scheduler's estimate from the answers
-(``policies.SkillEstimator``, the last ``RECENT`` answers replayed on top of per-skill totals).
+(``policies.SkillEstimator``: per-skill totals, then the last ``RECENT`` answers replayed; a skill none of
+them is on is its tally's closed form, computed in SQL). docs/decisions/0005-skill-tallies.md has the why.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, Max, Min, Q, QuerySet, Sum, Window
+from django.db.models import Count, F, FloatField, Func, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -28,7 +30,7 @@ from learner_models.selectors import active_model_version
 from metacog.calibration import CalibrationJudgment, Verdict, calibration_judgment_from_totals, wilson_interval
 
 from . import policies
-from .models import Attempt, Section, Skill, SkillTally, User
+from .models import Attempt, DayTally, Section, Skill, SkillTally, User
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ STUCK_WRONG = 3  # ... of which at least this many wrong means stuck
 DECLINE_RECENT = 10  # the last answers compared with all earlier ones
 DECLINE_DROP = 0.2  # accuracy at least 20 points lower, and the recent interval below the earlier accuracy
 ACTIVITY_DAYS = 14
+PRIOR = -0.5  # the scheduler's estimate's prior logit (``policies.SkillEstimator``'s default)
 DAY_S = 86400.0
 
 
@@ -137,7 +140,7 @@ class _EpochDays(Func):
     """A datetime as days since 1970 in SQL: 20,000 floats cost nothing to read, 40,000 datetimes do."""
 
     output_field = FloatField()
-    template = "(EXTRACT(EPOCH FROM %(expressions)s) / 86400.0)"
+    template = "(CAST(EXTRACT(EPOCH FROM %(expressions)s) AS DOUBLE PRECISION) / 86400.0)"
 
     def as_sqlite(self, compiler, connection, **extra):
         return self.as_sql(compiler, connection, template="(julianday(%(expressions)s) - 2440587.5)", **extra)
@@ -162,45 +165,87 @@ def _model_predictions(*, student_ids: list[int], skill_ids: list[int]) -> tuple
     return version.pk, out
 
 
-def _estimator(*, totals: dict[int, tuple], recent: list[tuple]) -> policies.SkillEstimator:
-    """The scheduler's estimate from the answers: per-skill totals of the older answers, then the recent
-    ones replayed (``recent`` newest first, as read), as ``tutor.scheduler`` does for a student's history.
+def _fallback_p_sql(*, now_days: float) -> RawSQL:
+    """The scheduler's estimate for a skill from its tally alone, computed in SQL for every (student, skill).
 
-    Only the student's answered skills are set up (the others show no estimate): while the totals are read
-    the estimator's global ability is still its prior, so a skill it adds on first use starts the same."""
-    estimator = policies.SkillEstimator(totals)
-    recent_by_skill: dict[int, list[tuple]] = defaultdict(list)
-    for row in recent:
-        recent_by_skill[row[1]].append(row)
+    It is what ``_recent_estimates`` would give a skill none of the student's last ``RECENT`` answers is on:
+    theta = logit((k + 1) / (n + 2)) from the tally, decayed back towards the prior (-0.5) with a half-life of
+    a third of the time between the first and last answer (at least half a day) since the last answer. Skills
+    the recent answers touch are replayed in Python and replace it.
+    """
+    table = SkillTally._meta.db_table
+    if connection.vendor == "postgresql":
+        first, last = (
+            f"(CAST(EXTRACT(EPOCH FROM {table}.{c}) AS DOUBLE PRECISION) / 86400.0)" for c in ("first_at", "last_at")
+        )
+        greatest = "GREATEST"
+    else:
+        first, last = (f"(julianday({table}.{c}) - 2440587.5)" for c in ("first_at", "last_at"))
+        greatest = "MAX"
+    prior = PRIOR
+    # in floating point (``1.0`` alone is NUMERIC on PostgreSQL, whose LN and EXP are far slower)
+    theta = f"LN(CAST({table}.n_correct + 1 AS DOUBLE PRECISION) / ({table}.n - {table}.n_correct + 1))"
+    # the exponent stops at -60: PostgreSQL raises an error on underflow (a skill left ~540 days), and 2 ** -60
+    # times any theta is below half a unit in the last place of the prior, so the result is the same
+    exponent = f"-{greatest}(0.0, %s - {last}) / {greatest}(0.5, ({last} - {first}) / 3.0)"
+    recall = f"POWER(2.0, {greatest}(-60.0, {exponent}))"
+    return RawSQL(
+        f"1.0 / (1.0 + EXP(-({prior} + ({theta} - ({prior})) * {recall})))", [now_days], output_field=FloatField()
+    )
+
+
+def _recent_estimates(
+    *, totals: dict[int, tuple], recent: list[tuple], n_all: int, k_all: int, now_days: float
+) -> dict[int, float]:
+    """P(correct) now on the skills of the student's recent answers: the scheduler's estimate from the answers.
+
+    Per-skill totals of the older answers, then the recent ones replayed (``recent`` newest first, as read),
+    as ``tutor.scheduler`` does for a student's history. Only the skills the recent answers are on need the
+    replay; every other answered skill is its tally's own estimate (``_fallback_p_sql``), as it would be here:
+    while the totals are read the estimator's global ability is still its prior, so such a skill starts from it,
+    and no replayed answer touches it. The global ability the replay starts from sums all the older answers:
+    the student's totals less the recent answers."""
+    skills = {r[1] for r in recent}
+    estimator = policies.SkillEstimator(skills, prior=PRIOR)
     if recent and len(recent) == RECENT:
-        cut = _days(recent[-1][3])
-        total = total_correct = 0
-        for skill_id, (t_n, t_k, _sure, _sure_wrong, t_first, t_last) in totals.items():
-            mine = recent_by_skill.get(skill_id, [])
-            n = t_n - len(mine)
+        cut = recent[-1][3]  # the oldest recent answer
+        mine_n: dict[int, int] = defaultdict(int)
+        mine_k: dict[int, int] = defaultdict(int)
+        firsts: dict[int, float] = {}
+        for r in recent:
+            mine_n[r[1]] += 1
+            mine_k[r[1]] += r[2]
+            firsts[r[1]] = r[6]
+        for skill_id in skills:
+            t = totals.get(skill_id)
+            t_first = firsts[skill_id]
+            if t is None or t_first is None:  # no tally (an answer that came in between the two reads)
+                continue
+            t_n, t_k = t[2], t[3]
+            n = t_n - mine_n[skill_id]
             if n <= 0:
                 continue
-            k = t_k - sum(1 for r in mine if r[2])
+            k = t_k - mine_k[skill_id]
             est = estimator.get(skill_id)
             accuracy = (k + 1) / (n + 2)
             est.theta = math.log(accuracy / (1 - accuracy))
             est.n, est.n_correct = n, k
-            last = min(t_last, cut) if mine else t_last
-            est.last_t = last
-            est.half_life = max(0.5, (last - t_first) / 3)
-            total += n
-            total_correct += k
+            est.last_t = cut  # the skill's last answer is a recent one: the older ones end here
+            est.half_life = max(0.5, (cut - t_first) / 3)
+        total = max(0, n_all - len(recent))
         if total:
+            total_correct = min(total, max(0, k_all - sum(mine_k.values())))
             acc = (total_correct + 1) / (total + 2)
             estimator.global_theta = math.log(acc / (1 - acc))
             estimator.n_global = total
-    for _sid, skill_id, correct, created_at, difficulty, _conf in reversed(recent):
-        estimator.observe(skill_id, correct=correct, now=_days(created_at), difficulty=difficulty)
-    return estimator
+    for _sid, skill_id, correct, days, difficulty, _conf, _first in reversed(recent):
+        estimator.observe(skill_id, correct=correct, now=days, difficulty=difficulty)
+    return {skill_id: estimator.skills[skill_id].p_now(now_days) for skill_id in skills}
 
 
 _RECENT_LATERAL = """
-SELECT r.student_id, r.skill_id, r.correct, r.created_at, i.difficulty, r.confidence
+SELECT r.student_id, r.skill_id, r.correct, CAST(EXTRACT(EPOCH FROM r.created_at) AS DOUBLE PRECISION) / 86400.0,
+       i.difficulty, r.confidence, CAST(EXTRACT(EPOCH FROM t.first_at) AS DOUBLE PRECISION) / 86400.0
 FROM unnest(%s::bigint[]) AS s(id)
 CROSS JOIN LATERAL (
     SELECT a.id, a.student_id, a.skill_id, a.correct, a.created_at, a.item_id, a.confidence
@@ -211,6 +256,7 @@ CROSS JOIN LATERAL (
     LIMIT %s
 ) r
 JOIN tutor_item i ON i.id = r.item_id
+LEFT JOIN tutor_skilltally t ON t.section_id = %s AND t.student_id = r.student_id AND t.skill_id = r.skill_id
 ORDER BY r.student_id, r.created_at DESC, r.id DESC
 """
 
@@ -218,8 +264,9 @@ ORDER BY r.student_id, r.created_at DESC, r.id DESC
 def _recent_answers(
     base: QuerySet[Attempt], *, section_id: int, student_ids: list[int], filtered: bool = False
 ) -> list[tuple]:
-    """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, created_at,
-    item difficulty, confidence).
+    """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, time in days
+    since 1970, item difficulty, confidence, the student's first answer on the skill in the class in days: from
+    its tally, as only the recently answered skills need it).
 
     On PostgreSQL one LATERAL query walks each student's ``attempt_student_recent`` index backwards for 30
     rows (~80 ms for 200 students with 1,000 answers each); the portable window query (SQLite) numbers every
@@ -229,7 +276,7 @@ def _recent_answers(
     """
     if connection.vendor == "postgresql" and not filtered:  # the LATERAL query knows no skill or date filter
         with connection.cursor() as cursor:
-            cursor.execute(_RECENT_LATERAL, [student_ids, section_id, RECENT])
+            cursor.execute(_RECENT_LATERAL, [student_ids, section_id, RECENT, section_id])
             return cursor.fetchall()
     return list(
         base.annotate(
@@ -237,7 +284,16 @@ def _recent_answers(
         )
         .filter(rank__lte=RECENT)
         .order_by("student_id", "-created_at", "-id")
-        .values_list("student_id", "skill_id", "correct", "created_at", "item__difficulty", "confidence")
+        .annotate(
+            first=Subquery(
+                SkillTally.objects.filter(
+                    section_id=section_id, student_id=OuterRef("student_id"), skill_id=OuterRef("skill_id")
+                ).values(days=_EpochDays("first_at"))
+            )
+        )
+        .values_list(
+            "student_id", "skill_id", "correct", _EpochDays("created_at"), "item__difficulty", "confidence", "first"
+        )
     )
 
 
@@ -303,21 +359,38 @@ def _flags(*, row: StudentRow, recent: list[tuple], names: dict[int, str], now: 
     return flags
 
 
-def _activity(base: QuerySet[Attempt], *, now: datetime) -> tuple[list[ActivityDay], int]:
-    """Answers per local day: one conditional count per day in one row (no per-row date function, which
-    SQLite runs in Python and which costs more than the whole count)."""
+def _activity(
+    base: QuerySet[Attempt], *, section_id: int, student_ids: list[int], now: datetime, filtered: bool = False
+) -> tuple[list[ActivityDay], int]:
+    """Answers per local day, in one query.
+
+    When the local days are UTC days (``TIME_ZONE = "UTC"``, the default) they are read from the day tallies
+    the database keeps (``DayTally``, ~2,800 rows for 200 students over 14 days); otherwise the answers are
+    counted: one conditional count per local day in one row (no per-row date function, which SQLite runs in
+    Python and which costs more than the whole count). With a skill or date filter (``filtered``) the answers
+    are counted too: the day tallies hold every skill."""
     today = timezone.localdate(now)
     first = today - timedelta(days=ACTIVITY_DAYS - 1)
     starts = [
         timezone.make_aware(datetime.combine(first + timedelta(days=i), datetime.min.time()))
         for i in range(ACTIVITY_DAYS + 1)
     ]
-    counts = base.filter(created_at__gte=starts[0]).aggregate(
-        **{
-            f"d{i}": Count("id", filter=Q(created_at__gte=starts[i], created_at__lt=starts[i + 1]))
-            for i in range(ACTIVITY_DAYS)
-        }
-    )
+    if not filtered and all(start.utcoffset() == timedelta(0) for start in starts):
+        per_day = dict(
+            DayTally.objects.filter(section_id=section_id, student_id__in=student_ids, day__gte=first, day__lte=today)
+            .values("day")
+            .annotate(total=Sum("n"))
+            .order_by()
+            .values_list("day", "total")
+        )
+        counts = {f"d{i}": per_day.get(first + timedelta(days=i), 0) for i in range(ACTIVITY_DAYS)}
+    else:
+        counts = base.filter(created_at__gte=starts[0]).aggregate(
+            **{
+                f"d{i}": Count("id", filter=Q(created_at__gte=starts[i], created_at__lt=starts[i + 1]))
+                for i in range(ACTIVITY_DAYS)
+            }
+        )
     top = max(counts.values(), default=0) or 0
     days = []
     for i in range(ACTIVITY_DAYS):
@@ -327,12 +400,21 @@ def _activity(base: QuerySet[Attempt], *, now: datetime) -> tuple[list[ActivityD
     return days, top
 
 
-def _answer_totals(base: QuerySet[Attempt]) -> tuple[QuerySet, QuerySet]:
-    """The tallies' two reads computed from the answers themselves: for a date range, which tallies cannot
+def _fallback_p(n: int, k: int, first_days: float, last_days: float, now_days: float) -> float:
+    """``_fallback_p_sql`` for one (student, skill) in Python: the same formula, for totals that come from the
+    answers themselves (a date range) rather than from a tally."""
+    theta = math.log((k + 1) / (n - k + 1))
+    recall = 2.0 ** max(-60.0, -max(0.0, now_days - last_days) / max(0.5, (last_days - first_days) / 3.0))
+    return 1.0 / (1.0 + math.exp(-(PRIOR + (theta - PRIOR) * recall)))
+
+
+def _answer_totals(base: QuerySet[Attempt], *, now_days: float) -> tuple[list[tuple], list[tuple]]:
+    """The tallies' two reads computed from the answers themselves, for a date range, which the tallies cannot
     answer (they keep totals since the first answer). Same columns, same order."""
     sure = Q(confidence__gte=SURE)
-    per_skill = (
-        base.order_by()
+    per_skill = [
+        (sid, skill, n, k, s, sw, _fallback_p(n, k, f, la, now_days))
+        for sid, skill, n, k, s, sw, f, la in base.order_by()
         .values("student_id", "skill_id")
         .annotate(
             n=Count("id"),
@@ -343,8 +425,8 @@ def _answer_totals(base: QuerySet[Attempt]) -> tuple[QuerySet, QuerySet]:
             la=_EpochDays(Max("created_at")),
         )
         .values_list("student_id", "skill_id", "n", "k", "s", "sw", "f", "la")
-    )
-    per_student = (
+    ]
+    per_student = list(
         base.order_by()
         .values("student_id")
         .annotate(n=Count("id"), k=Count("id", filter=Q(correct=True)), c=Sum("confidence"), last=Max("created_at"))
@@ -377,6 +459,8 @@ def class_overview_for_section(
     rows = [StudentRow(student=s, name=s.get_full_name() or s.username) for s in students]
     ids = [r.student.pk for r in rows]
     base = Attempt.objects.filter(session__section_id=section.pk, student_id__in=ids)
+
+    now_days = _days(now)
     tallies = SkillTally.objects.filter(section_id=section.pk, student_id__in=ids).order_by()
     if skill_id is not None:
         base, tallies = base.filter(skill_id=skill_id), tallies.filter(skill_id=skill_id)
@@ -385,28 +469,39 @@ def class_overview_for_section(
     if end is not None:
         base = base.filter(created_at__lt=end)
     dated = start is not None or end is not None
-
-    totals: dict[int, dict[int, tuple]] = defaultdict(dict)  # (n, k, sure, sure_wrong, first_days, last_days)
-    per_skill_rows = tallies.values_list(
-        "student_id",
-        "skill_id",
-        "n",
-        "n_correct",
-        "n_sure",
-        "n_sure_wrong",
-        _EpochDays("first_at"),
-        _EpochDays("last_at"),
-    )
-    # per student, summed in SQL: answers, right ones, the confidence sum (calibration) and the last answer
-    per_student_rows = (
-        tallies.values("student_id")
-        .annotate(n=Sum("n"), k=Sum("n_correct"), c=Sum("confidence_sum"), last=Max("last_at"))
-        .values_list("student_id", "n", "k", "c", "last")
-    )
+    # per student and skill: (student, skill, n, k, sure, sure_wrong, P(correct) from the tally alone); read by
+    # the cursor, as the ORM's per-value converters cost more than the query for 20,000 rows (and no more columns
+    # than the cells need: each value of 20,000 rows costs)
+    totals: dict[int, dict[int, tuple]] = defaultdict(dict)
     if dated:
-        per_skill_rows, per_student_rows = _answer_totals(base)
-    for student_key, skill_key, *t in per_skill_rows:
-        totals[student_key][skill_key] = tuple(t)
+        per_skill_rows, per_student_rows = _answer_totals(base, now_days=now_days)
+        for got in per_skill_rows:
+            totals[got[0]][got[1]] = got
+    elif ids:  # no student: the ORM would not query (an empty IN), nor do we
+        sql, params = (
+            tallies.annotate(p=_fallback_p_sql(now_days=now_days))
+            .values_list(
+                "student_id",
+                "skill_id",
+                "n",
+                "n_correct",
+                "n_sure",
+                "n_sure_wrong",
+                "p",
+            )
+            .query.sql_with_params()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for t in cursor.fetchall():
+                totals[t[0]][t[1]] = t
+    # per student, summed in SQL: answers, right ones, the confidence sum (calibration) and the last answer
+    if not dated:
+        per_student_rows = list(
+            tallies.values("student_id")
+            .annotate(n=Sum("n"), k=Sum("n_correct"), c=Sum("confidence_sum"), last=Max("last_at"))
+            .values_list("student_id", "n", "k", "c", "last")
+        )
     per_student = {t[0]: t[1:] for t in per_student_rows}
 
     recent: dict[int, list[tuple]] = defaultdict(list)
@@ -415,7 +510,6 @@ def class_overview_for_section(
         recent[r[0]].append(r)
 
     version, predictions = _model_predictions(student_ids=ids, skill_ids=skill_ids)
-    now_days = _days(now)
     for row in rows:
         sid = row.student.pk
         mine = totals.get(sid, {})
@@ -424,26 +518,32 @@ def class_overview_for_section(
         row.calibration = calibration_judgment_from_totals(n=n_all, k=k_all, confidence_sum=confidence_sum)
         model_p = predictions.get(sid)
         from_model = model_p is not None
-        estimator = None if from_model else _estimator(totals=mine, recent=recent.get(sid, []))
+        replayed = (
+            {}
+            if from_model
+            else _recent_estimates(totals=mine, recent=recent.get(sid, []), n_all=n_all, k_all=k_all, now_days=now_days)
+        )
         cells = row.cells
         for i, skill_id in enumerate(skill_ids):
             t = mine.get(skill_id)
+            p: float | None
             if model_p is not None:
-                p: float | None = model_p[i]
+                p = model_p[i]
+            elif t is None:
+                p = None
             else:
-                assert estimator is not None
-                p = estimator.get(skill_id).p_now(now_days) if t else None
+                p = replayed.get(skill_id, t[6])
             if t is None:
-                cells.append(Cell(p=p, n=0, n_correct=0, n_sure=0, n_sure_wrong=0, from_model=from_model))
+                cells.append(Cell(p, 0, 0, 0, 0, from_model))
             else:
-                cells.append(Cell(p=p, n=t[0], n_correct=t[1], n_sure=t[2], n_sure_wrong=t[3], from_model=from_model))
+                cells.append(Cell(p, t[2], t[3], t[4], t[5], from_model))
         row.flags = _flags(row=row, recent=recent.get(sid, []), names=names, now=now)
 
     needs_help = sorted(
         (r for r in rows if r.flags),
         key=lambda r: (-r.priority, r.accuracy if r.accuracy is not None else 1.0, r.name),
     )
-    activity, top = _activity(base, now=now)
+    activity, top = _activity(base, section_id=section.pk, student_ids=ids, now=now, filtered=filtered)
     return ClassOverview(
         section=section,
         skills=skills,

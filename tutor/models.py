@@ -330,6 +330,27 @@ class SkillTally(models.Model):
         return f"{self.student} on {self.skill}: {self.n_correct}/{self.n}"
 
 
+class DayTally(models.Model):
+    """How many answers one student gave in one class on one day (UTC), for the overview's activity chart.
+
+    Kept by database triggers on ``tutor_attempt`` like ``SkillTally`` (migration 0011,
+    docs/decisions/0005-skill-tallies.md); ``tallies_rebuild`` recomputes it. Days are UTC days: the chart
+    reads them when the site's local days are UTC days too, and counts the answers otherwise.
+    """
+
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="day_tallies")
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="day_tallies")
+    day = models.DateField(help_text="UTC day of the answers")
+    n = models.PositiveIntegerField()
+
+    class Meta:
+        # section first: the chart reads one class's students over the last days
+        constraints = [models.UniqueConstraint(fields=["section", "student", "day"], name="day_tally_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.student} on {self.day}: {self.n}"
+
+
 class ErasureRecord(models.Model):
     """The log of one account's erasure (``tutor.privacy_services.student_erase``), and its tombstone.
 

@@ -7,11 +7,12 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from learner_models.services import student_state_after_attempt
@@ -33,6 +34,7 @@ from .models import (
     ApiClient,
     Attempt,
     Course,
+    DayTally,
     Enrollment,
     Item,
     Organisation,
@@ -713,3 +715,30 @@ def items_import_qti(*, course_slug: str, skill_slug: str, filename: str, data: 
         raise QtiError(clashes)
     created, updated = items_import(skill=skill, specs=[i.spec for i in items])
     return QtiImportReport(skill=skill, items=items, created=created, updated=updated)
+
+
+def day_tallies_rebuild(*, student_ids: list[int] | None = None) -> int:
+    """Recompute the per-(class, student, UTC day) answer counts from the answers; returns how many rows.
+
+    Like ``skill_tallies_rebuild``: the triggers of migration 0011 keep them exact, this repairs and checks.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE tutor_attempt IN SHARE MODE")
+        tallies = DayTally.objects.all()
+        answers = Attempt.objects.filter(session__isnull=False)
+        if student_ids is not None:
+            tallies = tallies.filter(student_id__in=student_ids)
+            answers = answers.filter(student_id__in=student_ids)
+        tallies.delete()
+        rows = (
+            answers.annotate(day=TruncDate("created_at", tzinfo=UTC))
+            .values("session__section_id", "student_id", "day")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        created = DayTally.objects.bulk_create(
+            (DayTally(section_id=r.pop("session__section_id"), **r) for r in rows.iterator()), batch_size=2000
+        )
+    return len(created)

@@ -158,6 +158,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     _statement_ms = _env_int("DATABASE_STATEMENT_TIMEOUT_MS", 30_000)
     if _statement_ms > 0:
         _pg["options"] = f"{_pg.get('options', '')} -c statement_timeout={_statement_ms}".strip()
+    # No JIT compilation: it starts on plans the planner prices above jit_above_cost, which short web queries
+    # over many rows reach (the class overview's recent answers: ~80 ms compiling a ~100 ms query), and a page
+    # view never runs long enough to win it back (docs/decisions/0005-skill-tallies.md).
+    _pg["options"] = f"{_pg.get('options', '')} -c jit=off".strip()
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The demo's web server and Celery worker write the same file: WAL lets readers
     # run beside one writer, IMMEDIATE takes the write lock up front (no deadlock

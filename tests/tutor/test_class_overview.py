@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -18,7 +20,9 @@ from tests.factories import (
     UserFactory,
     enrol,
 )
+from tutor import dashboard_selectors
 from tutor.models import Attempt, PracticeSession, User
+from tutor.policies import SkillEstimator
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +182,122 @@ def test_the_number_of_queries_does_not_grow_with_the_class(n_students, client, 
     # active model, answers per day, the skill filter's choices
     with django_assert_num_queries(11):
         assert client.get(_url(section)).status_code == 200
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_answers_per_day_are_counted_on_local_days(zone, klass):
+    """UTC days read from the day tallies; other local days counted from the answers: both match a recount."""
+    section, _, items, _teacher = klass
+    ana, ben = _student(section, "Ana"), _student(section, "Ben")
+    now = timezone.now()
+    hours = [0.5, 3, 7, 13, 23.5, 24.5, 30, 49, 70, 100, 200, 330, 335, 340, 500]  # some outside the 14 days
+    for i, h in enumerate(hours):
+        _answers((ana, ben)[i % 2], section, items[i % 3], [i % 3 == 0], days_ago=h / 24, key=f"d{i}")
+    other = SectionFactory(organisation=section.organisation, course=section.course)
+    _answers(ana, other, items[0], [True] * 4, key="other")  # another class: never counted here
+    with timezone.override(zone):
+        overview = dashboard_selectors.class_overview_for_section(
+            section=section, students=User.objects.filter(pk__in=[ana.pk, ben.pk]), now=now
+        )
+        local = [timezone.localtime(a.created_at).date() for a in Attempt.objects.filter(session__section=section)]
+    expected = {d.day: sum(1 for x in local if x == d.day) for d in overview.activity}
+    assert {d.day: d.n for d in overview.activity} == expected
+    assert overview.activity[-1].day == timezone.localtime(now, timezone=ZoneInfo(zone)).date()
+    assert 0 < overview.activity_total < len(hours)
+    assert overview.activity_max == max(expected.values())
+
+
+def _replayed_p(student, section, skill_ids, now):
+    """The scheduler's estimate from scratch: per-skill totals of all but the last 30 answers, then those replayed."""
+    answers = list(
+        Attempt.objects.filter(student=student, session__section=section)
+        .select_related("item")
+        .order_by("-created_at", "-id")
+    )
+    recent, older = answers[:30], answers[30:]
+    days = lambda a: a.created_at.timestamp() / 86400  # noqa: E731
+    estimator = SkillEstimator({a.skill_id for a in answers})
+    if len(recent) == 30 and older:
+        cut = days(recent[-1])
+        for skill_id in {a.skill_id for a in older}:
+            mine = [a for a in older if a.skill_id == skill_id]
+            n, k = len(mine), sum(a.correct for a in mine)
+            est = estimator.get(skill_id)
+            est.theta = math.log((k + 1) / (n - k + 1))
+            est.n, est.n_correct = n, k
+            first = min(days(a) for a in answers if a.skill_id == skill_id)
+            est.last_t = cut if any(a.skill_id == skill_id for a in recent) else max(days(a) for a in mine)
+            est.half_life = max(0.5, (est.last_t - first) / 3)
+        k = sum(a.correct for a in older)
+        estimator.global_theta = math.log((k + 1) / (len(older) - k + 1))
+        estimator.n_global = len(older)
+    for a in reversed(recent):
+        estimator.observe(a.skill_id, correct=a.correct, now=days(a), difficulty=a.item.difficulty)
+    answered = {a.skill_id for a in answers}
+    return [estimator.get(s).p_now(now.timestamp() / 86400) if s in answered else None for s in skill_ids]
+
+
+def test_the_fallback_estimate_is_the_scheduler_replay_of_the_answers():
+    section = SectionFactory()
+    skills = [SkillFactory(course=section.course) for _ in range(5)]
+    items = [ItemFactory(skill=s, difficulty=0.2 + 0.15 * i) for i, s in enumerate(skills)]
+    students = [_student(section, f"R{i}") for i in range(4)]
+    for i, student in enumerate(students):
+        n_sessions = (1, 3, 6, 9)[i]  # from 7 answers (all replayed) to 63 (totals, then the last 30)
+        for j in range(n_sessions):
+            item = items[(i + j * (j + 1) // 2) % (4 if i < 3 else 3)]  # student 3 never answers skill 3 or 4
+            pattern = [(i * 7 + j * 3 + m) % 4 != 0 for m in range(7)]
+            _answers(student, section, item, pattern, days_ago=20 - 2.3 * j + 0.1 * i, key=f"r{i}-{j}")
+    now = timezone.now()
+    overview = dashboard_selectors.class_overview_for_section(
+        section=section, students=User.objects.filter(pk__in=[s.pk for s in students]).order_by("pk"), now=now
+    )
+    skill_ids = [s.pk for s in overview.skills]
+    for row in overview.rows:
+        expected = _replayed_p(row.student, section, skill_ids, now)
+        assert [c.p for c in row.cells] == [None if e is None else pytest.approx(e, rel=1e-9) for e in expected]
+    assert sum(c.p is None for row in overview.rows for c in row.cells) >= 2
+
+
+def test_the_heatmap_cells_follow_the_cell_properties(klass, client):
+    """The heatmap tags write colour steps and weights inline: they match ``Cell.p_step``, ``weight`` and
+    ``sure_wrong_step``, and a student's name is escaped."""
+    section, _, items, teacher = klass
+    ana, bob = _student(section, "<b>Ana</b>"), _student(section, "Bob")
+    _answers(
+        ana, section, items[0], [True, False, True, True, False, True, True, True, False, True, True], confidence=1.0
+    )
+    _answers(ana, section, items[1], [False, False, True], confidence=0.75, key="b")
+    _answers(bob, section, items[2], [True] * 5, confidence=0.25, key="c")
+    client.force_login(teacher)
+    response = client.get(_url(section))
+    html = response.content.decode()
+    assert "<b>Ana</b>" not in html and "&lt;b&gt;Ana&lt;/b&gt;" in html
+    for row in response.context["overview"].rows:
+        name = row.name.replace("<", "&lt;").replace(">", "&gt;")
+        mastery = "".join(
+            "<td></td>"
+            if c.p is None
+            else f'<td class="h{c.p_step} {c.weight}">{round(c.p * 100)} %<small>{c.n}</small></td>'
+            for c in row.cells
+        )
+        sure = "".join(
+            f'<td class="c{c.sure_wrong_step}">{c.n_sure_wrong}/{c.n_sure}</td>' if c.n_sure else "<td></td>"
+            for c in row.cells
+        )
+        assert f'<tr><th scope="row">{name}</th>{mastery}</tr>' in html
+        assert f'<tr><th scope="row">{name}</th>{sure}</tr>' in html
+    assert 'class="c1">3/14<' not in html and 'class="c1">3/11<' in html  # Ana's sure answers on skill 0
+
+
+def test_a_skill_practised_years_ago_has_forgotten_back_to_the_prior(klass, client):
+    """Decay far below a float's range (2 ** -1500) must neither fail in SQL nor differ from the replay."""
+    section, _, items, teacher = klass
+    gus = _student(section, "Gus")
+    _answers(gus, section, items[0], [True] * 3, days_ago=800, key="old")
+    _answers(gus, section, items[1], [True, False] * 20, key="new")  # 40 recent answers: skill 0 is not replayed
+    client.force_login(teacher)
+    response = client.get(_url(section))
+    assert response.status_code == 200
+    cell = response.context["overview"].rows[0].cells[0]
+    assert (cell.n, cell.p) == (3, pytest.approx(1 / (1 + math.exp(0.5)), rel=1e-12))  # P(correct) at the prior

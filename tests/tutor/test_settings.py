@@ -118,14 +118,14 @@ def _database_options(env_extra: dict[str, str]) -> dict:
 def test_postgresql_connections_time_out_and_bound_each_statement():
     url = "postgres://metis@db.invalid:5432/metis"
     options = _database_options({"DATABASE_URL": url})
-    assert options["connect_timeout"] == 5 and options["options"] == "-c statement_timeout=30000"
+    assert options["connect_timeout"] == 5 and options["options"] == "-c statement_timeout=30000 -c jit=off"
     options = _database_options(
         {"DATABASE_URL": url, "DATABASE_CONNECT_TIMEOUT_S": "2", "DATABASE_STATEMENT_TIMEOUT_MS": "0"}
     )
-    assert options["connect_timeout"] == 2 and "statement_timeout" not in options.get("options", "")
+    assert options["connect_timeout"] == 2 and options["options"] == "-c jit=off"  # no statement timeout
     # options given in the URL are kept beside the timeout
     options = _database_options({"DATABASE_URL": url + "?options=-c%20search_path%3Dmetis"})
-    assert options["options"] == "-c search_path=metis -c statement_timeout=30000"
+    assert options["options"] == "-c search_path=metis -c statement_timeout=30000 -c jit=off"
 
 
 @pytest.mark.parametrize("value", ["metis.example.org", "ftp://metis.example.org", "https://metis.example.org/?a=1"])
@@ -155,4 +155,6 @@ def test_the_statement_timeout_reaches_postgresql():
     with connection.cursor() as cursor:
         cursor.execute("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'")  # in ms
         assert int(cursor.fetchone()[0]) == expected
+        cursor.execute("SHOW jit")  # no JIT compilation for web queries (docs/decisions/0005-skill-tallies.md)
+        assert cursor.fetchone()[0] == "off"
     assert settings.DATABASES["default"]["OPTIONS"]["connect_timeout"] > 0

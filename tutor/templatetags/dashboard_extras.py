@@ -19,6 +19,8 @@ register = template.Library()
 
 
 _ANY_ID = 987654321  # reverse() once per table, not once per student (400 rows on a big class)
+# a cell's weight class by its number of answers (``Cell.weight``), looked up rather than computed per cell
+_WEIGHTS = ("w0", "w1", "w1", "w1", "w1", "w2", "w2", "w2", "w2", "w2", "w3")
 
 
 def _name_cells(overview: ClassOverview, section: Section | None) -> list[str]:
@@ -34,27 +36,46 @@ def _name_cells(overview: ClassOverview, section: Section | None) -> list[str]:
 
 @register.simple_tag
 def mastery_rows(overview: ClassOverview, section: Section | None = None) -> SafeString:
-    """One <tr> per student: P(correct) per skill as "72 %" with the answers it rests on below it."""
+    """One <tr> per student: P(correct) per skill as "72 %" with the answers it rests on below it.
+
+    The cell's colour step and weight are ``Cell.p_step`` and ``Cell.weight`` written inline: 20,000 cells
+    make the property calls cost more than the formatting."""
     out = []
     for row, name in zip(overview.rows, _name_cells(overview, section), strict=True):
-        cells = "".join(
-            "<td></td>"
-            if c.p is None
-            else f'<td class="h{c.p_step} {c.weight}">{round(c.p * 100):d} %<small>{c.n}</small></td>'
-            for c in row.cells
-        )
-        out.append(f"<tr>{name}{cells}</tr>")
+        parts = [f"<tr>{name}"]
+        append = parts.append
+        for c in row.cells:
+            p = c.p
+            if p is None:
+                append("<td></td>")
+                continue
+            step = int(p * 5)
+            n = c.n
+            append(
+                f'<td class="h{step if step < 4 else 4} {_WEIGHTS[n if n < 10 else 10]}">{round(p * 100)} %'
+                f"<small>{n}</small></td>"
+            )
+        append("</tr>")
+        out.append("".join(parts))
     return mark_safe("\n".join(out))  # noqa: S308 - names escaped above, the rest are numbers
 
 
 @register.simple_tag
 def sure_wrong_rows(overview: ClassOverview, section: Section | None = None) -> SafeString:
-    """One <tr> per student: wrong / sure answers per skill, empty where the student was never sure."""
+    """One <tr> per student: wrong / sure answers per skill, empty where the student was never sure
+    (the colour step is ``Cell.sure_wrong_step`` inline)."""
     out = []
     for row, name in zip(overview.rows, _name_cells(overview, section), strict=True):
-        cells = "".join(
-            f'<td class="c{c.sure_wrong_step}">{c.n_sure_wrong}/{c.n_sure}</td>' if c.n_sure else "<td></td>"
-            for c in row.cells
-        )
-        out.append(f"<tr>{name}{cells}</tr>")
+        parts = [f"<tr>{name}"]
+        append = parts.append
+        for c in row.cells:
+            sure = c.n_sure
+            if not sure:
+                append("<td></td>")
+                continue
+            wrong = c.n_sure_wrong
+            step = int(wrong / sure * 5)
+            append(f'<td class="c{step if step < 4 else 4}">{wrong}/{sure}</td>')
+        append("</tr>")
+        out.append("".join(parts))
     return mark_safe("\n".join(out))  # noqa: S308 - names escaped above, the rest are numbers
