@@ -285,8 +285,10 @@ def test_the_heatmap_cells_follow_the_cell_properties(klass, client):
             f'<td class="c{c.sure_wrong_step}">{c.n_sure_wrong}/{c.n_sure}</td>' if c.n_sure else "<td></td>"
             for c in row.cells
         )
-        assert f'<tr><th scope="row">{name}</th>{mastery}</tr>' in html
-        assert f'<tr><th scope="row">{name}</th>{sure}</tr>' in html
+        link = reverse("class_student", args=[section.pk, row.student.pk])  # each name opens the student page
+        head = f'<th scope="row"><a href="{link}">{name}</a></th>'
+        assert f"<tr>{head}{mastery}</tr>" in html
+        assert f"<tr>{head}{sure}</tr>" in html
     assert 'class="c1">3/14<' not in html and 'class="c1">3/11<' in html  # Ana's sure answers on skill 0
 
 
