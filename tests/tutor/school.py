@@ -15,6 +15,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from learner_models.models import ModelVersion, TrainingRun
+from lti.models import RegistrationInvite
 from metacog import services as metacog_services
 from metacog.models import Reflection, StrategySuggestion
 from tests.factories import (
@@ -117,6 +119,11 @@ def build(*, private: Text, authored: Text) -> dict:
     _answer(open_session, text=private("open answer"), key="victim-open-1")
     services.session_item_current(session=open_session)  # the next item is served, unanswered
     attempt = ended.attempts.order_by("pk").first()
+    # A registry entry (shared by every school, no student data) that is not served, so no page loads its checkpoint.
+    run = TrainingRun.objects.create(request_key="school", algorithm="best", status="succeeded")
+    model_version = ModelVersion.objects.create(
+        training_run=run, algorithm="best", checkpoint="learner_models/school.pt", checksum="0", status="candidate"
+    )
     return {
         "org": org,
         "other_org": other_org,
@@ -139,6 +146,11 @@ def build(*, private: Text, authored: Text) -> dict:
         "suggestion": suggestion,
         "item": ended.session_items.order_by("position").first().item,
         "enrolment": Enrollment.objects.get(student=victim, section=mine),
+        "model_version": model_version,
+        # The organisation's unused LTI Dynamic Registration invite (its token is the capability).
+        "invite": RegistrationInvite.objects.create(organisation=org, name=authored("lti platform name")),
+        # A class-picker launch of the victim's teacher: kept in that teacher's session, so no other browser has it.
+        "launch_id": "victims-teachers-launch",
     }
 
 
@@ -165,6 +177,10 @@ def routes(resolver: URLResolver | None = None, prefix: str = "", namespace: str
             yield Route(f"{namespace}:{entry.name}" if namespace else entry.name, prefix + str(entry.pattern), here)
 
 
+# Protocol endpoints an LMS posts to from its own origin, so they cannot carry Metis's CSRF token; the
+# OIDC state cookie and the signed id_token's nonce stand in for it (tests/lti covers both).
+CSRF_EXEMPT = {"lti:login", "lti:launch"}
+
 # The content an API detail URL names, by its collection.
 API_COLLECTIONS = {
     "organisations": "org",
@@ -175,12 +191,13 @@ API_COLLECTIONS = {
     "courses": "course",
     "skills": "skill",
     "items": "item",
+    "model-versions": "model_version",
 }
 
 
-def fillings(route: Route, w: dict) -> list[dict[str, int]]:
+def fillings(route: Route, w: dict) -> list[dict[str, int | str]]:
     """Every way to fill the route's parameters with the victim's objects."""
-    choices: dict[str, list[int]] = {}
+    choices: dict[str, list[int | str]] = {}
     for param in sorted(route.params):
         if param == "student_id":
             choices[param] = [w["victim"].pk]
@@ -194,6 +211,10 @@ def fillings(route: Route, w: dict) -> list[dict[str, int]]:
             choices[param] = [w["suggestion"].pk]
         elif param == "position":
             choices[param] = [1, 2]
+        elif param == "launch_id" and route.name == "lti:pick":
+            choices[param] = [w["launch_id"]]
+        elif param == "token" and route.name == "lti:register":
+            choices[param] = [w["invite"].token]
         elif param == "pk" and route.route.startswith("api/"):
             collection = route.route.rstrip("/").split("/")[-2]
             assert collection in API_COLLECTIONS, f"{route.name}: add /{collection}/ to API_COLLECTIONS"

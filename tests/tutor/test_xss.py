@@ -7,18 +7,23 @@ page the resolver knows is fetched as the student, their teacher and their organ
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from lti.models import Platform
 from metacog.models import Reflection
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, CourseFactory, SectionFactory, SkillFactory, api, enrol
 from tests.tutor import school
-from tests.tutor.school import fillings, payload, routes
+from tests.tutor.school import CSRF_EXEMPT, fillings, payload, routes
 from tutor import services
-from tutor.models import Attempt
+from tutor.models import Attempt, User
 
 pytestmark = pytest.mark.django_db
 
@@ -37,10 +42,12 @@ def _html(response) -> str:
     return response.content.decode()
 
 
-def _pages(world) -> list[str]:
+def _pages(world, *, csrf_exempt: bool = True) -> list[str]:
     urls = []
     for route in routes():
         if route.namespace == "admin" or route.route.startswith("api/"):
+            continue
+        if not csrf_exempt and route.name in CSRF_EXEMPT:
             continue
         urls += [reverse(route.name, kwargs=kwargs) for kwargs in fillings(route, world)]
     return urls
@@ -89,11 +96,23 @@ def test_every_post_without_a_csrf_token_is_refused(world):
     client.force_login(world["victim"])
     before = (Attempt.objects.count(), Reflection.objects.count())
     refused = []
-    for url in _pages(world):
+    for url in _pages(world, csrf_exempt=False):
         response = client.post(url, {"answer": "x", "goal": "x", "confidence": "0.5", "idempotency_key": "csrf"})
         if response.status_code != 403:
             refused.append(f"{url} -> {response.status_code}")
     assert not refused, "\n".join(refused)
+    assert (Attempt.objects.count(), Reflection.objects.count()) == before
+
+
+@pytest.mark.parametrize("name", sorted(CSRF_EXEMPT))
+def test_the_lti_endpoints_without_csrf_refuse_a_post_that_lacks_the_protocols_own_proof(world, name):
+    """The LMS posts login initiation and launch cross-site, so they take no CSRF token; a browser's forged POST
+    without the platform's parameters or signed id_token is refused there, signs nobody in and stores nothing."""
+    client = Client(enforce_csrf_checks=True)
+    before = (Attempt.objects.count(), Reflection.objects.count())
+    response = client.post(reverse(name), {"answer": "x", "state": "forged", "id_token": "forged"})
+    assert response.status_code == 400, response.status_code
+    assert "_auth_user_id" not in client.session
     assert (Attempt.objects.count(), Reflection.objects.count()) == before
 
 
@@ -130,3 +149,102 @@ def test_the_session_id_changes_at_login():
     assert not SessionStore().exists(before_key)
     assert SessionStore(session_key=after_key).get("_auth_user_id") == str(student.pk)
     assert client.cookies[settings.CSRF_COOKIE_NAME].value != csrf_before
+
+
+def _unsafe(html: str) -> list[str]:
+    return [raw for raw in RAW if raw in html]
+
+
+def test_names_a_teacher_types_or_uploads_render_as_text(world):
+    """Students added by hand and by roster CSV carry names the school typed: the once-shown passwords page and
+    the class pages show them as text."""
+    client = Client()
+    client.force_login(world["own_teacher"])
+    section = world["mine"].pk
+    typed = {"username": "xss-typed", "first_name": payload("typed first"), "last_name": payload("typed last")}
+    added = client.post(reverse("class_student_add", args=[section]), typed)
+    assert added.status_code == 200 and not _unsafe(added.content.decode())
+    assert "&lt;script&gt;alert(&quot;typed_first" in added.content.decode()
+    rows = io.StringIO()
+    csv.writer(rows).writerows(
+        [
+            ["username", "first_name", "last_name", "email"],
+            ["xss-roster", payload("roster first"), payload("roster last"), ""],
+        ]
+    )
+    roster = SimpleUploadedFile("roster.csv", rows.getvalue().encode(), content_type="text/csv")
+    uploaded = client.post(reverse("class_roster_upload", args=[section]), {"roster": roster})
+    assert uploaded.status_code == 200 and not _unsafe(uploaded.content.decode())
+    assert "&lt;script&gt;alert(&quot;roster_last" in uploaded.content.decode()
+    student = User.objects.get(username="xss-roster")
+    for name, args in (
+        ("class_manage", [section]),
+        ("class_overview", [section]),
+        ("class_student", [section, student.pk]),
+    ):
+        html = _html(client.get(reverse(name, args=args)))
+        assert not _unsafe(html), name
+        assert "&lt;script&gt;alert(&quot;roster_first" in html, name
+    export = client.get(reverse("class_export", args=[section]))  # the names in a CSV, never served as a page
+    assert export.status_code == 200 and "text/html" not in export.headers["Content-Type"]
+
+
+def test_an_item_authored_through_the_api_renders_as_text(world):
+    """A multiple-choice item written through the API, script in its prompt, choices (shown inside attributes),
+    hints and solution: the practice page, its hint and its feedback show all of it as text."""
+    skill = SkillFactory(course=CourseFactory(), name="authored skill")
+    section = SectionFactory(organisation=world["org"], course=skill.course, session_length=1)
+    enrol(world["victim"], section)
+    _, token = services.api_client_create(organisation=world["org"], name="authoring tool", scopes=["read", "write"])
+    body = {
+        "skill": skill.pk,
+        "slug": "xss-authored",
+        "type": "multiple_choice",
+        "prompt": payload("authored prompt"),
+        "answer": {"choices": [payload("choice 0"), payload("choice 1")], "correct": 1},
+        "hints": [payload("authored hint")],
+        "solution": payload("authored solution"),
+    }
+    created = api(token).post(reverse("api_items"), body, format="json")
+    assert created.status_code == 201, created.content
+    session = services.session_start(student=world["victim"], section=section)
+    client = Client()
+    client.force_login(world["victim"])
+    page = client.get(reverse("practice", args=[session.pk])).content.decode()
+    assert not _unsafe(page)
+    assert "&lt;script&gt;alert(&quot;authored_prompt" in page and "alert(&quot;choice_0" in page
+    hint = client.post(reverse("practice_hint", args=[session.pk, 1]), headers={"HX-Request": "true"})
+    assert not _unsafe(hint.content.decode()) and "alert(&quot;authored_hint" in hint.content.decode()
+    data = {"answer": "0", "confidence": "0.9", "idempotency_key": "xss-authored"}
+    feedback = client.post(reverse("practice_answer", args=[session.pk, 1]), data, headers={"HX-Request": "true"})
+    html = feedback.content.decode()
+    assert feedback.status_code == 200 and not _unsafe(html)
+    assert "alert(&quot;authored_solution" in html
+
+
+def test_the_lti_class_picker_renders_class_and_school_names_as_text(world):
+    """A teacher's deep-linking launch lists their classes (names, course titles, the school) to pick from."""
+    platform = Platform.objects.create(
+        organisation=world["org"],
+        name=payload("platform name"),
+        issuer="https://lms.example",
+        client_id="metis",
+        auth_login_url="https://lms.example/auth",
+        auth_token_url="https://lms.example/token",
+        key_set_url="https://lms.example/jwks",
+    )
+    client = Client()
+    client.force_login(world["own_teacher"])
+    session = client.session
+    session["lti-launch-xss"] = {
+        "body": {},
+        "kind": "deep_link",
+        "platform": platform.pk,
+        "link": None,
+        "user": world["own_teacher"].pk,
+    }
+    session.save()
+    response = client.get(reverse("lti:pick", args=["xss"]))
+    html = response.content.decode()
+    assert response.status_code == 200 and not _unsafe(html)
+    assert "&lt;script&gt;alert(&quot;class_name" in html and "alert(&quot;organisation_name" in html
