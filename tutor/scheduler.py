@@ -349,8 +349,10 @@ def _item_near(
         )
         if not items:
             raise LookupError(f"skill {skill.slug!r} has no items and no generator")
-        unseen = [i for i in items if i.pk not in last_seen]
-        scored = predict(unseen[:MODEL_CANDIDATES] if unseen else items[:MODEL_CANDIDATES]) if predict else None
+        # the model scores at most MODEL_CANDIDATES items: those whose authored difficulty is nearest the target
+        unseen = sorted((i for i in items if i.pk not in last_seen), key=lambda i: (abs(i.difficulty - target), i.pk))
+        pool = unseen or sorted(items, key=lambda i: (abs(i.difficulty - target), i.pk))
+        scored = predict(pool[:MODEL_CANDIDATES]) if predict else None
         if scored:
             best = min(scored, key=lambda pk: (abs(scored[pk] - target_success), pk))
             if not unseen:  # all seen: the least recent among those as well aimed as the best (within 5 points)
