@@ -105,6 +105,13 @@ def enrol(student: User, section: Section) -> Enrollment:
     return Enrollment.objects.create(student=student, section=section)
 
 
+def student_in(section: Section, first_name: str, **kw) -> User:
+    """A student of ``section``'s organisation named "<first_name> Test", enrolled in it."""
+    student = StudentFactory(organisation=section.organisation, first_name=first_name, last_name="Test", **kw)
+    enrol(student, section)
+    return student
+
+
 def serve(session: PracticeSession, item: Item, position: int = 1) -> SessionItem:
     return SessionItem.objects.create(session=session, item=item, position=position, served_at=timezone.now())
 

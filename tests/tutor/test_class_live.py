@@ -16,11 +16,11 @@ from tests.factories import (
     OrganisationFactory,
     SectionFactory,
     SkillFactory,
-    StudentFactory,
     TeacherFactory,
     UserFactory,
     enrol,
 )
+from tests.factories import student_in as _student
 from tutor.models import Attempt, PracticeSession, SessionItem, User
 
 pytestmark = pytest.mark.django_db
@@ -34,12 +34,6 @@ def klass():
     skills = [SkillFactory(course=section.course, name=n) for n in ("Fractions", "Decimals")]
     items = [ItemFactory(skill=s, prompt=f"A question on {s.name}") for s in skills]
     return section, teacher, items
-
-
-def _student(section, name):
-    s = StudentFactory(organisation=section.organisation, first_name=name, last_name="Test")
-    enrol(s, section)
-    return s
 
 
 def _practise(student, section, items, results, *, minutes_ago=1.0, waiting=True, ended=False):

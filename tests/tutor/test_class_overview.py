@@ -15,11 +15,11 @@ from tests.factories import (
     OrganisationFactory,
     SectionFactory,
     SkillFactory,
-    StudentFactory,
     TeacherFactory,
     UserFactory,
     enrol,
 )
+from tests.factories import student_in as _student
 from tutor import dashboard_selectors
 from tutor.models import Attempt, PracticeSession, User
 from tutor.policies import SkillEstimator
@@ -55,12 +55,6 @@ def klass():
     teacher = TeacherFactory(organisation=section.organisation)
     section.teachers.add(teacher)
     return section, skills, items, teacher
-
-
-def _student(section, name):
-    s = StudentFactory(organisation=section.organisation, first_name=name, last_name="Test")
-    enrol(s, section)
-    return s
 
 
 def _url(section):

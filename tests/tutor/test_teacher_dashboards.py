@@ -18,11 +18,11 @@ from tests.factories import (
     OrganisationFactory,
     SectionFactory,
     SkillFactory,
-    StudentFactory,
     TeacherFactory,
     UserFactory,
     enrol,
 )
+from tests.factories import student_in as _student
 from tutor.models import Attempt, PracticeSession, SessionItem, User
 from tutor.templatetags.tutor_extras import percent
 
@@ -65,12 +65,6 @@ def klass():
     teacher = TeacherFactory(organisation=section.organisation)
     section.teachers.add(teacher)
     return section, skills, items, teacher
-
-
-def _student(section, name):
-    s = StudentFactory(organisation=section.organisation, first_name=name, last_name="Test")
-    enrol(s, section)
-    return s
 
 
 def _urls(section, student):
