@@ -297,3 +297,24 @@ def test_a_skill_practised_years_ago_has_forgotten_back_to_the_prior(klass, clie
     assert response.status_code == 200
     cell = response.context["overview"].rows[0].cells[0]
     assert (cell.n, cell.p) == (3, pytest.approx(1 / (1 + math.exp(0.5)), rel=1e-12))  # P(correct) at the prior
+
+
+def test_a_date_range_over_every_answer_gives_the_tallies_own_estimates(klass):
+    """A date range counts from the answers with ``_fallback_p``, the Python twin of the tallies'
+    ``_fallback_p_sql``: over a range holding every answer, both give the same cells."""
+    section, _, items, _ = klass
+    ana = _student(section, "Ana")
+    # old answers on two skills (past the recent window, so their estimate is the tally's own), then 30 recent
+    _answers(ana, section, items[0], [True, False, True, True, False], days_ago=20, key="a")
+    _answers(ana, section, items[1], [False, True, False], days_ago=9, key="b")
+    _answers(ana, section, items[2], [True] * 30, days_ago=0.5, key="c")
+    now = timezone.now()
+    students = User.objects.filter(pk=ana.pk)
+    plain = dashboard_selectors.class_overview_for_section(section=section, students=students, now=now)
+    dated = dashboard_selectors.class_overview_for_section(
+        section=section, students=students, now=now, start=now - timedelta(days=400), end=now + timedelta(days=1)
+    )
+    got = [(c.p, c.n, c.n_correct) for c in dated.rows[0].cells]
+    want = [(c.p, c.n, c.n_correct) for c in plain.rows[0].cells]
+    assert [(n, k) for _, n, k in got] == [(n, k) for _, n, k in want] == [(5, 3), (3, 1), (30, 30)]
+    assert [p for p, _, _ in got] == pytest.approx([p for p, _, _ in want], abs=1e-9)
