@@ -12,6 +12,7 @@ from django.utils import timezone
 from tutor.models import Attempt
 
 from . import loader
+from .core.beliefs import StudentBeliefs, student_beliefs
 from .mappers import dataset_from_attempts
 from .models import ModelVersion, StudentModelState, TrainingRun
 from .services import student_state_refresh
@@ -63,6 +64,16 @@ def skill_predictions_for_student(
     model, state = served
     probs = model.predict(state, list(skill_ids), now=(now or timezone.now()).timestamp())
     return {sid: float(p) for sid, p in zip(skill_ids, probs, strict=True)}
+
+
+def beliefs_for_student(*, student, skill_ids: list[int], now: datetime | None = None) -> StudentBeliefs | None:
+    """What the active model believes about the student on these skills (mastery with its uncertainty, ability,
+    learning speed, forgetting over a week; ``core.beliefs``); None when no model is active."""
+    served = _served(student)
+    if served is None:
+        return None
+    model, state = served
+    return student_beliefs(model, state, list(skill_ids), now=(now or timezone.now()).timestamp())
 
 
 def item_predictions_for_student(

@@ -14,7 +14,7 @@ from django.utils.formats import date_format
 from django.utils.timesince import timesince
 
 from learner_models.models import ModelVersion
-from learner_models.selectors import active_model_version, skill_predictions_for_student
+from learner_models.selectors import active_model_version, beliefs_for_student, skill_predictions_for_student
 from metacog.models import Reflection, StrategySuggestion
 from metacog.selectors import (
     CalibrationSummary,
@@ -419,6 +419,10 @@ class SkillMastery:
     skill: SkillProgress
     course_id: int
     mastered: bool  # at or above the scheduler's mastery threshold
+    # what the active model believes (None on the fallback, or where the model cannot say)
+    uncertainty: float | None = None  # sd of the ensemble members' p_correct
+    learning_speed: float | None = None  # expected rise in p_correct from one more answer
+    forgetting: float | None = None  # fall in p_correct after a week without practice
 
 
 @dataclass(frozen=True)
@@ -431,6 +435,34 @@ class StudentMastery:
     model_version: ModelVersion | None
     mastery_threshold: float
     skills: list[SkillMastery]
+    ability: float | None = None  # the model's log-odds above a new student on these skills
+
+
+def _with_beliefs(student: User, rows: list[SkillMastery]) -> tuple[list[SkillMastery], float | None]:
+    """``rows`` with the active model's beliefs about the student; unchanged (and None) if it cannot say."""
+    try:
+        got = beliefs_for_student(student=student, skill_ids=[r.skill.skill_id for r in rows])
+    except Exception:  # a broken checkpoint must not take the mastery read down with it
+        logger.exception("learner model beliefs failed for student %s", student.pk)
+        return rows, None
+    if got is None:
+        return rows, None
+
+    def at(a, k: int) -> float | None:
+        return None if a is None else float(a[k])
+
+    out = [
+        SkillMastery(
+            skill=r.skill,
+            course_id=r.course_id,
+            mastered=r.mastered,
+            uncertainty=at(got.uncertainty, k),
+            learning_speed=at(got.learning_speed, k),
+            forgetting=at(got.forgetting, k),
+        )
+        for k, r in enumerate(rows)
+    ]
+    return out, got.ability
 
 
 def mastery_for_student(*, student: User) -> StudentMastery:
@@ -444,12 +476,16 @@ def mastery_for_student(*, student: User) -> StudentMastery:
         for s in c.skills
     ]
     from_model = bool(rows) and all(r.skill.from_model for r in rows)
+    ability = None
+    if from_model:
+        rows, ability = _with_beliefs(student, rows)
     return StudentMastery(
         student=student,
         source="learner_model" if from_model else "fallback",
         model_version=version if from_model else None,
         mastery_threshold=_POLICY.mastery,
         skills=rows,
+        ability=ability,
     )
 
 

@@ -152,6 +152,29 @@ class LearnerModel:
             z = self._predict_logits_at(st, sk, it, now=now, confidence=confidence)
             return torch.sigmoid(z).float().cpu().numpy()
 
+    @property
+    def uses_clock(self) -> bool:
+        """Whether ``predict``'s ``now`` changes the prediction (the model predicts forgetting)."""
+        return False
+
+    def member_predict(
+        self, state: State, skill_ids: Sequence[int] | np.ndarray, *, now: float | None = None
+    ) -> np.ndarray | None:
+        """(M, K) each ensemble member's P(correct) for the skills, or None for a single model."""
+        self._check_fitted()
+        raw = np.asarray(skill_ids, dtype=np.int64)
+        sk = torch.from_numpy(self.vocab.map_skills(raw)).to(self.device)
+        it = torch.from_numpy(self.vocab.map_items(None, len(raw))).to(self.device)
+        with torch.no_grad():
+            st = {k: v.to(self.device) for k, v in state.items()}
+            z = self._member_logits_at(st, sk, it, now=now)
+        return None if z is None else torch.sigmoid(z).double().cpu().numpy()
+
+    def _member_logits_at(
+        self, state: State, skills: torch.Tensor, items: torch.Tensor, *, now: float | None
+    ) -> torch.Tensor | None:
+        return None
+
     def predict_online(self, sequences: Sequence[StudentSequence]) -> list[np.ndarray]:
         """For each student, P(correct) of every response given only the earlier ones."""
         self._check_fitted()

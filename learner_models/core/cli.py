@@ -134,6 +134,12 @@ def kt_predict(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, RuntimeError, pickle.UnpicklingError) as e:
         print(f"error: --checkpoint: {e}", file=sys.stderr)
         return 2
+    if args.without_student_adapter:
+        adapter = getattr(model.net, "adapter", None)
+        if adapter is None:
+            print("error: --without-student-adapter: this checkpoint has no per-student adapter", file=sys.stderr)
+            return 2
+        adapter.enabled.fill_(0.0)
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.time()
@@ -280,6 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     _format_option(pr)
     pr.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N]")
     pr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
+    pr.add_argument(
+        "--without-student-adapter",
+        action="store_true",
+        help="predict with the per-student fast weights switched off (the same model without them, for kt-compare)",
+    )
     cp = sub.add_parser(
         "kt-compare",
         help="two models' predictions on one TEST file: bucket AUCs with a paired student-level bootstrap",

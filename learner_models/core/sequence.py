@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .adapter import StudentAdapter
 from .base import LearnerModel, State
 from .baselines import PFAKT, EloConfig, EloKT, EloNet, PFANet, elo_update, item_easiness
 from .data import (
@@ -67,6 +68,15 @@ class SequenceConfig:
     # unseen items, so they fall back to the skill)
     item_stack: bool = False
     item_shrink: float = 10.0  # pseudo-responses at the skill's rate added to each item's count
+    # with `stack`: per-student fast weights (ability and per-skill offsets on the final logit) whose inner-loop
+    # step sizes are meta-learned on held-out students (adapter.StudentAdapter)
+    student_adapter: bool = False
+    adapter_len: int = 200  # meta-train on each held-out student's first responses (cold start matters most)
+    adapter_iters: int = 60  # outer (Adam) steps
+
+    def __post_init__(self) -> None:
+        if self.student_adapter and not self.stack:
+            raise ValueError("student_adapter needs stack (it is meta-trained on the stacked logits)")
 
 
 class SequenceNet(nn.Module):
@@ -321,6 +331,7 @@ class SequenceEnsemble(nn.Module):
             self.register_buffer("stack_w", w)
             if self.item_stacked:
                 self.register_buffer("item_d", torch.zeros(n_items + 1))
+        self.adapter = StudentAdapter(n_ids) if cfg.student_adapter else None
 
     def nets(self) -> list[SequenceNet]:
         """The members, typed (``nn.ModuleList`` iterates as plain modules)."""
@@ -445,7 +456,8 @@ class SequenceKT(LearnerModel):
         held = set(np.concatenate(vals).tolist()) if vals else set()
         rest = [s for i, s in enumerate(seqs) if i not in held]
         self._fit_base(rest if rest else seqs, seed)
-        feats, ys = [], []
+        feats, ys, early = [], [], []
+        L = self.config.adapter_len
         with torch.no_grad():
             for k, member in enumerate(net.nets()):
                 val = [seqs[i] for i in vals[k]]
@@ -454,10 +466,17 @@ class SequenceKT(LearnerModel):
                     b = make_batch([val[i] for i in idx], self.vocab).to(self.device)
                     z = member(b)
                     m = b.mask
-                    feats.append(torch.stack([z[m]] + [x[m] for x in net.base_logits(b)], 1).double().cpu())
+                    bases = net.base_logits(b)
+                    feats.append(torch.stack([z[m]] + [x[m] for x in bases], 1).double().cpu())
                     ys.append(b.correct[m].double().cpu())
+                    if net.adapter is not None:
+                        early.append((z[:, :L], [x[:, :L] for x in bases], b.skills[:, :L], b.correct[:, :L], m[:, :L]))
         if feats:
             self._fit_weights(torch.cat(feats), torch.cat(ys))
+        if net.adapter is not None and early:
+            with torch.no_grad():
+                batches = [(net.combine(z, bases), sk, y, m) for z, bases, sk, y, m in early]
+            self.adapter_history = net.adapter.fit(batches, iters=self.config.adapter_iters)
         self._fit_base(seqs, seed)
 
     def _fit_weights(self, X: torch.Tensor, y: torch.Tensor) -> None:
@@ -480,7 +499,35 @@ class SequenceKT(LearnerModel):
             net.stack_w.copy_(got.to(net.stack_w.dtype))
 
     def _predict_online(self, seqs: list[StudentSequence]) -> list[np.ndarray]:
-        return [1 / (1 + np.exp(-z)) for z in causal_logits(self.net, seqs, self.vocab, self.device)]
+        logits = causal_logits(self.net, seqs, self.vocab, self.device)
+        if self.net.adapter is not None:
+            logits = [self._adapter_replay(s, z)[0] for s, z in zip(seqs, logits, strict=True)]
+        return [1 / (1 + np.exp(-z)) for z in logits]
+
+    def _adapter_replay(
+        self, seq: StudentSequence, z: np.ndarray, state: State | None = None
+    ) -> tuple[np.ndarray, float, np.ndarray]:
+        """The per-student fast weights over ``seq`` (base logits ``z``), continuing from ``state``'s."""
+        assert self.net.adapter is not None
+        skills = self.vocab.map_skills(seq.skills)
+        if state is None:
+            return self.net.adapter.replay(z.astype(np.float64), skills, seq.correct)
+        nk = (state["succ"] + state["fail"]).double().cpu().numpy()
+        return self.net.adapter.replay(
+            z.astype(np.float64),
+            skills,
+            seq.correct,
+            a=float(state["ad_a"][0]),
+            u=state["ad_u"].double().cpu().numpy(),
+            n=float(nk.sum()),
+            nk=nk,
+        )
+
+    def _adapter_state(self, a: float, u: np.ndarray) -> State:
+        return {
+            "ad_a": torch.tensor([a], dtype=torch.float64, device=self.device),
+            "ad_u": torch.from_numpy(u).to(self.device),
+        }
 
     def _adapt(self, seqs: list[StudentSequence]) -> list[State]:
         states: list[State | None] = [None] * len(seqs)
@@ -520,6 +567,10 @@ class SequenceKT(LearnerModel):
                 parts["theta"] = self.net.elo_logits(b)[1][:, None]
             for j, st in zip(idx, pack_rows(parts), strict=True):
                 states[j] = {**st, **self._times(seqs[j])}
+        if self.net.adapter is not None:
+            for j, z in enumerate(causal_logits(self.net, seqs, self.vocab, self.device)):
+                _, a, u = self._adapter_replay(seqs[j], z)
+                states[j] = {**states[j], **self._adapter_state(a, u)}  # type: ignore[dict-item]
         return states  # type: ignore[return-value]
 
     def _times(self, seq: StudentSequence, state: State | None = None) -> State:
@@ -538,6 +589,29 @@ class SequenceKT(LearnerModel):
         }
 
     def _extend(self, state: State, new: StudentSequence) -> State:
+        if self.net.adapter is None:
+            return self._extend_base(state, new)
+        # the fast weights step on each answer's prediction before it: one response at a time
+        for t in range(len(new)):
+            one = new._slice(slice(t, t + 1))
+            z = self._logit_before(state, one)
+            _, a, u = self._adapter_replay(one, np.array([z]), state)
+            state = {**self._extend_base(state, one), **self._adapter_state(a, u)}
+        return state
+
+    def _logit_before(self, state: State, one: StudentSequence) -> float:
+        """The model's logit (without the fast weights) for the single response ``one`` given ``state``."""
+
+        def opt(a: np.ndarray | None) -> float | None:
+            return None if a is None or math.isnan(float(a[0])) else float(a[0])
+
+        sk = torch.from_numpy(self.vocab.map_skills(one.skills)).to(self.device)
+        it = torch.from_numpy(self.vocab.map_items(one.items, 1)).to(self.device)
+        base = {k: v for k, v in state.items() if not k.startswith("ad_")}
+        z = self._predict_logits_at(base, sk, it, now=opt(one.timestamps), confidence=opt(one.confidence))
+        return float(z[0])
+
+    def _extend_base(self, state: State, new: StudentSequence) -> State:
         b = make_batch([new], self.vocab, features=False).to(self.device)
         lstm = self.config.cell == "lstm"
         hs, cs = [], []
@@ -570,14 +644,35 @@ class SequenceKT(LearnerModel):
         if self.config.use_pre:
             st["last_t"] = torch.full((n,), math.nan, dtype=torch.float64, device=self.device)
             st["t_last"] = torch.full((1,), math.nan, dtype=torch.float64, device=self.device)
+        if self.net.adapter is not None:
+            st.update(self._adapter_state(0.0, np.zeros(n)))
         return st
 
     def _predict_logits(self, state: State, skills: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
         return self._predict_logits_at(state, skills, items, now=None, confidence=None)
 
+    @property
+    def uses_clock(self) -> bool:
+        return self.config.use_pre
+
+    def _member_logits_at(
+        self, state: State, skills: torch.Tensor, items: torch.Tensor, *, now: float | None
+    ) -> torch.Tensor | None:
+        if len(self.net.members) < 2:
+            return None
+        return self._predict_logits_at(state, skills, items, now=now, confidence=None, members=True)
+
     def _predict_logits_at(
-        self, state: State, skills: torch.Tensor, items: torch.Tensor, *, now: float | None, confidence: float | None
+        self,
+        state: State,
+        skills: torch.Tensor,
+        items: torch.Tensor,
+        *,
+        now: float | None,
+        confidence: float | None,
+        members: bool = False,
     ) -> torch.Tensor:
+        """(K,) logits; with ``members`` (M, K), each member's (stacked, with the fast weights) instead of their mean."""
         K = skills.shape[0]
         counts = count_features_from_state(state["succ"], state["fail"], skills)
         pre = torch.zeros(K, N_PRE, device=self.device)
@@ -593,4 +688,8 @@ class SequenceKT(LearnerModel):
             if self.net.item_stacked:
                 bases.append(self.net.item_d[items])
             logits = [self.net.combine(z, bases) for z in logits]
-        return self.net.mean_logit(logits)
+        z = torch.stack(logits) if members else self.net.mean_logit(logits)
+        if self.net.adapter is not None and "ad_a" in state:
+            fast = state["ad_a"] + state["ad_u"][skills]
+            z = z + float(self.net.adapter.enabled) * fast.to(z.dtype)
+        return z

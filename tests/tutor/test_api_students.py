@@ -4,6 +4,8 @@ bodies for anything under /api/. Every endpoint is confined to the client's orga
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -195,6 +197,53 @@ def test_mastery_falls_back_when_the_model_fails(a, monkeypatch):
     monkeypatch.setattr(selectors, "skill_predictions_for_student", broken)
     body = api(a.token).get(f"/api/v1/students/{a.student.pk}/mastery/").json()
     assert body["source"] == "fallback" and body["model_version"] is None
+
+
+def test_mastery_from_a_trained_model_says_what_it_believes_about_the_student(a, settings, tmp_path):
+    """A real Elo model trained on the class: the student's ability, and per skill how much one more answer
+    would raise p_correct (learning speed); Elo is one model and reads no clock, so no spread or forgetting."""
+    from learner_models import loader
+    from learner_models import services as lm_services
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    loader.clear()
+    for i in range(12):
+        other = StudentFactory(organisation=a.org)
+        enrol(other, a.section)
+        for j in range(10):
+            Attempt.objects.create(
+                student=other,
+                item=a.item,
+                skill=a.item.skill,
+                answer="1",
+                correct=bool((i + j) % 3),
+                confidence=0.5,
+                idempotency_key=f"b{i}-{j}",
+                created_at=timezone.now() - timedelta(hours=1),
+            )
+    for j in range(6):  # the student gets everything right from now on
+        Attempt.objects.create(
+            student=a.student,
+            item=a.item,
+            skill=a.item.skill,
+            answer="42",
+            correct=True,
+            confidence=0.9,
+            idempotency_key=f"s-{j}",
+            created_at=timezone.now() - timedelta(minutes=10 - j),
+        )
+    run, _ = lm_services.training_run_request(algorithm="elo", hyperparameters={}, enqueue=False)
+    lm_services.model_version_activate(version=lm_services.training_run_execute(run_id=run.pk, device="cpu"))
+    try:
+        body = api(a.read_token).get(f"/api/v1/students/{a.student.pk}/mastery/").json()
+    finally:
+        loader.clear()
+    assert body["source"] == "learner_model"
+    assert body["ability"] > 0.5  # 6 right of 7: well above a new student
+    (skill,) = body["skills"]
+    assert skill["p_correct"] > 0.7
+    assert skill["uncertainty"] is None and skill["forgetting"] is None
+    assert skill["learning_speed"] is not None and abs(skill["learning_speed"]) < 0.2
 
 
 # --- metacognition ---------------------------------------------------------------------------------

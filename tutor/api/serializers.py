@@ -194,6 +194,21 @@ class SkillMasterySerializer(serializers.Serializer):
     correct = serializers.IntegerField(source="skill.correct")
     last_practised = serializers.DateTimeField(source="skill.last_practised", allow_null=True)
     review_due = serializers.BooleanField(source="skill.review_due")
+    uncertainty = serializers.FloatField(
+        allow_null=True,
+        help_text="How much the model's ensemble members disagree on p_correct (their standard deviation); "
+        "null on the fallback or for a single model",
+    )
+    learning_speed = serializers.FloatField(
+        allow_null=True,
+        help_text="How much one more answer on the skill is expected to raise p_correct, by the model; null on "
+        "the fallback",
+    )
+    forgetting = serializers.FloatField(
+        allow_null=True,
+        help_text="How much p_correct falls after a week without practice, by the model; null on the fallback "
+        "or when the model does not read the clock",
+    )
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -225,6 +240,11 @@ class MasterySerializer(serializers.Serializer):
     )
     model_version = ModelVersionSerializer(allow_null=True)
     mastery_threshold = serializers.FloatField()
+    ability = serializers.FloatField(
+        allow_null=True,
+        help_text="How far the model places the student above (positive) or below a new student on these "
+        "skills, in log-odds; null on the fallback",
+    )
     skills = SkillMasterySerializer(many=True)
 
 
