@@ -7,6 +7,7 @@ classes). A fixed number of queries, whatever the number of answers, skills or c
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from learner_models.selectors import beliefs_for_student
 from metacog import selectors as metacog_selectors
 from metacog.calibration import VERDICT_LABELS, CalibrationJudgment, calibration_judgment_from_totals, wilson_interval
 from metacog.models import Reflection, StrategySuggestion
@@ -22,6 +24,8 @@ from . import dashboard_selectors
 from .answers import correct_answer_display
 from .dashboard_selectors import Cell, Flag
 from .models import Attempt, PracticeSession, Section, Skill, User
+
+logger = logging.getLogger(__name__)
 
 CURVE_BINS = 8  # at most this many points per learning curve
 MIN_BIN = 3  # answers per point, at least (one answer is right or wrong, not a rate)
@@ -111,6 +115,73 @@ class AnswerRow:
         return None if ms is None else round(ms / 1000, 1)
 
 
+def _points(x: float) -> str:
+    """A change in probability as signed percentage points, in words."""
+    v = round(100 * x)
+    return "no change" if v == 0 else f"{v:+d} points"
+
+
+@dataclass(frozen=True)
+class SkillBelief:
+    skill: Skill
+    p: float  # chance of a right answer now
+    spread: float | None  # sd of the ensemble members' p
+    speed: float | None  # expected rise from one more answer
+    forgetting: float | None  # fall after a week away
+
+    @property
+    def speed_words(self) -> str:
+        return "not estimated" if self.speed is None else _points(self.speed)
+
+    @property
+    def forgetting_words(self) -> str:
+        return "not estimated" if self.forgetting is None else _points(-self.forgetting)
+
+
+@dataclass(frozen=True)
+class ModelBeliefs:
+    """What the active learner model believes about the student, on the skills they practised in this class."""
+
+    ability: float  # log-odds above a new student
+    skills: list[SkillBelief]
+
+    @property
+    def ability_words(self) -> str:
+        a = self.ability
+        if a > 1.0:
+            return "well above"
+        if a > 0.3:
+            return "above"
+        if a >= -0.3:
+            return "about level with"
+        return "below" if a >= -1.0 else "well below"
+
+
+def _model_beliefs(student: User, skills: list[Skill]) -> ModelBeliefs | None:
+    if not skills:
+        return None
+    try:
+        got = beliefs_for_student(student=student, skill_ids=[s.pk for s in skills])
+    except Exception:  # an unreadable checkpoint must not take the page down; the estimates above remain
+        logger.exception("learner model beliefs failed for student %s", student.pk)
+        return None
+    if got is None:
+        return None
+
+    def at(a, k: int) -> float | None:
+        return None if a is None else float(a[k])
+
+    return ModelBeliefs(
+        ability=got.ability,
+        skills=[
+            SkillBelief(
+                s, float(got.mastery[k]), at(got.uncertainty, k), at(got.learning_speed, k), at(got.forgetting, k)
+            )
+            for k, s in enumerate(skills)
+        ],
+    )
+
+
 @dataclass(frozen=True)
 class StudentPage:
     section: Section
@@ -127,6 +198,7 @@ class StudentPage:
     reflections: list[Reflection]
     suggestions: list[StrategySuggestion]
     model_version: int | None
+    beliefs: ModelBeliefs | None = None
     latest: int = LATEST
 
     @property
@@ -235,6 +307,7 @@ def student_page_for_section(
         reflections=reflections,
         suggestions=suggestions,
         model_version=overview.model_version,
+        beliefs=_model_beliefs(student, [c.skill for c in curves]),
     )
 
 

@@ -202,8 +202,9 @@ def test_the_student_page_queries_do_not_grow_with_answers_or_classmates(
     client.force_login(teacher)
     # session, user, class, student; the overview's reads (skills, totals, per-student sums, recent answers,
     # active model, answers per day); answers in order, their sessions, the latest answers; reflections,
-    # classes they may see (in the reflections' query), suggestions
-    with django_assert_num_queries(16):
+    # classes they may see (in the reflections' query), suggestions; the active model once more, for what it
+    # believes about the student (none here)
+    with django_assert_num_queries(17):
         assert client.get(reverse("class_student", args=[section.pk, ana.pk])).status_code == 200
 
 
@@ -394,6 +395,37 @@ def test_with_a_model_the_student_page_queries_do_not_grow_either(extra, trained
         _answers(students[0], section, items[i % 2], [True], key=f"more{i}")
     lm_services.student_state_refresh(student_id=students[0].pk, version=version)
     client.force_login(teacher)
-    # as without a model, and the student's stored state under the active model
-    with django_assert_num_queries(17):
+    # as without a model, the student's stored state under the active model, and for what the model
+    # believes about them the active version and that state once more (through the learner-model app)
+    with django_assert_num_queries(19):
         assert client.get(reverse("class_student", args=[section.pk, students[0].pk])).status_code == 200
+
+
+def test_the_student_page_says_what_the_model_believes_in_words_and_figures(trained, client):
+    section, items, teacher, students, version = trained
+    student = students[0]
+    client.force_login(teacher)
+    response = client.get(reverse("class_student", args=[section.pk, student.pk]))
+    beliefs = response.context["page"].beliefs
+    html = response.content.decode()
+    assert f"What the learner model believes about {response.context['page'].name}" in html
+    # the model's own figures for this student's practised skills (Elo: one model, no clock)
+    model = loader.load_model(version)
+    state = lm_services.student_state_refresh(student_id=student.pk, version=version)
+    skills = [b.skill.pk for b in beliefs.skills]
+    assert skills == [items[0].skill_id]  # student 0 practised only the first item's skill
+    want = model.predict(loader.state_unpacked(state.state), skills)
+    assert beliefs.skills[0].p == pytest.approx(float(want[0]), abs=1e-6)
+    assert f'<td class="num">{percent(beliefs.skills[0].p)}</td>' in html
+    assert beliefs.skills[0].spread is None and beliefs.skills[0].forgetting_words == "not estimated"
+    assert beliefs.skills[0].speed is not None and beliefs.ability_words in html
+
+
+def test_without_a_model_the_student_page_has_no_beliefs(klass, client):
+    section, items, teacher = klass[0], klass[2], klass[3]
+    student = _student(section, "Nomodel")
+    _answers(student, section, items[0], [True, False, True])
+    client.force_login(teacher)
+    response = client.get(reverse("class_student", args=[section.pk, student.pk]))
+    assert response.context["page"].beliefs is None
+    assert "What the learner model believes" not in response.content.decode()
