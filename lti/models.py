@@ -151,7 +151,13 @@ class ResourceLink(models.Model):
 
 
 class ScoreSubmission(models.Model):
-    """A practice session's score, to be sent (or sent) to the platform's gradebook for one resource link."""
+    """A practice session's score, to be sent (or sent) to the platform's gradebook for one resource link: a
+    "Started" one at launch (no score yet, so the gradebook shows who has begun) and a "Completed" one when
+    the session ends."""
+
+    class Progress(models.TextChoices):
+        STARTED = "Started", "Started"
+        COMPLETED = "Completed", "Completed"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -161,9 +167,9 @@ class ScoreSubmission(models.Model):
     resource_link = models.ForeignKey(ResourceLink, on_delete=models.CASCADE, related_name="scores")
     session = models.ForeignKey(PracticeSession, on_delete=models.CASCADE, related_name="lti_scores")
     student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    score_given = models.FloatField()
-    score_maximum = models.FloatField()
-    activity_progress = models.CharField(max_length=20, default="Completed")
+    score_given = models.FloatField(null=True, blank=True, help_text="None for a 'Started' submission")
+    score_maximum = models.FloatField(null=True, blank=True)
+    activity_progress = models.CharField(max_length=20, choices=Progress.choices, default=Progress.COMPLETED)
     grading_progress = models.CharField(max_length=20, default="FullyGraded")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     tries = models.PositiveSmallIntegerField(default=0)
@@ -174,10 +180,14 @@ class ScoreSubmission(models.Model):
     class Meta:
         verbose_name = "LTI score"
         constraints = [
-            models.UniqueConstraint(fields=["resource_link", "session"], name="lti_score_unique_per_session")
+            models.UniqueConstraint(
+                fields=["resource_link", "session", "activity_progress"], name="lti_score_unique_per_session"
+            )
         ]
 
     def __str__(self) -> str:
+        if self.score_given is None or self.score_maximum is None:
+            return f"{self.activity_progress} for session {self.session_id}"
         return f"{self.score_given:g}/{self.score_maximum:g} for session {self.session_id}"
 
 

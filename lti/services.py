@@ -236,6 +236,7 @@ def launch_accept(*, platform: Platform, body: t.Mapping[str, t.Any]) -> LaunchO
         if role == User.Role.STUDENT:
             tutor_services.enrollment_create(student=user, section=section)
             session = tutor_services.session_start(student=user, section=section)
+            score_queue_started(session=session, resource_link=link)
             return LaunchOutcome(user=user, kind="practice", section=section, session=session, resource_link=link)
         tutor_services.section_teacher_add(teacher=user, section=section)
     except tutor_services.PracticeError as exc:
@@ -326,6 +327,7 @@ def score_queue_for_session(*, session: PracticeSession) -> list[ScoreSubmission
                 submission, created = ScoreSubmission.objects.get_or_create(
                     resource_link=link,
                     session=session,
+                    activity_progress=ScoreSubmission.Progress.COMPLETED,
                     defaults={"student_id": session.student_id, "score_given": correct, "score_maximum": maximum},
                 )
         except IntegrityError:
@@ -334,6 +336,29 @@ def score_queue_for_session(*, session: PracticeSession) -> list[ScoreSubmission
             made.append(submission)
             transaction.on_commit(functools.partial(_score_send_enqueue, submission.pk))
     return made
+
+
+def score_queue_started(*, session: PracticeSession, resource_link: ResourceLink) -> ScoreSubmission | None:
+    """At a student's launch into practice: a "Started" score (no score given, grading not ready) for the
+    launched gradebook column, once per session, sent by a Celery task once this transaction commits. The
+    platform keeps the newest timestamp, so a "Completed" score sent earlier is never overwritten by it."""
+    link = resource_link
+    if not link.lineitem_url or SCORE_SCOPE not in link.ags_scopes or not link.platform.is_active:
+        return None
+    try:
+        with transaction.atomic():
+            submission, created = ScoreSubmission.objects.get_or_create(
+                resource_link=link,
+                session=session,
+                activity_progress=ScoreSubmission.Progress.STARTED,
+                defaults={"student_id": session.student_id, "grading_progress": "NotReady"},
+            )
+    except IntegrityError:
+        return None
+    if not created:
+        return None
+    transaction.on_commit(functools.partial(_score_send_enqueue, submission.pk))
+    return submission
 
 
 def _score_send_enqueue(submission_id: int) -> None:
@@ -358,13 +383,20 @@ def score_send(*, submission_id: int) -> ScoreSubmission | None:
     if identity is None:
         return None
     grade = Grade()
-    grade.set_score_given(submission.score_given)
-    grade.set_score_maximum(submission.score_maximum)
+    started = submission.activity_progress == ScoreSubmission.Progress.STARTED
+    if not started:
+        grade.set_score_given(submission.score_given)
+        grade.set_score_maximum(submission.score_maximum)
     grade.set_activity_progress(submission.activity_progress)
     grade.set_grading_progress(submission.grading_progress)
-    grade.set_timestamp(submission.session.ended_at or timezone.now())
+    session = submission.session
+    grade.set_timestamp((session.started_at if started else session.ended_at) or timezone.now())
     grade.set_user_id(identity.sub)
-    grade.set_comment(f"{submission.score_given:g} of {submission.score_maximum:g} right in a Metis practice session")
+    grade.set_comment(
+        "Started a Metis practice session"
+        if started
+        else f"{submission.score_given:g} of {submission.score_maximum:g} right in a Metis practice session"
+    )
     registration = tool.registration_for(platform, tool_key_current())
     ags = AssignmentsGradesService(
         tool.service_connector(registration),

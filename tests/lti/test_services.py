@@ -58,7 +58,7 @@ def test_ending_practice_sends_the_score_to_the_gradebook(lms, client, queued, d
     with django_capture_on_commit_callbacks(execute=True):
         end = client.post(reverse("practice_end", args=[session.pk]), secure=True)
     assert end.status_code == 302
-    submission = ScoreSubmission.objects.get()
+    submission = ScoreSubmission.objects.get(activity_progress="Completed")
     assert queued == [("lti.tasks.score_send_task", [submission.pk])]
     assert lms.platform.scores == []  # nothing is sent inside the request
 
@@ -87,7 +87,7 @@ def test_a_gradebook_that_fails_is_retried_and_the_error_kept(lms, client, queue
     session = PracticeSession.objects.get()
     _answer(client, session, ["42"])
     client.post(reverse("practice_end", args=[session.pk]), secure=True)
-    submission = ScoreSubmission.objects.get()
+    submission = ScoreSubmission.objects.get(activity_progress="Completed")
     real = lms.platform.handle
     monkeypatch.setattr(
         lms.platform, "handle", lambda r: (503, {"error": "down"}, {}) if r.url.endswith("/scores") else real(r)
@@ -99,6 +99,31 @@ def test_a_gradebook_that_fails_is_retried_and_the_error_kept(lms, client, queue
     monkeypatch.setattr(lms.platform, "handle", real)
     assert lti_services.score_send(submission_id=submission.pk).status == ScoreSubmission.Status.SENT
     assert lms.platform.scores[0]["scoreGiven"] == 1
+
+
+def test_a_launch_into_practice_tells_the_gradebook_the_student_has_started(
+    lms, client, queued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        lms.launch(client)
+    session = PracticeSession.objects.get()
+    started = ScoreSubmission.objects.get()
+    assert started.activity_progress == "Started" and started.score_given is None
+    assert queued == [("lti.tasks.score_send_task", [started.pk])]
+    assert score_send_task(started.pk) == "sent"
+    [score] = lms.platform.scores
+    assert score["activityProgress"] == "Started" and score["gradingProgress"] == "NotReady"
+    assert "scoreGiven" not in score and "scoreMaximum" not in score  # no grade yet, not a zero
+    assert score["timestamp"].startswith(session.started_at.strftime("%Y-%m-%dT%H:%M:%S"))
+
+    lms.launch(client)  # launching again into the same open session: no second "Started"
+    assert ScoreSubmission.objects.filter(activity_progress="Started").count() == 1
+    _answer(client, session, ["42"])
+    client.post(reverse("practice_end", args=[session.pk]), secure=True)
+    completed = ScoreSubmission.objects.get(activity_progress="Completed")
+    assert score_send_task(completed.pk) == "sent"
+    assert [s["activityProgress"] for s in lms.platform.scores] == ["Started", "Completed"]
+    assert lms.platform.scores[1]["timestamp"] > lms.platform.scores[0]["timestamp"]
 
 
 def test_no_score_for_practice_outside_lti(lms, client, queued):
