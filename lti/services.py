@@ -384,7 +384,7 @@ def score_send(*, submission_id: int) -> ScoreSubmission | None:
         return None
     grade = Grade()
     started = submission.activity_progress == ScoreSubmission.Progress.STARTED
-    if not started:
+    if submission.score_given is not None and submission.score_maximum is not None:
         grade.set_score_given(submission.score_given)
         grade.set_score_maximum(submission.score_maximum)
     grade.set_activity_progress(submission.activity_progress)
