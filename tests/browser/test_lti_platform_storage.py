@@ -15,18 +15,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import typing as t
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
 from lti import tool as lti_tool
-from lti.models import Deployment, LaunchNonce, Platform
+from lti.models import Deployment, LaunchNonce, LtiUser, Platform
 from lti.services import tool_key_current
 from tests.factories import ItemFactory, OrganisationFactory, SectionFactory, SkillFactory
 from tests.lti import platform as lms_platform
 from tests.lti.platform import BASE, CLAIM, PlatformAdapter
-from tutor.models import PracticeSession
+from tutor.models import PracticeSession, Section
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,7 +52,8 @@ COURSE_PAGE = """<!doctype html><html><head><title>Course 7</title></head><body>
       mine[data.key] = data.value;
       reply({ subject: "lti.put_data.response", key: data.key, value: data.value });
     } else if (data.subject === "lti.get_data") {
-      reply({ subject: "lti.get_data.response", key: data.key, value: mine[data.key] });
+      const value = mine[data.key];
+      reply({ subject: "lti.get_data.response", key: data.key, value: TAMPER && value ? value + "-x" : value });
     }
   });
   document.getElementById("tool").src = LOGIN_URL;
@@ -94,9 +97,17 @@ def blocking_browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def test_a_framed_launch_without_third_party_cookies_works_through_platform_storage(
-    live_server, blocking_browser, settings, monkeypatch, artifacts_dir
-):
+@dataclass
+class Lms:
+    """The LMS's course page framing Metis, in a browser that blocks third-party cookies."""
+
+    page: t.Any
+    section: Section
+    launch_posts: list[dict[str, str]]
+
+
+@pytest.fixture
+def open_course(live_server, blocking_browser, settings, monkeypatch, artifacts_dir):
     settings.SITE_URL = live_server.url
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     platform = lms_platform.TestPlatform()
@@ -121,25 +132,15 @@ def test_a_framed_launch_without_third_party_cookies_works_through_platform_stor
     )
     Deployment.objects.create(platform=registration, deployment_id=platform.deployment_id)
     tool_key_current()
-
-    login_url = (
-        live_server.url
-        + "/lti/login/?"
-        + urlencode(
-            {
-                "iss": platform.issuer,
-                "login_hint": "opaque-user-hint",
-                "target_link_uri": live_server.url + "/lti/launch/",
-                "client_id": platform.client_id,
-                "lti_storage_target": "_parent",
-            }
-        )
+    login_url = f"{live_server.url}/lti/login/?" + urlencode(
+        {
+            "iss": platform.issuer,
+            "login_hint": "opaque-user-hint",
+            "target_link_uri": live_server.url + "/lti/launch/",
+            "client_id": platform.client_id,
+            "lti_storage_target": "_parent",
+        }
     )
-
-    def course(route):
-        route.fulfill(
-            status=200, content_type="text/html", body=COURSE_PAGE.replace("LOGIN_URL", json.dumps(login_url))
-        )
 
     def authenticate(route):
         query = {k: v[0] for k, v in parse_qs(urlsplit(route.request.url).query).items()}
@@ -151,29 +152,53 @@ def test_a_framed_launch_without_third_party_cookies_works_through_platform_stor
         )
 
     context = blocking_browser.new_context(extra_http_headers={"X-Forwarded-Proto": "https"})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    context.route(f"{BASE}/courses/7", course)
-    context.route(f"{BASE}/oidc/auth?*", authenticate)
-    launch_posts: list[dict[str, str]] = []
-    page.on(
-        "request",
-        lambda r: (
-            launch_posts.append(dict(r.headers)) if r.url.endswith("/lti/launch/") and r.method == "POST" else None
-        ),
-    )
-    try:
+    shots: list[tuple[t.Any, str]] = []
+
+    def open_(*, tamper: bool = False, shot: str) -> Lms:
+        course_page = COURSE_PAGE.replace("LOGIN_URL", json.dumps(login_url)).replace("TAMPER", json.dumps(tamper))
+        context.route(
+            f"{BASE}/courses/7", lambda route: route.fulfill(status=200, content_type="text/html", body=course_page)
+        )
+        context.route(f"{BASE}/oidc/auth?*", authenticate)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        launch_posts: list[dict[str, str]] = []
+
+        def seen(request) -> None:
+            if request.url.endswith("/lti/launch/") and request.method == "POST":
+                launch_posts.append(dict(request.headers))
+
+        page.on("request", seen)
         page.goto(f"{BASE}/courses/7")
-        frame = page.frame_locator("#tool")
-        frame.get_by_label("Your answer").wait_for()  # the practice page, inside the LMS's frame
-    finally:
-        page.screenshot(path=str(artifacts_dir / "lti-platform-storage.png"))
+        shots.append((page, shot))
+        return Lms(page=page, section=section, launch_posts=launch_posts)
+
+    yield open_
+    for page, name in shots:
+        page.screenshot(path=str(artifacts_dir / name))
+    context.close()
+
+
+def _count(page, subject: str) -> int:
+    return page.evaluate(f"window.ltiLog.filter(s => s === {json.dumps(subject)}).length")
+
+
+def test_a_framed_launch_without_third_party_cookies_works_through_platform_storage(open_course, live_server):
+    lms = open_course(shot="lti-platform-storage.png")
+    lms.page.frame_locator("#tool").get_by_label("Your answer").wait_for()  # practice, inside the LMS's frame
     # The state cookie did not come back (blocked), so the launch went through the platform's storage ...
-    assert page.evaluate("window.ltiLog.filter(s => s === 'lti.put_data').length") == 2
-    assert page.evaluate("window.ltiLog.filter(s => s === 'lti.get_data').length") == 2
-    assert len(launch_posts) == 2 and launch_posts[1].get("x-metis-platform-storage") == "checked"
-    assert not any(c["name"].startswith("lti1p3-") for c in context.cookies(live_server.url))
+    assert _count(lms.page, "lti.put_data") == 2 and _count(lms.page, "lti.get_data") == 2
+    assert len(lms.launch_posts) == 2 and lms.launch_posts[1].get("x-metis-platform-storage") == "checked"
     # ... and used the nonce up; the student is in practice in the linked class.
     assert LaunchNonce.objects.get().used_at is not None
-    assert PracticeSession.objects.filter(section=section).count() == 1
-    context.close()
+    assert PracticeSession.objects.filter(section=lms.section).count() == 1
+
+
+def test_a_state_the_platform_storage_does_not_hold_stops_the_launch(open_course):
+    lms = open_course(tamper=True, shot="lti-platform-storage-refused.png")
+    frame = lms.page.frame_locator("#tool")
+    frame.get_by_text("this launch did not start in this browser").wait_for()
+    assert _count(lms.page, "lti.get_data") == 2
+    assert len(lms.launch_posts) == 1  # the page never asked Metis to complete the launch
+    assert LaunchNonce.objects.get().used_at is None
+    assert not PracticeSession.objects.exists() and not LtiUser.objects.exists()
