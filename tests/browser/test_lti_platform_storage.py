@@ -43,6 +43,7 @@ COURSE_PAGE = """<!doctype html><html><head><title>Course 7</title></head><body>
     const data = event.data;
     if (!data || typeof data !== "object" || !data.subject) return;
     window.ltiLog.push(data.subject);
+    if (SILENT) return;  // an LMS that sends lti_storage_target but does not answer
     const reply = (message) => event.source.postMessage({ ...message, message_id: data.message_id }, event.origin);
     const mine = (store[event.origin] = store[event.origin] || {});
     if (data.subject === "lti.capabilities") {
@@ -154,8 +155,12 @@ def open_course(live_server, blocking_browser, settings, monkeypatch, artifacts_
     context = blocking_browser.new_context(extra_http_headers={"X-Forwarded-Proto": "https"})
     shots: list[tuple[t.Any, str]] = []
 
-    def open_(*, tamper: bool = False, shot: str) -> Lms:
-        course_page = COURSE_PAGE.replace("LOGIN_URL", json.dumps(login_url)).replace("TAMPER", json.dumps(tamper))
+    def open_(*, tamper: bool = False, silent: bool = False, shot: str) -> Lms:
+        course_page = (
+            COURSE_PAGE.replace("LOGIN_URL", json.dumps(login_url))
+            .replace("TAMPER", json.dumps(tamper))
+            .replace("SILENT", json.dumps(silent))
+        )
         context.route(
             f"{BASE}/courses/7", lambda route: route.fulfill(status=200, content_type="text/html", body=course_page)
         )
@@ -202,3 +207,13 @@ def test_a_state_the_platform_storage_does_not_hold_stops_the_launch(open_course
     assert len(lms.launch_posts) == 1  # the page never asked Metis to complete the launch
     assert LaunchNonce.objects.get().used_at is None
     assert not PracticeSession.objects.exists() and not LtiUser.objects.exists()
+
+
+def test_an_lms_that_does_not_answer_gets_open_in_a_new_tab(open_course):
+    lms = open_course(silent=True, shot="lti-platform-storage-silent.png")
+    frame = lms.page.frame_locator("#tool")
+    frame.get_by_text("the LMS did not answer lti.put_data").wait_for()
+    link = frame.get_by_role("link", name="Open Metis in a new tab.")
+    href = link.get_attribute("href") or ""
+    assert href.startswith("/lti/login/?") and "lti1p3_new_window=1" in href and "lti_storage_target" not in href
+    assert not lms.launch_posts and LaunchNonce.objects.get().used_at is None
