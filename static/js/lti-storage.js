@@ -8,6 +8,7 @@
   var config = JSON.parse(document.getElementById("lti-storage").textContent);
 
   function fail(message) {
+    document.getElementById("lti-storage-heading").textContent = "This activity did not open";
     document.getElementById("lti-storage-status").hidden = true;
     document.getElementById("lti-storage-error").textContent = message;
     document.getElementById("lti-storage-failed").hidden = false;
