@@ -1,7 +1,7 @@
 """Cookies and framing for sessions that began with an LTI launch, and only those.
 
 Inside an LMS, Metis runs in an iframe of another site: the browser sends the session and CSRF cookies there only
-if they are ``SameSite=None; Secure``, and the page shows only if framing is allowed. A session started by a launch
+if they are ``SameSite=None; Secure`` (and, where third-party cookies are blocked, ``Partitioned``), and the page shows only if framing is allowed. A session started by a launch
 (it carries ``lti`` in the session) gets exactly that, with framing limited to the platform's own origins; every
 other session keeps the site-wide ``SameSite=Lax`` and ``X-Frame-Options: DENY``.
 """
@@ -38,7 +38,9 @@ class LtiFrameMiddleware:
         if request.is_secure():
             for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
                 if name in response.cookies and response.cookies[name].value:
-                    response.cookies[name]["samesite"] = "None"
+                    # Partitioned (CHIPS): a browser that blocks third-party cookies still keeps these, for the
+                    # LMS's site only. Python's http.cookies knows the attribute only from 3.14, hence the suffix.
+                    response.cookies[name]["samesite"] = "None; Partitioned"
                     response.cookies[name]["secure"] = True
         if "X-Frame-Options" in response:
             del response["X-Frame-Options"]

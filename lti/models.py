@@ -83,9 +83,11 @@ class ToolKey(models.Model):
 
 
 class LaunchNonce(models.Model):
-    """A nonce Metis sent with an OIDC login; a launch may use it once, before it expires."""
+    """A nonce Metis sent with an OIDC login; a launch may use it once, before it expires. ``state`` is the state
+    sent with it: a launch checked through the platform's storage (no state cookie) must show this pair."""
 
     nonce = models.CharField(max_length=128, unique=True)
+    state = models.CharField(max_length=128, blank=True, default="")
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
 

@@ -99,10 +99,13 @@ def tool_config() -> DbToolConf:
     return DbToolConf(tool_key_current())
 
 
-def launch_validate(*, request: HttpRequest) -> tuple[MetisMessageLaunch, Platform]:
-    """Every check of the id_token (lti.tool); raises LaunchRefused with the reason."""
+def launch_validate(
+    *, request: HttpRequest, platform_storage: tool.PlatformStorage = None
+) -> tuple[MetisMessageLaunch, Platform]:
+    """Every check of the id_token (lti.tool); raises LaunchRefused with the reason. ``platform_storage``: the
+    launch's state is checked through the platform's storage instead of a cookie (lti.tool, PlatformStorage)."""
     config = tool_config()
-    launch = MetisMessageLaunch(request, config)
+    launch = MetisMessageLaunch(request, config, platform_storage=platform_storage)
     try:
         launch.validate()
     except LtiException as exc:

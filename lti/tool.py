@@ -9,17 +9,23 @@ iat, deployment and message-type checks. On top of it (docs/decisions/0006-lti-l
 - ``exp`` and ``iat`` must be present (the library lets a token without them through);
 - the platform's keyset is cached and fetched again when a token names a ``kid`` the cached set lacks;
 - the nonce is checked last, after the signature, and is used up by a launch that passes (a row per nonce in
-  the database, so a replay fails on every worker).
+  the database, so a replay fails on every worker);
+- LTI Platform Storage (1EdTech "Client Side postMessages"): where the browser keeps no cookie in the LMS's frame,
+  the login page stores state and nonce in the platform's frame by postMessage and the launch page reads them
+  back (``static/js/lti-storage.js``). Such a launch is validated twice: once to show that page ("check": nothing
+  is used up), then once more when that page, from Metis's own origin, confirms it ("confirmed"). Either way the
+  state must be the one Metis issued with the token's nonce.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import typing as t
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.core.cache import cache
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from pylti1p3.contrib.django.message_launch import DjangoMessageLaunch
 from pylti1p3.contrib.django.oidc_login import DjangoOIDCLogin
@@ -39,6 +45,9 @@ KEYSET_CACHE_S = 3600
 # A token naming an unknown kid fetches the platform's keyset again, at most this often per platform.
 KEYSET_REFETCH_S = 30
 USER_AGENT = "Metis-LTI (pylti1p3next)"
+# How a launch shows that the browser that logged in is the one launching: the state cookie (None), or the
+# platform's storage ("check": the page that reads it is about to be shown; "confirmed": that page read it).
+PlatformStorage = t.Literal["check", "confirmed"] | None
 
 
 class LaunchRefused(Exception):
@@ -153,11 +162,29 @@ def _keyset_cache_key(url: str) -> str:
 
 
 class MetisMessageLaunch(DjangoMessageLaunch):
-    def __init__(self, request: HttpRequest, tool_config: DbToolConf) -> None:
+    def __init__(
+        self, request: HttpRequest, tool_config: DbToolConf, *, platform_storage: PlatformStorage = None
+    ) -> None:
         self._session = NonceOnceSessionService(DjangoRequest(request, post_only=True))
         super().__init__(request, tool_config, session_service=self._session, requests_session=http_session())
         self.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
         self._keyset_from_cache = False
+        self._platform_storage = platform_storage
+
+    def validate_state(self) -> MetisMessageLaunch:
+        if self._platform_storage is None:
+            super().validate_state()
+            return self
+        # No cookie to compare with: the state must be present here, and is checked against the nonce Metis issued
+        # it with once the token is known to be genuine (_validate_state_pair).
+        if not self._get_request_param("state"):
+            raise LtiException("The launch has no state (the LMS must send back the state Metis gave it).")
+        return self
+
+    def _validate_state_pair(self) -> None:
+        state = self._get_request_param("state")
+        if not LaunchNonce.objects.filter(nonce=self._jwt["body"]["nonce"], state=state).exists():
+            raise LtiException("The launch's state is not the one Metis issued with this id_token's nonce.")
 
     def validate(self) -> MetisMessageLaunch:
         """The library's checks, with the nonce checked and used up last, once the token is known to be genuine."""
@@ -170,6 +197,10 @@ class MetisMessageLaunch(DjangoMessageLaunch):
             self._validate_alg()
             self.validate_registration().validate_jwt_signature().validate_deployment().validate_message()
             self.validate_nonce()
+            if self._platform_storage is not None:
+                self._validate_state_pair()
+            if self._platform_storage == "check":
+                return self  # nothing used up: the page that reads the platform's storage comes next
             if not self._session.nonce_use(self._jwt["body"]["nonce"]):
                 raise LtiException("This launch was already used (its nonce was seen before).")
         except Exception:
@@ -254,9 +285,30 @@ class MetisMessageLaunch(DjangoMessageLaunch):
         return dict(self._jwt.get("body", {}))
 
 
-def oidc_login(request: HttpRequest, tool_config: DbToolConf) -> DjangoOIDCLogin:
+class MetisOIDCLogin(DjangoOIDCLogin):
+    """The library's login, which also records the state it sends beside the nonce (LaunchNonce.state)."""
+
+    def _prepare_redirect_url(self, launch_url: str) -> str:
+        url = super()._prepare_redirect_url(launch_url)
+        query = parse_qs(urlsplit(url).query)
+        LaunchNonce.objects.filter(nonce=query["nonce"][0]).update(state=query["state"][0])
+        return url
+
+    def storage_redirect_url(self, launch_url: str) -> tuple[str, str, str]:
+        """For a login with lti_storage_target: the platform's authentication URL, its state and its nonce."""
+        url = self.get_redirect_object(launch_url).get_redirect_url()
+        query = parse_qs(urlsplit(url).query)
+        return url, query["state"][0], query["nonce"][0]
+
+    def cookies_add(self, response: HttpResponse) -> HttpResponse:
+        """The state cookie on a page of Metis's own, for browsers that do keep it."""
+        self._cookie_service.update_response(response)
+        return response
+
+
+def oidc_login(request: HttpRequest, tool_config: DbToolConf) -> MetisOIDCLogin:
     session = NonceOnceSessionService(DjangoRequest(request))
-    return DjangoOIDCLogin(request, tool_config, session_service=session)  # type: ignore[arg-type]
+    return MetisOIDCLogin(request, tool_config, session_service=session)  # type: ignore[arg-type]
 
 
 def service_connector(registration: Registration) -> DjangoServiceConnector:

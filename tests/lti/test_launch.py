@@ -62,10 +62,11 @@ def test_student_launch_lands_in_practice_in_the_linked_class(lms, client):
     assert Enrollment.objects.filter(student=student, section=lms.section).exists()
     session = PracticeSession.objects.get(student=student, section=lms.section)
     assert response["Location"] == f"/practice/{session.pk}/"
-    # The session id is new, and its cookie is sent inside the LMS's iframe.
+    # The session id is new, and its cookie is sent inside the LMS's iframe (kept there where third-party cookies
+    # are blocked: Partitioned).
     cookie = response.cookies[settings.SESSION_COOKIE_NAME]
     assert before is None or cookie.value != before.value
-    assert cookie["samesite"] == "None" and cookie["secure"]
+    assert "SameSite=None; Partitioned" in cookie.OutputString() and cookie["secure"]
     link = ResourceLink.objects.get(platform=lms.registration, resource_link_id="link-1")
     assert link.section == lms.section and link.lineitem_url == lms.platform.lineitem_url
     page = client.get(response["Location"], secure=True)
