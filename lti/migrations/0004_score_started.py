@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lti', '0002_registration_invite'),
+        ('lti', '0003_launch_nonce_state'),
         ('tutor', '0011_day_tally'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
