@@ -393,7 +393,10 @@ def score_send(*, submission_id: int) -> ScoreSubmission | None:
     grade.set_activity_progress(submission.activity_progress)
     grade.set_grading_progress(submission.grading_progress)
     session = submission.session
-    grade.set_timestamp((session.started_at if started else session.ended_at) or timezone.now())
+    # ISO 8601 with sub-second precision, as AGS requires (a datetime would be sent to the second, and a
+    # "Started" and a "Completed" score of a short session could then carry the same timestamp)
+    when = (session.started_at if started else session.ended_at) or timezone.now()
+    grade.set_timestamp(when.isoformat(timespec="microseconds"))
     grade.set_user_id(identity.sub)
     grade.set_comment(
         "Started a Metis practice session"

@@ -123,7 +123,9 @@ def test_a_launch_into_practice_tells_the_gradebook_the_student_has_started(
     completed = ScoreSubmission.objects.get(activity_progress="Completed")
     assert score_send_task(completed.pk) == "sent"
     assert [s["activityProgress"] for s in lms.platform.scores] == ["Started", "Completed"]
-    assert lms.platform.scores[1]["timestamp"] > lms.platform.scores[0]["timestamp"]
+    stamps = [dt.datetime.fromisoformat(s["timestamp"]) for s in lms.platform.scores]
+    assert stamps == [session.started_at, PracticeSession.objects.get().ended_at]  # to the microsecond
+    assert stamps[1] > stamps[0]
 
 
 def test_no_score_for_practice_outside_lti(lms, client, queued):
