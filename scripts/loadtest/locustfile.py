@@ -8,7 +8,9 @@ ten is sent twice with the same idempotency key (a double click). A teacher open
 The server is addressed as a TLS proxy would forward it (``X-Forwarded-Proto: https``), so production
 settings (secure cookies, SSL redirect, strict CSRF origin checks) apply unchanged. Every answer the server
 acknowledged (2xx with a verdict) is appended to ``$LOAD_SUBMIT_LOG`` as ``username,idempotency_key`` for
-``report.py`` to find in the database afterwards.
+``report.py`` to find in the database afterwards. Every request is appended to ``$LOAD_TIMINGS`` as
+``start_time,name,response_time_ms,failed``, so ``report.py`` can show the login ramp and the steady state
+apart.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import random
 import re
 import threading
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 
 PASSWORD = os.environ["LOAD_PASSWORD"]
 STUDENTS = int(os.environ["LOAD_STUDENTS"])
 TEACHERS = int(os.environ["LOAD_TEACHERS"])
 SUBMIT_LOG = os.environ["LOAD_SUBMIT_LOG"]
+TIMINGS = open(os.environ["LOAD_TIMINGS"], "a", encoding="utf-8")  # noqa: SIM115 - open for the whole run
 
 _students = itertools.count(1)
 _teachers = itertools.count(1)
@@ -47,6 +50,16 @@ STUDENT_LINK = re.compile(r'href="(/students/\d+/attempts/)"')
 # fraction, an expression in one of the usual letters, a word. An answer the checker cannot read (e.g. a word
 # for a number) is refused with 422 naming the field, and the student types the next one.
 TYPED = ["7", "3/4", "x + 1", "n + 1", "a + 1", "y + 1", "p + 1", "t + 1", "photosynthesis"]
+
+
+@events.request.add_listener
+def _timing(name: str, response_time: float, exception: BaseException | None, start_time: float, **_) -> None:
+    TIMINGS.write(f"{start_time:.3f},{name},{response_time:.1f},{int(exception is not None)}\n")
+
+
+@events.quitting.add_listener
+def _timings_flush(**_) -> None:
+    TIMINGS.flush()
 
 
 def _insecure_cookies(user: HttpUser) -> None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make loadtest: the documented deployment (gunicorn workers, collectstatic, persistent database connections,
 # PostgreSQL, Redis, a Celery worker) on loopback, driven by locust; figures and targets from report.py.
-# Parameters (environment): USERS (200) DURATION (10m) SPAWN_RATE (USERS/30 per s) WORKERS (5)
+# Parameters (environment): USERS (200) DURATION (10m) SPAWN_RATE (USERS/60 per s, at least 1) WORKERS (5)
+# THREADS (1: sync workers; more: gunicorn's gthread workers with that many threads each)
 # LOAD_DATABASE_URL (postgres://postgres@127.0.0.1:5432/metis_load; the database is dropped and re-created)
 # LOAD_REDIS (redis://127.0.0.1:6379; databases LOAD_REDIS_BROKER_DB=13 and LOAD_REDIS_CACHE_DB=14 are flushed)
 # LOAD_PORT (18765) LOAD_OUT (var/loadtest/<time>)
@@ -14,7 +15,9 @@ USERS=${USERS:-200}
 DURATION=${DURATION:-10m}
 WORKERS=${WORKERS:-5}
 PORT=${LOAD_PORT:-18765}
-SPAWN_RATE=${SPAWN_RATE:-$(( USERS / 30 > 0 ? USERS / 30 : 1 ))}
+THREADS=${THREADS:-1}
+# A class logs in over about a minute after the bell; every class of the run starting at once is the worst case.
+SPAWN_RATE=${SPAWN_RATE:-$(( USERS / 60 > 0 ? USERS / 60 : 1 ))}
 DB_URL=${LOAD_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/metis_load}
 REDIS=${LOAD_REDIS:-redis://127.0.0.1:6379}
 BROKER_DB=${LOAD_REDIS_BROKER_DB:-13}
@@ -37,8 +40,9 @@ export METIS_VAR_DIR=$OUT/var
 export OMP_NUM_THREADS=1
 export DEMO_PASSWORD=${LOAD_PASSWORD:-load-test-password-$RANDOM$RANDOM}
 export LOAD_PASSWORD=$DEMO_PASSWORD LOAD_STUDENTS=$STUDENTS LOAD_TEACHERS=$TEACHERS
-export LOAD_SUBMIT_LOG=$OUT/acknowledged.csv
+export LOAD_SUBMIT_LOG=$OUT/acknowledged.csv LOAD_TIMINGS=$OUT/timings.csv
 : >"$LOAD_SUBMIT_LOG"
+: >"$LOAD_TIMINGS"
 
 PIDS=()
 stop() {
@@ -71,10 +75,10 @@ else
   "$PY" scripts/loadtest/seed.py --students "$STUDENTS"
 fi
 
-echo "== gunicorn ($WORKERS workers) and a Celery worker on 127.0.0.1:$PORT"
+echo "== gunicorn ($WORKERS workers, $THREADS thread(s) each) and a Celery worker on 127.0.0.1:$PORT"
 "$BIN/celery" -A tutor worker -Q default,adapt -c 2 --loglevel WARNING >"$OUT/celery.log" 2>&1 &
 PIDS+=($!)
-"$BIN/gunicorn" tutor.wsgi --workers "$WORKERS" --bind "127.0.0.1:$PORT" --access-logfile - >"$OUT/gunicorn.log" 2>&1 &
+"$BIN/gunicorn" tutor.wsgi --workers "$WORKERS" --threads "$THREADS" --bind "127.0.0.1:$PORT" --access-logfile - >"$OUT/gunicorn.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 120); do
   curl -fs -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
@@ -96,5 +100,6 @@ trap - EXIT
 sleep 2  # the Celery worker finishes its last refreshes
 
 echo "== results"
-"$PY" scripts/loadtest/report.py --stats "$OUT/locust_stats.csv" --submits "$LOAD_SUBMIT_LOG" --since "$SINCE" | tee "$OUT/report.txt"
+"$PY" scripts/loadtest/report.py --stats "$OUT/locust_stats.csv" --submits "$LOAD_SUBMIT_LOG" --since "$SINCE" \
+  --timings "$LOAD_TIMINGS" | tee "$OUT/report.txt"
 exit "${PIPESTATUS[0]}"
