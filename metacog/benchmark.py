@@ -25,12 +25,12 @@ import numpy as np
 
 from .catalog import SLUGS
 from .context import FEATURES
-from .policy import PopulationPrior, policy_choose, policy_update, prior_fit, prior_flat
+from .policy import GUARD_Z, PopulationPrior, policy_choose, policy_update, prior_fit, prior_flat
 from .strategy_sim import STRUCTURES, EffectStructure, EpisodeResult, episodes_run
 
 STEPS = 10
+OUTCOME_DELAY = 1
 TRAIN_SEED_OFFSET = 1_000_003
-GUARD_Z = 1.0  # chosen on development seeds 100–101 (docs/metacognition.md), never on the reported seeds
 THOMPSON_TEMPERATURE = 0.1  # the app's temperature for a fitted prior
 POLICIES = ("policy", "best_on_average", "flat_prior", "random", "thompson")
 TARGET_NOT_BELOW = -0.02
@@ -79,7 +79,14 @@ def bandit_run(
         policy_update(prior=prior, x=x, chosen=arms, rewards=rewards, counts=counts, resid_sums=resid)
 
     return episodes_run(
-        n=n, seed=seed, structure=structure, steps=STEPS, choose=choose, update=update, start=start
+        n=n,
+        seed=seed,
+        structure=structure,
+        steps=STEPS,
+        choose=choose,
+        update=update,
+        start=start,
+        outcome_delay=OUTCOME_DELAY,
     )
 
 
@@ -96,12 +103,14 @@ def population_learn(
         structure=structure,
         steps=STEPS,
         choose=lambda _t, x: rng.integers(0, len(SLUGS), size=len(x)),
+        outcome_delay=OUTCOME_DELAY,
     )
-    students = np.repeat(np.arange(n_train)[:, None], STEPS, axis=1)
+    measured = STEPS - OUTCOME_DELAY  # the last suggestions' outcomes come after the episode
+    students = np.repeat(np.arange(n_train)[:, None], measured, axis=1)
     prior = prior_fit(
-        contexts=logged.contexts.reshape(-1, len(FEATURES)),
-        arms=logged.chosen.reshape(-1),
-        rewards=logged.rewards.reshape(-1),
+        contexts=logged.contexts[:, :measured].reshape(-1, len(FEATURES)),
+        arms=logged.chosen[:, :measured].reshape(-1),
+        rewards=logged.rewards[:, :measured].reshape(-1),
         students=students.reshape(-1),
         arm_names=SLUGS,
         features=FEATURES,
@@ -138,9 +147,7 @@ def benchmark_run(
     n_train = n_train or n_students
     n_fixed = n_fixed or max(2, n_train // 2)
     started = time.monotonic()
-    prior, best_arm, train_gains = population_learn(
-        structure=st, seed=seed, n_train=n_train, n_fixed=n_fixed, say=say
-    )
+    prior, best_arm, train_gains = population_learn(structure=st, seed=seed, n_train=n_train, n_fixed=n_fixed, say=say)
     prior.default_arm = SLUGS[best_arm]  # the same population knowledge the baseline has
     prior.guard_z = guard_z
     thompson = replace(prior, guard_z=None, temperature=THOMPSON_TEMPERATURE)
@@ -164,7 +171,9 @@ def benchmark_run(
             choose=lambda _t, x: rng_random.integers(0, len(SLUGS), size=len(x)),
             need_contexts=False,
         ),
-        "flat_prior": bandit_run(prior=flat, n=n_students, seed=seed, structure=st, rng=np.random.default_rng([seed, 102])),
+        "flat_prior": bandit_run(
+            prior=flat, n=n_students, seed=seed, structure=st, rng=np.random.default_rng([seed, 102])
+        ),
         "thompson": bandit_run(
             prior=thompson, n=n_students, seed=seed, structure=st, rng=np.random.default_rng([seed, 103])
         ),

@@ -27,6 +27,9 @@ from .catalog import UTILITY_BASE, Strategy
 FLAT_PRIOR_SD = 0.1  # about a 10-point accuracy change: wide next to real strategy effects
 DEFAULT_SIGMA2 = 0.03  # outcome noise of ~8 items (binomial sd ≈ 0.17) before anything is fitted
 MIN_TAU2 = 1e-5
+# The guarded choice's threshold, in standard errors: chosen on the strategy benchmark's development seeds
+# 100–101 (docs/metacognition.md), never on its reported seeds; the app and the benchmark use it.
+GUARD_Z = 2.0
 
 
 @dataclass
@@ -271,4 +274,3 @@ def suggestion_reward(*, performance_gain: float | None, calibration_gain: float
     return (
         (performance_gain or 0.0) + CALIBRATION_WEIGHT * (calibration_gain or 0.0) + RATING_WEIGHT * float(rating or 0)
     )
-

@@ -57,9 +57,7 @@ EFFECTS: dict[str, StrategyEffect] = {
     "interleaving": StrategyEffect(
         0.34, "Brunmair & Richter 2019, mathematics g = 0.34", {"z_confuse": 0.35, "z_acc": 0.1}
     ),
-    "self_explanation": StrategyEffect(
-        0.55, "Bisra et al. 2018 g = 0.55", {"z_slow_learner": 0.25, "z_slip": 0.15}
-    ),
+    "self_explanation": StrategyEffect(0.55, "Bisra et al. 2018 g = 0.55", {"z_slow_learner": 0.25, "z_slip": 0.15}),
     "elaborative_interrogation": StrategyEffect(0.25, "Dunlosky et al. 2013 moderate (assumed size)", {"z_acc": 0.3}),
     "worked_examples": StrategyEffect(0.30, "expertise reversal, Kalyuga 2007 (assumed size)", {"z_acc": -0.4}),
     "concrete_examples": StrategyEffect(0.15, "assumed size", {"z_acc": -0.2}),
@@ -231,7 +229,9 @@ def session_run(
         st = replace(st, feedback_gain=min(1.0, st.feedback_gain * m), learn_rate=st.learn_rate * math.sqrt(m))
     elif strategy == "calibration_check":
         st = replace(st, learn_rate=st.learn_rate * m)
-        tr = replace(tr, confidence_bias=tr.confidence_bias * max(0.0, 2.0 - m), confidence_noise=tr.confidence_noise / m)
+        tr = replace(
+            tr, confidence_bias=tr.confidence_bias * max(0.0, 2.0 - m), confidence_noise=tr.confidence_noise / m
+        )
     elif strategy == "slow_down":
         st = replace(st, learn_rate=st.learn_rate * math.sqrt(m))
         tr = replace(tr, slip=tr.slip * min(1.0, max(0.0, 2.0 - m)), speed=tr.speed * m)
@@ -303,6 +303,7 @@ def episodes_run(
     start: int = 0,
     need_contexts: bool = True,
     world: str = "maths",
+    outcome_delay: int = 0,
 ) -> EpisodeResult:
     """Students ``start..start+n-1`` of ``seed``: warm-up, then ``steps`` suggestion → session rounds, then
     the delayed post-test. ``choose(t, contexts)`` → arms (B,); ``update(t, contexts, arms, rewards)``.
@@ -325,8 +326,11 @@ def episodes_run(
         for w in range(WARMUP_SESSIONS):
             session_run(s, session=w, rng=rngs[i], history=histories[i])
             s.advance(1.0 + rngs[i].random())
+    if outcome_delay not in (0, 1):
+        raise ValueError("outcome_delay must be 0 or 1")
+    predicted_all = np.zeros((n, steps))
     for t in range(steps):
-        predicted = np.zeros(n)
+        predicted = predicted_all[:, t]
         for i, s in enumerate(students):
             effects[i, t] = effects_now(s, structure, idio[i])
             if need_contexts:
@@ -345,10 +349,13 @@ def episodes_run(
                 effect=float(effects[i, t, a]) if a >= 0 else 0.0,
                 history=histories[i],
             )
-            rewards[i, t] = sum(r.correct for r in answers) / len(answers) - predicted[i]
+            if t - outcome_delay >= 0:
+                u = t - outcome_delay
+                rewards[i, u] = sum(r.correct for r in answers) / len(answers) - predicted_all[i, u]
             s.advance(1.0 + rngs[i].random())
-        if update is not None:
-            update(t, contexts[:, t], arms, rewards[:, t])
+        if update is not None and t - outcome_delay >= 0:
+            u = t - outcome_delay
+            update(u, contexts[:, u], chosen[:, u], rewards[:, u])
     return EpisodeResult(
         post_test=np.array([post_test(s) for s in students]),
         chosen=chosen,
@@ -356,6 +363,10 @@ def episodes_run(
         rewards=rewards,
         effects=effects,
     )
+
+
+def _always(arm: int) -> Callable[[int, np.ndarray], np.ndarray]:
+    return lambda _t, x: np.full(len(x), arm)
 
 
 def mechanism_calibrate(
@@ -389,7 +400,11 @@ def mechanism_calibrate(
                 mid = (lo + hi) / 2
                 MECHANISM_SCALE[slug] = mid
                 run = episodes_run(
-                    n=n, seed=seed, structure=none, steps=10, choose=lambda _t, x, k=k: np.full(len(x), k),
+                    n=n,
+                    seed=seed,
+                    structure=none,
+                    steps=10,
+                    choose=_always(k),
                     need_contexts=False,
                 )
                 gain = float((run.post_test - control.post_test).mean())
