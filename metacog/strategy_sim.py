@@ -308,8 +308,10 @@ def episodes_run(
     """Students ``start..start+n-1`` of ``seed``: warm-up, then ``steps`` suggestion → session rounds, then
     the delayed post-test. ``choose(t, contexts)`` → arms (B,); ``update(t, contexts, arms, rewards)``.
 
-    The observed reward (what the app measures): accuracy in the session the strategy was used in minus the
-    accuracy predicted when suggesting (the context's observed, smoothed accuracy). Students with the same
+    The observed reward of suggestion t: accuracy in session t + ``outcome_delay`` (0: the session the
+    strategy was used in, what the app measures today; 1: the next one, a day or two later) minus the
+    accuracy predicted when suggesting (the context's observed, smoothed accuracy); ``update`` gets it once it
+    exists, so with a delay of 1 the last suggestion's outcome is never seen. Students with the same
     (seed, index) have the same traits and start from the same random stream whatever the policy.
     """
     skills = skills_default()
