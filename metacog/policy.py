@@ -18,7 +18,7 @@ Everything is batched over students: arrays are ``(B, K)`` for B students and K 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from .catalog import UTILITY_BASE, Strategy
 FLAT_PRIOR_SD = 0.1  # about a 10-point accuracy change: wide next to real strategy effects
 DEFAULT_SIGMA2 = 0.03  # outcome noise of ~8 items (binomial sd ≈ 0.17) before anything is fitted
 MIN_TAU2 = 1e-5
+# The guarded choice's threshold, in standard errors: chosen on the strategy benchmark's development seeds
+# 100–101 (docs/metacognition.md), never on its reported seeds; the app and the benchmark use it.
+GUARD_Z = 2.0
 
 
 @dataclass
@@ -41,6 +44,11 @@ class PopulationPrior:
     n_students: int = 0
     n_observations: int = 0
     extra: dict = field(default_factory=dict)
+    # The guarded choice (``policy_choose``): stay with ``default_arm`` (the best strategy on average) unless
+    # another one's advantage for this student is more than ``guard_z`` standard errors above 0.
+    weight_cov: np.ndarray | None = None  # (K, d, d) sampling covariance of ``weights``
+    default_arm: str | None = None
+    guard_z: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -54,6 +62,9 @@ class PopulationPrior:
             "n_students": self.n_students,
             "n_observations": self.n_observations,
             "extra": self.extra,
+            "weight_cov": None if self.weight_cov is None else self.weight_cov.tolist(),
+            "default_arm": self.default_arm,
+            "guard_z": self.guard_z,
         }
 
     @classmethod
@@ -69,15 +80,22 @@ class PopulationPrior:
             n_students=int(data.get("n_students", 0)),
             n_observations=int(data.get("n_observations", 0)),
             extra=dict(data.get("extra", {})),
+            weight_cov=None if data.get("weight_cov") is None else np.asarray(data["weight_cov"], dtype=float),
+            default_arm=data.get("default_arm"),
+            guard_z=None if data.get("guard_z") is None else float(data["guard_z"]),
         )
 
     def restricted(self, arms: Sequence[str]) -> PopulationPrior:
         """The same prior over a subset of strategies (e.g. the ones a class has enabled)."""
         idx = [self.arms.index(a) for a in arms]
-        return PopulationPrior(
-            tuple(arms), self.features, self.weights[idx], self.tau2[idx], self.sigma2, self.kind,
-            self.temperature, self.n_students, self.n_observations, self.extra,
-        )  # fmt: skip
+        return replace(
+            self,
+            arms=tuple(arms),
+            weights=self.weights[idx],
+            tau2=self.tau2[idx],
+            weight_cov=None if self.weight_cov is None else self.weight_cov[idx],
+            default_arm=self.default_arm if self.default_arm in arms else None,
+        )
 
 
 def prior_flat(
@@ -120,6 +138,8 @@ def prior_fit(
     students = np.asarray(students)
     k, d = len(arm_names), contexts.shape[1]
     weights = np.zeros((k, d))
+    weight_cov = np.zeros((k, d, d))
+    arm_means = np.full(k, -np.inf)
     tau2 = np.full(k, MIN_TAU2)
     resid_sq = 0.0
     n_obs = 0
@@ -131,8 +151,12 @@ def prior_fit(
         x, r, s = contexts[sel], rewards[sel], students[sel]
         penalty = ridge * np.eye(d)
         penalty[0, 0] = 1e-6  # the intercept is not shrunk
-        weights[a] = np.linalg.solve(x.T @ x + penalty, x.T @ r)
+        inv = np.linalg.inv(x.T @ x + penalty)
+        weights[a] = inv @ (x.T @ r)
         e = r - x @ weights[a]  # (n_a,)
+        # Sampling covariance of the ridge estimate (sandwich form, residual variance of this arm).
+        weight_cov[a] = float(e @ e) / max(1, len(e) - d) * (inv @ (x.T @ x) @ inv)
+        arm_means[a] = float(r.mean())
         # Within-student pairs of residuals share b_sk: E[e_i e_j] = τ² for i ≠ j of the same student.
         uniq, inv = np.unique(s, return_inverse=True)
         sums = np.bincount(inv, weights=e, minlength=len(uniq))
@@ -154,6 +178,8 @@ def prior_fit(
         kind="meta_learned",
         n_students=len(np.unique(students)),
         n_observations=n_obs,
+        weight_cov=weight_cov,
+        default_arm=arm_names[int(arm_means.argmax())],
     )
 
 
@@ -173,9 +199,29 @@ def policy_choose(
     rng: np.random.Generator,
     allowed: np.ndarray | None = None,  # (B, K) bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Thompson sampling: one strategy index per student, and the posterior mean reward of every strategy."""
+    """One strategy index per student, and the posterior mean reward of every strategy.
+
+    With ``prior.guard_z`` set (and a default arm and weight covariance), the guarded choice: each strategy's
+    predicted advantage over the default (population part + the student's own posterior deviation) is
+    discounted by ``guard_z`` of its standard error, the default's advantage is 0, and the largest wins. It
+    stays with the best-on-average strategy unless the evidence that another suits this student is strong,
+    so it cannot do much worse than that rule when students do not differ as the model assumes.
+    Otherwise Thompson sampling.
+    """
     pop = x @ prior.weights.T  # (B, K)
     mean, var = posterior(prior=prior, counts=counts, resid_sums=resid_sums)
+    if prior.guard_z is not None and prior.default_arm in prior.arms and prior.weight_cov is not None:
+        d0 = prior.arms.index(prior.default_arm)
+        pred = pop + mean
+        pop_var = np.einsum("bd,kde,be->bk", x, prior.weight_cov, x)  # (B, K)
+        tot_var = pop_var + var
+        adv = pred - pred[:, d0 : d0 + 1]
+        se = np.sqrt(tot_var + tot_var[:, d0 : d0 + 1])
+        score = adv - prior.guard_z * se
+        score[:, d0] = 0.0
+        if allowed is not None:
+            score = np.where(allowed, score, -np.inf)
+        return score.argmax(axis=1), pred
     # temperature 1 is plain Thompson sampling; a meta-learned temperature < 1 explores less where a short
     # horizon and noisy outcomes make exploring a poor investment.
     sample = pop + mean + prior.temperature * np.sqrt(var) * rng.standard_normal(mean.shape)

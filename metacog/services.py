@@ -29,7 +29,15 @@ from .models import (
     StrategySetting,
     StrategySuggestion,
 )
-from .policy import PopulationPrior, history_stats, policy_choose, prior_expert, prior_fit, suggestion_reward
+from .policy import (
+    GUARD_Z,
+    PopulationPrior,
+    history_stats,
+    policy_choose,
+    prior_expert,
+    prior_fit,
+    suggestion_reward,
+)
 
 MAX_TEXT = 1000
 MIN_OUTCOME_ANSWERS = 5
@@ -285,6 +293,9 @@ def policy_prior_fit(*, min_students: int = 20, activate: bool = True) -> Policy
         features=FEATURES,
     )
     prior.temperature = FITTED_TEMPERATURE
+    # The guarded rule (metacog.policy.policy_choose): the strategy with the best mean measured outcome
+    # unless another's advantage for this student is GUARD_Z standard errors above 0.
+    prior.guard_z = GUARD_Z
     with transaction.atomic():
         if activate:
             PolicyPrior.objects.filter(active=True).update(active=False)

@@ -108,3 +108,67 @@ def test_prior_round_trips_and_restricts():
 def test_reward_combines_performance_calibration_and_rating():
     assert suggestion_reward(performance_gain=0.1, calibration_gain=0.2, rating=1) == pytest.approx(0.1 + 0.1 + 0.05)
     assert suggestion_reward(performance_gain=None, calibration_gain=None, rating=-1) == pytest.approx(-0.05)
+
+
+def _guarded(weights, cov_scale, *, z=2.0, default="a"):
+    weights = np.asarray(weights, dtype=float)
+    k, d = weights.shape
+    return PopulationPrior(
+        arms=("a", "b", "c")[:k],
+        features=("intercept", "x")[:d],
+        weights=np.asarray(weights, dtype=float),
+        tau2=np.full(k, 1e-6),
+        sigma2=0.03,
+        weight_cov=np.tile(np.eye(d) * cov_scale, (k, 1, 1)),
+        default_arm=default,
+        guard_z=z,
+    )
+
+
+def test_guarded_choice_stays_with_best_on_average_without_strong_evidence():
+    x = np.array([[1.0, 0.5], [1.0, -0.5]])
+    zeros = np.zeros((2, 3))
+    rng = np.random.default_rng(0)
+    # b looks better for x > 0, but its advantage (0.05) is within 2 standard errors (sd 0.05 per weight).
+    unsure = _guarded([[0.1, 0.0], [0.1, 0.1], [0.0, 0.0]], 0.05**2)
+    assert policy_choose(prior=unsure, x=x, counts=zeros, resid_sums=zeros, rng=rng)[0].tolist() == [0, 0]
+    # The same advantage, known precisely: b where it helps, a where it does not.
+    sure = _guarded([[0.1, 0.0], [0.1, 0.1], [0.0, 0.0]], 0.001**2)
+    assert policy_choose(prior=sure, x=x, counts=zeros, resid_sums=zeros, rng=rng)[0].tolist() == [1, 0]
+    # z = 0 is greedy on the predicted reward.
+    greedy = _guarded([[0.1, 0.0], [0.1, 0.1], [0.0, 0.0]], 0.05**2, z=0.0)
+    assert policy_choose(prior=greedy, x=x, counts=zeros, resid_sums=zeros, rng=rng)[0].tolist() == [1, 0]
+
+
+def test_guarded_choice_uses_the_students_own_evidence_and_respects_allowed():
+    prior = _guarded([[0.1, 0.0], [0.1, 0.0], [0.0, 0.0]], 1e-8, z=1.0)
+    prior.tau2 = np.full(3, 0.05**2)
+    x = np.array([[1.0, 0.0]])
+    rng = np.random.default_rng(0)
+    none = np.zeros((1, 3))
+    assert policy_choose(prior=prior, x=x, counts=none, resid_sums=none, rng=rng)[0][0] == 0
+    # Twenty good outcomes of b for this student (+0.1 each above the prediction): b now wins.
+    counts, resid = np.array([[0.0, 20.0, 0.0]]), np.array([[0.0, 2.0, 0.0]])
+    assert policy_choose(prior=prior, x=x, counts=counts, resid_sums=resid, rng=rng)[0][0] == 1
+    # Without the default allowed, the best of the others.
+    allowed = np.array([[False, True, True]])
+    assert policy_choose(prior=prior, x=x, counts=none, resid_sums=none, rng=rng, allowed=allowed)[0][0] == 1
+
+
+def test_guard_fields_survive_storage_and_restriction():
+    prior = _guarded([[0.1, 0.0], [0.2, 0.1], [0.0, 0.0]], 0.01, z=1.5, default="b")
+    back = PopulationPrior.from_dict(prior.to_dict())
+    assert back.guard_z == 1.5 and back.default_arm == "b" and np.allclose(back.weight_cov, prior.weight_cov)
+    sub = prior.restricted(["c", "b"])
+    assert sub.arms == ("c", "b") and sub.weight_cov.shape == (2, 2, 2) and sub.default_arm == "b"
+    assert prior.restricted(["a", "c"]).default_arm is None  # Thompson sampling then
+
+
+def test_prior_fit_gives_the_guard_what_it_needs():
+    X, arms, r, students, w, _tau = _synthetic()
+    prior = prior_fit(
+        contexts=X, arms=arms, rewards=r, students=students, arm_names=["a", "b", "c"], features=["i", "x"]
+    )
+    assert prior.weight_cov.shape == (3, 2, 2) and np.all(np.diagonal(prior.weight_cov, axis1=1, axis2=2) > 0)
+    assert np.all(np.sqrt(np.diagonal(prior.weight_cov, axis1=1, axis2=2)) < 0.02)  # 4 800 outcomes
+    assert prior.default_arm == "a"  # the largest mean outcome (w: a 0.05, b 0, c 0.02 at mean x = 0)

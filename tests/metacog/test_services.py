@@ -263,6 +263,8 @@ def test_prior_fit_needs_enough_students_then_becomes_active(world):
     assert row.active and row.n_students == 3 and row.n_observations == 9
     prior, active = services.policy_prior_active()
     assert active == row and prior.kind == "meta_learned"
+    # A fitted prior chooses by the guarded rule, centred on the strategy with the best mean outcome.
+    assert prior.guard_z is not None and prior.default_arm in prior.arms and prior.weight_cov is not None
     assert PolicyPrior.objects.filter(active=True).count() == 1
 
 
