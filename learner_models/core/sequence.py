@@ -68,6 +68,9 @@ class SequenceConfig:
     # unseen items, so they fall back to the skill)
     item_stack: bool = False
     item_shrink: float = 10.0  # pseudo-responses at the skill's rate added to each item's count
+    # with `stack`: also 1 / (1 + answers so far) and its product with the member's logit, so the stack can
+    # calibrate a new student's first answers apart from the rest (one global Platt scale cannot)
+    stack_position: bool = False
     # with `stack`: per-student fast weights (ability and per-skill offsets on the final logit) whose inner-loop
     # step sizes are meta-learned on held-out students (adapter.StudentAdapter)
     student_adapter: bool = False
@@ -320,13 +323,15 @@ class SequenceEnsemble(nn.Module):
         self.members = nn.ModuleList(SequenceNet(cfg, n_ids, n_items) for _ in range(cfg.n_models))
         self.stacked = cfg.stack
         self.item_stacked = cfg.stack and cfg.item_stack
+        self.position_stacked = cfg.stack and cfg.stack_position
         if cfg.stack:
             self.elo = EloNet(n_ids, EloConfig.k)
             self.pfa = PFANet(n_ids)
             for p in self.pfa.parameters():
                 p.requires_grad_(False)
-            # weights of (member logit, Elo logit, PFA logit[, item easiness], 1); identity until fitted
-            w = torch.zeros(5 if self.item_stacked else 4)
+            # weights of (member logit, Elo logit, PFA logit[, item easiness][, 1 / (1 + n), member logit / (1 + n)],
+            # 1); identity until fitted
+            w = torch.zeros(4 + int(self.item_stacked) + 2 * int(self.position_stacked))
             w[0] = 1.0
             self.register_buffer("stack_w", w)
             if self.item_stacked:
@@ -377,6 +382,9 @@ class SequenceEnsemble(nn.Module):
         out = [self.elo_logits(b)[0], pfa]
         if self.item_stacked:
             out.append(self.item_d[b.items])
+        if self.position_stacked:  # each batch holds whole sequences from their first answer
+            n = torch.arange(T, device=b.skills.device, dtype=torch.float32)
+            out.append((1.0 / (1.0 + n))[None].expand(B, T))
         return out
 
     def combine(self, z: torch.Tensor, bases: list[torch.Tensor]) -> torch.Tensor:
@@ -386,7 +394,13 @@ class SequenceEnsemble(nn.Module):
         out = w[0] * z + w[-1]
         for j, x in enumerate(bases):
             out = out + w[j + 1] * x
+        if self.position_stacked:  # the member's logit scaled by 1 / (1 + n), the last base
+            out = out + w[-2] * z * bases[-1]
         return out
+
+    def stack_features(self, z: torch.Tensor, bases: list[torch.Tensor]) -> list[torch.Tensor]:
+        """What ``combine`` weighs, in the order of ``stack_w`` (without the constant)."""
+        return [z, *bases] + ([z * bases[-1]] if self.position_stacked else [])
 
     def forward(self, b: Batch) -> torch.Tensor:
         logits = [m(b) for m in self.members]
@@ -467,7 +481,7 @@ class SequenceKT(LearnerModel):
                     z = member(b)
                     m = b.mask
                     bases = net.base_logits(b)
-                    feats.append(torch.stack([z[m]] + [x[m] for x in bases], 1).double().cpu())
+                    feats.append(torch.stack([x[m] for x in net.stack_features(z, bases)], 1).double().cpu())
                     ys.append(b.correct[m].double().cpu())
                     if net.adapter is not None:
                         early.append((z[:, :L], [x[:, :L] for x in bases], b.skills[:, :L], b.correct[:, :L], m[:, :L]))
@@ -687,6 +701,9 @@ class SequenceKT(LearnerModel):
             bases = [state["theta"] - self.net.elo.difficulty.float()[skills], self.net.pfa(skills, counts)]
             if self.net.item_stacked:
                 bases.append(self.net.item_d[items])
+            if self.net.position_stacked:
+                n = (state["succ"].sum() + state["fail"].sum()).float()
+                bases.append((1.0 / (1.0 + n)).expand(K))
             logits = [self.net.combine(z, bases) for z in logits]
         z = torch.stack(logits) if members else self.net.mean_logit(logits)
         if self.net.adapter is not None and "ad_a" in state:

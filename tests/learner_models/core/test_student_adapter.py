@@ -159,3 +159,38 @@ def test_beliefs_read_the_student_off_the_model(model):
     assert [s["skill_id"] for s in d["skills"]] == [0, 1, 2, 3] and d["away_days"] == 7.0
     # without a clock there is no forgetting to read
     assert student_beliefs(model, model.adapt([strong])[0], [0], now=None).forgetting is None
+
+
+def _slow_starters(n: int, seed: int):
+    """Students who get their first two answers right only 15 % of the time, then follow their ability."""
+    from learner_models.core.data import StudentSequence
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        th = rng.normal(0.8, 0.6)
+        T = int(rng.integers(15, 30))
+        sk = rng.integers(0, 4, T)
+        p = np.where(np.arange(T) < 2, 0.15, 1 / (1 + np.exp(-th)))
+        out.append(StudentSequence(sk, (rng.random(T) < p).astype(np.int64)))
+    return out
+
+
+def test_the_stack_calibrates_a_new_students_first_answers_apart():
+    torch.set_num_threads(1)
+    train, test = _slow_starters(300, seed=0), _slow_starters(200, seed=1)
+    cfg = {**QUICK["best"], "n_models": 1, "use_pre": False}
+    first = np.array([s.correct[0] for s in test]).mean()
+
+    def error_at_first(model) -> float:
+        return abs(float(np.mean([p[0] for p in model.predict_online(test)])) - first)
+
+    plain = get_model("best", **{**cfg, "stack_position": False}).fit(train, seed=0)
+    apart = get_model("best", **{**cfg, "stack_position": True}).fit(train, seed=0)
+    assert apart.net.stack_w.shape[0] == plain.net.stack_w.shape[0] + 2
+    assert error_at_first(apart) < error_at_first(plain)
+    assert error_at_first(apart) < 0.05
+    # serving a new student uses the same features as the online pass
+    empty = apart.adapt([test[0].prefix(0)])[0]
+    p0 = apart.predict(empty, test[0].skills[:1])[0]
+    assert p0 == pytest.approx(apart.predict_online([test[0]])[0][0], abs=1e-5)
