@@ -21,6 +21,7 @@ __all__ = [
     "POLICIES",
     "Choice",
     "Context",
+    "Forecast",
     "Policy",
     "PolicySettings",
     "SkillEstimate",
@@ -29,6 +30,7 @@ __all__ = [
     "aim",
     "choose",
     "difficulty_for_success",
+    "expected_gain",
     "with_target",
 ]
 
@@ -120,27 +122,74 @@ class SkillEstimator:
         est = self.get(skill_id)
         return _sigmoid(_logit(est.p_now(now)) - DIFFICULTY_SLOPE * (difficulty - 0.5))
 
+    def _after(self, est: SkillEstimate, *, correct: bool, now: float, difficulty: float) -> tuple[float, float, float]:
+        """The estimate's (theta, theta_prior, half_life) once one answer at ``now`` is folded in; changes nothing."""
+        theta, prior = est.theta, est.theta_prior
+        if est.n == 0:
+            # A first answer on a new skill starts from the student's ability seen elsewhere.
+            theta = prior = min(self.global_theta, 0.5)
+        r = est.recall(now)
+        p = _sigmoid(_logit(_sigmoid(prior + (theta - prior) * r)) - DIFFICULTY_SLOPE * (difficulty - 0.5))
+        y = 1.0 if correct else 0.0
+        k = 1.2 / (1.0 + 0.15 * est.n) + 0.25
+        theta = prior + (theta - prior) * r + k * (y - p)
+        half_life = est.half_life
+        if est.last_t is not None and now - est.last_t > 1e-3:
+            if correct:
+                half_life = min(365.0, half_life * (1.0 + 2.0 * (1.0 - r) + 0.3))
+            else:
+                half_life = max(0.25, half_life * 0.6)
+        return theta, prior, half_life
+
     def observe(self, skill_id: int, *, correct: bool, now: float, difficulty: float = 0.5) -> None:
         """Fold one observed answer into the estimate."""
         est = self.get(skill_id)
-        if est.n == 0:
-            # A first answer on a new skill starts from the student's ability seen elsewhere.
-            est.theta = est.theta_prior = min(self.global_theta, 0.5)
-        r = est.recall(now)
-        p = self.p_correct(skill_id, now, difficulty)
-        y = 1.0 if correct else 0.0
-        k = 1.2 / (1.0 + 0.15 * est.n) + 0.25
-        est.theta = est.theta_prior + (est.theta - est.theta_prior) * r + k * (y - p)
-        if est.last_t is not None and now - est.last_t > 1e-3:
-            if correct:
-                est.half_life = min(365.0, est.half_life * (1.0 + 2.0 * (1.0 - r) + 0.3))
-            else:
-                est.half_life = max(0.25, est.half_life * 0.6)
+        est.theta, est.theta_prior, est.half_life = self._after(est, correct=correct, now=now, difficulty=difficulty)
         est.last_t = now
         est.n += 1
         est.n_correct += int(correct)
         self.n_global += 1
+        y = 1.0 if correct else 0.0
         self.global_theta += (0.3 / math.sqrt(self.n_global)) * (y - _sigmoid(self.global_theta))
+
+    def forecast(self, skill_id: int, *, now: float, at: float, difficulty: float = 0.5) -> Forecast:
+        """What-if: P(correct) on a middling item at ``at``, if an item of ``difficulty`` is practised at ``now`` or not.
+
+        The same update and forgetting equations as ``observe`` (nothing is changed). A skill never
+        practised is forecast from the ability the first answer would start it from, in both branches,
+        so that re-basing the estimate is not counted as learning.
+        """
+        if at < now:
+            raise ValueError("at must not be before now")
+        est = self.get(skill_id)
+        if est.n == 0:
+            start = min(self.global_theta, 0.5)
+            p_skip = _sigmoid(start)
+            p_answer = _sigmoid(start - DIFFICULTY_SLOPE * (difficulty - 0.5))
+        else:
+            p_skip = est.p_now(at)
+            p_answer = self.p_correct(skill_id, now, difficulty)
+
+        def later(correct: bool) -> float:
+            theta, prior, half_life = self._after(est, correct=correct, now=now, difficulty=difficulty)
+            return _sigmoid(prior + (theta - prior) * 2.0 ** (-(at - now) / half_life))
+
+        return Forecast(p_answer=p_answer, if_correct=later(True), if_wrong=later(False), if_skipped=p_skip)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    """One skill's what-if for the expected-gain policy: P(correct) at the test with and without practice now."""
+
+    p_answer: float  # predicted P(correct) on the item practised now
+    if_correct: float  # P(correct) at the test, middling item, after a right answer now
+    if_wrong: float  # ... after a wrong answer now
+    if_skipped: float  # ... if the skill is not practised now
+
+    @property
+    def gain(self) -> float:
+        """Expected rise of P(correct) at the test from practising now (over both outcomes)."""
+        return self.p_answer * self.if_correct + (1.0 - self.p_answer) * self.if_wrong - self.if_skipped
 
 
 # --- what a policy sees -------------------------------------------------------------------------
@@ -171,6 +220,8 @@ class Context:
     budget_per_skill: int = 10  # for the blocked baseline: items per block
     # skills of reviews the student agreed to (a strategy suggestion) that are due and not yet practised
     agreed_reviews: frozenset[int] = frozenset()
+    # what-if for the expected-gain policy: (skill id, item difficulty, days to the test) -> Forecast
+    what_if: Callable[[int, float, float], Forecast] | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +235,7 @@ class PolicySettings:
     prerequisite_ready: float = 0.55  # a prerequisite must be predicted at least this good
     review_below: float = 0.75  # predicted recall under which a practised skill is due
     exploration: float = 0.35
+    horizon_days: float = 7.0  # expected_gain: the test it prepares for is this many days after now
 
 
 @dataclass(frozen=True)
@@ -230,18 +282,10 @@ class _Scored:
     reason: str = field(default="")
 
 
-def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
-    """Interleave, space by predicted forgetting, aim at desirable difficulty, respect prerequisites.
-
-    Each eligible skill gets a score that adds up the reasons to practise it now:
-    room to learn (1 - P), review urgency (predicted recall below ``review_below``),
-    contrast with a confusable skill just practised, and an exploration bonus where the
-    estimate is uncertain. A skill whose prerequisites are not yet predicted solid is not
-    eligible; the skill just practised is skipped when anything else is eligible.
-    """
+def _eligible(views: Sequence[SkillView], settings: PolicySettings) -> list[SkillView]:
+    """Skills in play whose prerequisites are predicted solid (or practised 8 times); the least blocked if none."""
     pool = _in_play(views, settings)
     by_id = {v.skill_id: v for v in views}
-    target = settings.target_success
 
     def ready(v: SkillView) -> bool:
         return all(
@@ -253,6 +297,21 @@ def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings,
     if not eligible:  # nothing is ready (a teacher picked advanced skills only): the least blocked
         fewest = min(sum(1 for p in v.prerequisites if p in by_id) for v in pool)
         eligible = [v for v in pool if sum(1 for p in v.prerequisites if p in by_id) == fewest]
+    return eligible
+
+
+def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
+    """Interleave, space by predicted forgetting, aim at desirable difficulty, respect prerequisites.
+
+    Each eligible skill gets a score that adds up the reasons to practise it now:
+    room to learn (1 - P), review urgency (predicted recall below ``review_below``),
+    contrast with a confusable skill just practised, and an exploration bonus where the
+    estimate is uncertain. A skill whose prerequisites are not yet predicted solid is not
+    eligible; the skill just practised is skipped when anything else is eligible.
+    """
+    by_id = {v.skill_id: v for v in views}
+    target = settings.target_success
+    eligible = _eligible(views, settings)
     if len(eligible) > 1 and ctx.last_skill_id is not None:
         eligible = [v for v in eligible if v.skill_id != ctx.last_skill_id] or eligible
     last = by_id.get(ctx.last_skill_id) if ctx.last_skill_id is not None else None
@@ -305,6 +364,47 @@ def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings,
     return Choice(skill_id=top.view.skill_id, target_difficulty=d, reason=reason, kind=top.kind, p_correct=p_at)
 
 
+def expected_gain(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
+    """Practise the skill where one more item now raises the predicted score at the test the most.
+
+    For each eligible skill (prerequisites as for ``adaptive``) the item is aimed at the target
+    success, and ``ctx.what_if`` forecasts P(correct) at the test (``horizon_days`` from now)
+    after a right answer, after a wrong one, and without practice. The expected gain is
+    P(right) x P(test | right) + P(wrong) x P(test | wrong) - P(test | not practised); the largest
+    wins, ties by course order. No bonuses: spacing, review and new ground matter only as far as
+    the forecast says they raise the test score. A review the student agreed to still comes first.
+    """
+    if ctx.what_if is None:
+        raise ValueError("the expected_gain policy needs Context.what_if (the estimator's forecasts)")
+    eligible = _eligible(views, settings)
+    agreed = [v for v in eligible if v.skill_id in ctx.agreed_reviews]
+    if agreed:
+        v = min(agreed, key=lambda v: v.position)
+        d, p_at = aim(v.p_correct, settings.target_success)
+        reason = f"review you agreed to: {v.name}, predicted success {_pct(v.p_correct)}"
+        return Choice(v.skill_id, d, reason, "review", p_at)
+    horizon = settings.horizon_days
+    gains = []
+    for v in eligible:
+        d, p_at = aim(v.p_correct, settings.target_success)
+        gains.append((ctx.what_if(v.skill_id, d, horizon).gain, v, d, p_at))
+    best = max(g for g, *_ in gains)
+    gain, v, d, p_at = min((g for g in gains if g[0] >= best - 1e-12), key=lambda g: g[1].position)
+    when = "next week" if abs(horizon - 7.0) < 0.5 else f"in {_days(horizon)}"
+    points = f"{100 * gain:.1f} point{'s' if round(100 * gain, 1) != 1 else ''}"
+    if v.n_attempts == 0:
+        kind, what = "new", f"start {v.name}"
+    elif v.days_since is not None and v.recall < settings.review_below:
+        kind, what = "review", f"review {v.name} (not practised for {_days(v.days_since)})"
+    else:
+        kind, what = "practice", f"practise {v.name}"
+    reason = (
+        f"{what}: one more item now should raise what you'll remember {when} by {points} "
+        f"(the most of any skill ready now); item aimed at {_pct(p_at)} success"
+    )
+    return Choice(v.skill_id, d, reason, kind, p_at)
+
+
 def blocked(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
     """Usual homework: one skill at a time in course order, ``budget_per_skill`` items each."""
     pool = sorted(_in_play(views, settings), key=lambda v: v.position)
@@ -355,6 +455,7 @@ def with_target(base: Policy) -> Policy:
 
 POLICIES: dict[str, Policy] = {
     "adaptive": adaptive,
+    "expected_gain": expected_gain,
     "blocked": blocked,
     "random": random_interleaving,
     "round_robin": round_robin,

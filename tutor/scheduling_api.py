@@ -235,7 +235,9 @@ class Scheduler:
             self.policy,
             views,
             ctx=policies.Context(
-                last_skill_id=None if last is None else last.skill_id, budget_per_skill=self.block_length
+                last_skill_id=None if last is None else last.skill_id,
+                budget_per_skill=self.block_length,
+                what_if=lambda skill, d, days: self._estimator.forecast(skill, now=now, at=now + days, difficulty=d),
             ),
             settings=self.settings,
             rng=self._rng,

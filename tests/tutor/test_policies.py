@@ -120,9 +120,11 @@ def test_target_baselines_pick_the_skill_their_rule_picks_and_aim_as_adaptive_do
 def test_skills_in_play_limit_the_choice():
     views = [view(i, p_correct=0.3) for i in range(5)]
     settings = PolicySettings(skills_in_play=frozenset({3, 4}))
+    ctx = Context(what_if=lambda s, d, days: policies.Forecast(0.5, 0.5 + s / 100, 0.5, 0.5))  # for expected_gain
     for name in policies.POLICIES:
         for seed in range(10):
-            assert policies.choose(name, views, settings=settings, rng=random.Random(seed)).skill_id in {3, 4}
+            choice = policies.choose(name, views, ctx=ctx, settings=settings, rng=random.Random(seed))
+            assert choice.skill_id in {3, 4}
 
 
 def test_uncertain_skill_is_explored():
@@ -194,3 +196,93 @@ def test_adaptive_sequence_interleaves_and_never_repeats():
             first = seq.index(v.skill_id)
             assert all(p in seq[:first] for p in v.prerequisites), f"{v.name} served before its prerequisites"
     assert len(set(seq)) >= 6, "practice should spread over the course, not stay on a few skills"
+
+
+# --- expected gain ------------------------------------------------------------------------------
+
+
+def _sig(x: float) -> float:
+    import math
+
+    return 1 / (1 + math.exp(-x))
+
+
+def test_forecast_of_a_new_skill_is_the_estimators_own_update_and_its_gain_is_positive():
+    est = SkillEstimator([0])
+    f = est.forecast(0, now=0.0, at=0.25)  # a quarter day ahead, a middling item
+    # By hand: start at the prior -0.5; P(right) = sigmoid(-0.5); step k = 1.2 + 0.25 = 1.45; half-life 0.5 day.
+    p = _sig(-0.5)
+    kept = 2 ** (-0.25 / 0.5)
+    assert f.p_answer == pytest.approx(p)
+    assert f.if_correct == pytest.approx(_sig(-0.5 + 1.45 * (1 - p) * kept))
+    assert f.if_wrong == pytest.approx(_sig(-0.5 - 1.45 * p * kept))
+    assert f.if_skipped == pytest.approx(p)
+    assert f.gain == pytest.approx(p * f.if_correct + (1 - p) * f.if_wrong - p)
+    assert f.gain > 0
+    assert est.get(0).n == 0 and est.get(0).last_t is None  # a what-if changes nothing
+
+
+def test_a_skill_about_to_be_forgotten_gains_more_than_a_fresh_mastered_one():
+    est = SkillEstimator([0, 1])
+    fading, fresh = est.get(0), est.get(1)
+    for e in (fading, fresh):
+        e.theta, e.theta_prior, e.half_life, e.n = 2.5, -0.5, 1.0, 6
+    fading.last_t = 0.0  # a day ago: half of it is gone
+    fresh.last_t = 1.0 - 1e-4  # just answered, and answered well
+    g_fading = est.forecast(0, now=1.0, at=3.0).gain
+    g_fresh = est.forecast(1, now=1.0, at=3.0).gain
+    assert g_fading > g_fresh
+    assert g_fading > 0.05  # a right answer after a day's gap more than doubles the half-life
+    with pytest.raises(ValueError, match="at must not be before now"):
+        est.forecast(0, now=1.0, at=0.5)
+
+
+def _what_if(gains: dict[int, float]):
+    def what_if(skill_id: int, difficulty: float, days: float) -> policies.Forecast:
+        assert days == PolicySettings().horizon_days
+        return policies.Forecast(
+            p_answer=0.7, if_correct=0.5 + gains[skill_id], if_wrong=0.5 + gains[skill_id], if_skipped=0.5
+        )
+
+    return what_if
+
+
+def test_expected_gain_picks_the_largest_gain_among_ready_skills_ties_by_course_order():
+    base = practised(0, p=0.3, n=3)  # not yet solid
+    advanced = view(1, prerequisites=(0,), p_correct=0.3)
+    a, b = practised(2, p=0.6), practised(3, p=0.6)
+    skills = [base, advanced, a, b]
+    ctx = Context(last_skill_id=0, what_if=_what_if({0: 0.01, 1: 0.5, 2: 0.03, 3: 0.02}))
+    choice = policies.choose("expected_gain", skills, ctx=ctx)
+    assert choice.skill_id == 2  # 1 would gain more, but its prerequisite is not solid
+    d, p_at = policies.aim(0.6, PolicySettings().target_success)
+    assert (choice.target_difficulty, choice.p_correct) == (d, p_at)
+    tie = Context(what_if=_what_if({0: 0.01, 1: 0.5, 2: 0.03, 3: 0.03}))
+    assert policies.choose("expected_gain", skills, ctx=tie).skill_id == 2
+    # No bonus for the skill just practised, nor against it: only the forecast decides.
+    assert policies.choose("expected_gain", skills, ctx=Context(last_skill_id=2, what_if=tie.what_if)).skill_id == 2
+
+
+def test_expected_gain_reasons_in_plain_words():
+    skills = [view(0, p_correct=0.4), practised(1, p=0.6, days=3.0, recall=0.3)]
+    choice = policies.choose("expected_gain", skills, ctx=Context(what_if=_what_if({0: 0.01, 1: 0.042})))
+    assert choice.kind == "review"
+    assert choice.reason.startswith(
+        "review S1 (not practised for 3 days): one more item now should raise what you'll remember next week by 4.2 points"
+    )
+    choice = policies.choose("expected_gain", skills, ctx=Context(what_if=_what_if({0: 0.05, 1: 0.042})))
+    assert choice.kind == "new" and choice.reason.startswith("start S0: ")
+    short = PolicySettings(horizon_days=2.0)
+    ctx = Context(what_if=lambda s, d, days: policies.Forecast(0.5, 0.6, 0.6, 0.5))
+    assert (
+        "remember in 2 days by 10.0 points" in policies.choose("expected_gain", skills, ctx=ctx, settings=short).reason
+    )
+
+
+def test_expected_gain_serves_an_agreed_review_first_and_needs_forecasts():
+    skills = [view(0, p_correct=0.4), practised(1, p=0.6)]
+    ctx = Context(agreed_reviews=frozenset({1}), what_if=_what_if({0: 0.5, 1: 0.0}))
+    choice = policies.choose("expected_gain", skills, ctx=ctx)
+    assert (choice.skill_id, choice.kind) == (1, "review")
+    with pytest.raises(ValueError, match="needs Context.what_if"):
+        policies.choose("expected_gain", skills)

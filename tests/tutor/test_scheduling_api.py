@@ -146,3 +146,28 @@ def test_the_documented_example_runs():
     exec(compile(code, str(DOC), "exec"), namespace)
     decision = namespace["decision"]
     assert isinstance(decision, Decision) and decision.reason
+
+
+def test_expected_gain_serves_the_skill_the_estimators_forecast_favours():
+    from tutor import policies
+
+    course = small_course()
+    history = [
+        Observation("s0-5", 0, True, 0.0),
+        Observation("s0-6", 0, True, MINUTE),
+        Observation("s2-5", 2, False, 2 * MINUTE),
+        Observation("s0-4", 0, True, 1.0),
+    ]
+    now = 1.0 + MINUTE
+    d = next_item(course, history, now=now, policy="expected_gain")
+    est = policies.SkillEstimator(s.skill_id for s in course.skills)
+    for obs in history:
+        est.observe(obs.skill_id, correct=obs.correct, now=obs.time, difficulty=int(obs.item_id[-1]) / 10)
+    target = policies.PolicySettings().target_success
+    gains = {
+        s: est.forecast(s, now=now, at=now + 7.0, difficulty=policies.aim(est.get(s).p_now(now), target)[0]).gain
+        for s in (0, 1, 2)  # 1 is ready: its prerequisite 0 is predicted above 55 %
+    }
+    assert est.get(0).p_now(now) >= policies.PolicySettings().prerequisite_ready
+    assert d.skill_id == max(gains, key=lambda s: (gains[s], -s))
+    assert f"by {100 * gains[d.skill_id]:.1f} point" in d.reason

@@ -180,10 +180,35 @@ def test_simulate_compares_adaptive_with_every_baseline_and_names_the_strongest(
     out = StringIO()
     call_command("simulate", "--compare", "--students", "6", "--budget", "30", "--json", stdout=out, stderr=StringIO())
     report = json.loads(out.getvalue())
-    assert set(report["policies"]) == {"adaptive", *bench.BASELINES} >= {"round_robin+target", "random+target"}
-    assert set(report["differences"]) == {f"adaptive-{name}" for name in bench.BASELINES}
+    assert set(report["policies"]) == {*bench.ADAPTIVE, *bench.BASELINES} >= {"round_robin+target", "random+target"}
+    assert "expected_gain" in bench.ADAPTIVE and not set(bench.ADAPTIVE) & set(bench.BASELINES)
+    assert set(report["differences"]) == {f"adaptive-{name}" for name in ("expected_gain", *bench.BASELINES)} | {
+        f"expected_gain-{name}" for name in bench.BASELINES
+    }
     best = max(bench.BASELINES, key=lambda name: report["policies"][name]["post_test"])
     assert report["strongest_baseline"] == best
     text = StringIO()
     call_command("simulate", "--compare", "--students", "6", "--budget", "30", stdout=text, stderr=StringIO())
     assert f"strongest baseline: {best}; adaptive " in text.getvalue()
+    assert f"strongest baseline: {best}; expected_gain " in text.getvalue()
+
+
+def test_simulate_runs_only_the_policies_asked_for():
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command(
+        "simulate", "--compare", "--policies", "expected_gain,round_robin+target", "--students", "4", "--budget", "20",
+        "--json", stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    report = json.loads(out.getvalue())
+    assert set(report["policies"]) == {"expected_gain", "round_robin+target"}
+    assert set(report["differences"]) == {"expected_gain-round_robin+target"}
+    assert report["strongest_baseline"] == "round_robin+target"
+    with pytest.raises(CommandError, match="--policies: unknown nope"):
+        call_command("simulate", "--compare", "--policies", "adaptive,nope", "--students", "2", "--budget", "2")
+    with pytest.raises(CommandError, match="--policies goes with --compare"):
+        call_command("simulate", "--policies", "adaptive", "--students", "2", "--budget", "2")

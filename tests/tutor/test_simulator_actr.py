@@ -132,7 +132,7 @@ def test_simulate_runs_in_the_actr_simulator_and_rejects_the_other_worlds():
     )  # fmt: skip
     data = json.loads(out.getvalue())
     assert data["simulator"] == "actr" and data["setting"] == "published"
-    assert set(data["policies"]) == set(bench.BASELINES) | {"adaptive"}
+    assert set(data["policies"]) == set(bench.BASELINES) | set(bench.ADAPTIVE)
     assert data["strongest_baseline"] in bench.BASELINES
     with pytest.raises(CommandError):
         call_command("simulate", "--simulator", "actr", "--setting", "maths", "--students", "2", "--budget", "2")

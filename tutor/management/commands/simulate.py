@@ -21,6 +21,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--policy", choices=POLICY_NAMES, default="adaptive")
         parser.add_argument("--compare", action="store_true", help="run every policy on the same students")
+        parser.add_argument(
+            "--policies",
+            default=None,
+            help="with --compare: only these policies, comma-separated (e.g. expected_gain,adaptive,round_robin+target)",
+        )
         parser.add_argument("--students", type=int, default=1000)
         parser.add_argument("--budget", type=int, default=200, help="practice items per student")
         parser.add_argument("--seed", type=int, default=0)
@@ -55,6 +60,15 @@ class Command(BaseCommand):
         if opt["effects"] and simulator != "metis":
             raise CommandError("--effects re-creates the classic studies in the metis simulator only")
         names = list(POLICY_NAMES) if opt["compare"] else [opt["policy"]]
+        if opt["policies"] is not None:
+            if not opt["compare"]:
+                raise CommandError("--policies goes with --compare")
+            names = [n.strip() for n in opt["policies"].split(",") if n.strip()]
+            unknown = [n for n in names if n not in POLICY_NAMES]
+            if unknown or not names:
+                raise CommandError(
+                    f"--policies: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(POLICY_NAMES)}"
+                )
         started = time.monotonic()
 
         def progress(policy: str, done: int, total: int) -> None:
@@ -75,11 +89,11 @@ class Command(BaseCommand):
             progress=progress,
         )
         diffs: dict[str, dict] = {}
-        if "adaptive" in results:
+        for mine in (a for a in bench.ADAPTIVE if a in results):
             for name, res in results.items():
-                if name != "adaptive":
-                    mean, ci = bench.paired_difference(results["adaptive"], res)
-                    diffs[f"adaptive-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
+                if name != mine and not (name in bench.ADAPTIVE and f"{name}-{mine}" in diffs):
+                    mean, ci = bench.paired_difference(results[mine], res)
+                    diffs[f"{mine}-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
         strongest = bench.strongest_baseline(results)
         effects = bench.effect_sizes(setting=opt["setting"], seed=opt["seed"]) if opt["effects"] else None
         wall = time.monotonic() - started
@@ -116,10 +130,10 @@ class Command(BaseCommand):
             )
         for key, d in diffs.items():
             self.stdout.write(f"{key}: {d['points']:+.1f} points [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}] (paired)")
-        if strongest is not None and "adaptive" in results:
-            d = diffs[f"adaptive-{strongest}"]
+        for mine in (a for a in bench.ADAPTIVE if a in results and strongest is not None):
+            d = diffs[f"{mine}-{strongest}"]
             verdict = "beats" if d["ci"][0] > 0 else "loses to" if d["ci"][1] < 0 else "is not distinguishable from"
-            self.stdout.write(f"strongest baseline: {strongest}; adaptive {verdict} it ({d['points']:+.1f} points)")
+            self.stdout.write(f"strongest baseline: {strongest}; {mine} {verdict} it ({d['points']:+.1f} points)")
         if effects is not None:
             self.stdout.write(
                 f"simulator effects (Hedges g): spacing vs massing {effects['spacing_g']:.2f} (lit. 0.74), "
