@@ -127,7 +127,13 @@ class SkillEstimator:
             # A first answer on a new skill starts from the student's ability seen elsewhere.
             est.theta = est.theta_prior = min(self.global_theta, 0.5)
         r = est.recall(now)
-        p = self.p_correct(skill_id, now, difficulty)
+        # ``p_correct(skill_id, now, difficulty)`` written out on the recall just computed: the same operations in
+        # the same order (the same float), without looking the skill up and computing its recall twice; the
+        # class overview replays 6,000 answers per view
+        p = _sigmoid(
+            _logit(_sigmoid(est.theta_prior + (est.theta - est.theta_prior) * r))
+            - DIFFICULTY_SLOPE * (difficulty - 0.5)
+        )
         y = 1.0 if correct else 0.0
         k = 1.2 / (1.0 + 0.15 * est.n) + 0.25
         est.theta = est.theta_prior + (est.theta - est.theta_prior) * r + k * (y - p)
