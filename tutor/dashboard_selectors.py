@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import Count, F, FloatField, Func, Max, Min, Q, QuerySet, Sum, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -219,17 +219,14 @@ def _recent_estimates(
         cut = recent[-1][3]  # the oldest recent answer
         mine_n: dict[int, int] = defaultdict(int)
         mine_k: dict[int, int] = defaultdict(int)
-        firsts: dict[int, float] = {}
         for r in recent:
             mine_n[r[1]] += 1
             mine_k[r[1]] += r[2]
-            firsts[r[1]] = r[6]
         for skill_id in skills:
             t = totals.get(skill_id)
-            t_first = firsts[skill_id]
-            if t is None or t_first is None:  # no tally (an answer that came in between the two reads)
+            if t is None:  # no tally (an answer that came in between the two reads)
                 continue
-            t_n, t_k = t[2], t[3]
+            t_n, t_k, t_first = t[2], t[3], t[7]
             n = t_n - mine_n[skill_id]
             if n <= 0:
                 continue
@@ -246,7 +243,7 @@ def _recent_estimates(
             acc = (total_correct + 1) / (total + 2)
             estimator.global_theta = math.log(acc / (1 - acc))
             estimator.n_global = total
-    for _sid, skill_id, correct, days, difficulty, _conf, _first in reversed(recent):
+    for _sid, skill_id, correct, days, difficulty, _conf in reversed(recent):
         estimator.observe(skill_id, correct=correct, now=days, difficulty=difficulty)
     return {skill_id: estimator.skills[skill_id].p_now(now_days) for skill_id in skills}
 
@@ -274,8 +271,7 @@ def _rows(sql: str, params: Sequence[Any]) -> list[tuple]:
 
 
 _RECENT_LATERAL = """
-SELECT r.student_id, r.skill_id, r.correct, date_part('epoch', r.created_at) / 86400.0,
-       i.difficulty, r.confidence, date_part('epoch', t.first_at) / 86400.0
+SELECT r.student_id, r.skill_id, r.correct, date_part('epoch', r.created_at) / 86400.0, i.difficulty, r.confidence
 FROM unnest(%s::bigint[]) AS s(id)
 CROSS JOIN LATERAL (
     SELECT a.id, a.student_id, a.skill_id, a.correct, a.created_at, a.item_id, a.confidence
@@ -286,7 +282,6 @@ CROSS JOIN LATERAL (
     LIMIT %s
 ) r
 JOIN tutor_item i ON i.id = r.item_id
-LEFT JOIN tutor_skilltally t ON t.section_id = %s AND t.student_id = r.student_id AND t.skill_id = r.skill_id
 ORDER BY r.student_id, r.created_at DESC, r.id DESC
 """
 
@@ -295,8 +290,7 @@ def _recent_answers(
     base: QuerySet[Attempt], *, section_id: int, student_ids: list[int], filtered: bool = False
 ) -> list[tuple]:
     """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, time in days
-    since 1970, item difficulty, confidence, the student's first answer on the skill in the class in days: from
-    its tally, as only the recently answered skills need it).
+    since 1970, item difficulty, confidence).
 
     On PostgreSQL one LATERAL query walks each student's ``attempt_student_recent`` index backwards for 30
     rows (~80 ms for 200 students with 1,000 answers each); the portable window query (SQLite) numbers every
@@ -305,23 +299,14 @@ def _recent_answers(
     sorts each student's every answer instead of stopping at 30.
     """
     if connection.vendor == "postgresql" and not filtered:  # the LATERAL query knows no skill or date filter
-        return _rows(_RECENT_LATERAL, [student_ids, section_id, RECENT, section_id])
+        return _rows(_RECENT_LATERAL, [student_ids, section_id, RECENT])
     return list(
         base.annotate(
             rank=Window(RowNumber(), partition_by=[F("student_id")], order_by=[F("created_at").desc(), F("id").desc()])
         )
         .filter(rank__lte=RECENT)
         .order_by("student_id", "-created_at", "-id")
-        .annotate(
-            first=Subquery(
-                SkillTally.objects.filter(
-                    section_id=section_id, student_id=OuterRef("student_id"), skill_id=OuterRef("skill_id")
-                ).values(days=_EpochDays("first_at"))
-            )
-        )
-        .values_list(
-            "student_id", "skill_id", "correct", _EpochDays("created_at"), "item__difficulty", "confidence", "first"
-        )
+        .values_list("student_id", "skill_id", "correct", _EpochDays("created_at"), "item__difficulty", "confidence")
     )
 
 
@@ -539,7 +524,7 @@ def _answer_totals(base: QuerySet[Attempt], *, now_days: float) -> tuple[list[tu
     answer (they keep totals since the first answer). Same columns, same order."""
     sure = Q(confidence__gte=SURE)
     per_skill = [
-        (sid, skill, n, k, s, sw, _fallback_p(n, k, f, la, now_days))
+        (sid, skill, n, k, s, sw, _fallback_p(n, k, f, la, now_days), f)
         for sid, skill, n, k, s, sw, f, la in base.order_by()
         .values("student_id", "skill_id")
         .annotate(
@@ -598,7 +583,8 @@ def class_overview_for_section(
     if end is not None:
         base = base.filter(created_at__lt=end)
     dated = start is not None or end is not None
-    # per student and skill: (student, skill, n, k, sure, sure_wrong, P(correct) from the tally alone); read by
+    # per student and skill: (student, skill, n, k, sure, sure_wrong, P(correct) from the tally alone, first answer
+    # in days: the replay of the recently answered skills needs it); read by
     # the cursor, as the ORM's per-value converters cost more than the query for 20,000 rows (and no more columns
     # than the cells need: each value of 20,000 rows costs)
     baseline = _Baseline()  # the whole class, to judge each student against the rest of it (flags)
@@ -611,16 +597,8 @@ def class_overview_for_section(
             baseline.skill_k[got[1]] += got[3]
     elif ids:  # no student: the ORM would not query (an empty IN), nor do we
         sql, params = (
-            tallies.annotate(p=_fallback_p_sql(now_days=now_days))
-            .values_list(
-                "student_id",
-                "skill_id",
-                "n",
-                "n_correct",
-                "n_sure",
-                "n_sure_wrong",
-                "p",
-            )
+            tallies.annotate(p=_fallback_p_sql(now_days=now_days), first=_EpochDays("first_at"))
+            .values_list("student_id", "skill_id", "n", "n_correct", "n_sure", "n_sure_wrong", "p", "first")
             .query.sql_with_params()
         )
         for t in _rows(sql, params):
