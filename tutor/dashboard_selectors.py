@@ -15,11 +15,13 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum, Window
+from django.db.models import Count, F, FloatField, Func, Max, Min, Q, QuerySet, Sum, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -36,9 +38,15 @@ logger = logging.getLogger(__name__)
 
 RECENT = 30  # most recent answers per student read one by one (flags, and the estimate's replay)
 SURE = SkillTally.SURE  # "Fairly sure" or "Certain" on the confidence scale
-INACTIVE_DAYS = 7
-STUCK_LOOKBACK = 5  # a student's last answers on one skill (within the recent ones) ...
-STUCK_WRONG = 3  # ... of which at least this many wrong means stuck
+# Flags ask for clear evidence, judged against the rest of the class, so that a class of ordinary students
+# flags nobody: a few wrong answers in a row happen to everyone.
+INACTIVE_DAYS = 7  # ... and most of the rest of the class answered in that time
+STUCK_LOOKBACK = 8  # a student's last answers on one skill (within the recent ones) ...
+STUCK_MIN_ANSWERS = 5  # ... at least this many, and their 95 % interval below the rest of the class's share right
+STRUGGLING_MIN_ANSWERS = 20  # recent answers whose 95 % interval lies below the rest of the class's share right
+REFERENCE_MIN_ANSWERS = 20  # the rest of the class's share right counts from this many answers; else 50 %
+OVERCONFIDENT_MIN_ANSWERS = 20
+OVERCONFIDENT_GAP = 0.15  # confidence at least 15 points above accuracy, and its interval above the class's gap
 DECLINE_RECENT = 10  # the last answers compared with all earlier ones
 DECLINE_DROP = 0.2  # accuracy at least 20 points lower, and the recent interval below the earlier accuracy
 ACTIVITY_DAYS = 14
@@ -79,7 +87,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Flag:
-    kind: str  # stuck | overconfident | declining | inactive
+    kind: str  # stuck | struggling | overconfident | declining | inactive
     label: str  # two words for the badge
     reason: str  # one plain sentence, every number saying what it is
     weight: int  # ranks who needs help first
@@ -140,7 +148,9 @@ class _EpochDays(Func):
     """A datetime as days since 1970 in SQL: 20,000 floats cost nothing to read, 40,000 datetimes do."""
 
     output_field = FloatField()
-    template = "(CAST(EXTRACT(EPOCH FROM %(expressions)s) AS DOUBLE PRECISION) / 86400.0)"
+    # date_part, not EXTRACT: on PostgreSQL 14+ EXTRACT returns numeric, whose arithmetic made the tally read
+    # twice as slow (20,000 rows); date_part returns double precision
+    template = "(date_part('epoch', %(expressions)s) / 86400.0)"
 
     def as_sqlite(self, compiler, connection, **extra):
         return self.as_sql(compiler, connection, template="(julianday(%(expressions)s) - 2440587.5)", **extra)
@@ -175,9 +185,7 @@ def _fallback_p_sql(*, now_days: float) -> RawSQL:
     """
     table = SkillTally._meta.db_table
     if connection.vendor == "postgresql":
-        first, last = (
-            f"(CAST(EXTRACT(EPOCH FROM {table}.{c}) AS DOUBLE PRECISION) / 86400.0)" for c in ("first_at", "last_at")
-        )
+        first, last = (f"(date_part('epoch', {table}.{c}) / 86400.0)" for c in ("first_at", "last_at"))
         greatest = "GREATEST"
     else:
         first, last = (f"(julianday({table}.{c}) - 2440587.5)" for c in ("first_at", "last_at"))
@@ -211,17 +219,14 @@ def _recent_estimates(
         cut = recent[-1][3]  # the oldest recent answer
         mine_n: dict[int, int] = defaultdict(int)
         mine_k: dict[int, int] = defaultdict(int)
-        firsts: dict[int, float] = {}
         for r in recent:
             mine_n[r[1]] += 1
             mine_k[r[1]] += r[2]
-            firsts[r[1]] = r[6]
         for skill_id in skills:
             t = totals.get(skill_id)
-            t_first = firsts[skill_id]
-            if t is None or t_first is None:  # no tally (an answer that came in between the two reads)
+            if t is None:  # no tally (an answer that came in between the two reads)
                 continue
-            t_n, t_k = t[2], t[3]
+            t_n, t_k, t_first = t[2], t[3], t[7]
             n = t_n - mine_n[skill_id]
             if n <= 0:
                 continue
@@ -238,14 +243,35 @@ def _recent_estimates(
             acc = (total_correct + 1) / (total + 2)
             estimator.global_theta = math.log(acc / (1 - acc))
             estimator.n_global = total
-    for _sid, skill_id, correct, days, difficulty, _conf, _first in reversed(recent):
+    for _sid, skill_id, correct, days, difficulty, _conf in reversed(recent):
         estimator.observe(skill_id, correct=correct, now=days, difficulty=difficulty)
     return {skill_id: estimator.skills[skill_id].p_now(now_days) for skill_id in skills}
 
 
+def _rows(sql: str, params: Sequence[Any]) -> list[tuple]:
+    """All rows of a query run through Django's cursor (so it is logged and counted like any other).
+
+    On PostgreSQL the rows come in binary: numbers arrive as machine values instead of text to parse, which
+    reads the 20,000 tally rows in a fifth of the CPU time. Binary results need a server-side-binding cursor
+    (Django's default binds on the client); Django turns prepared statements off (``prepare_threshold``), so
+    it prepares nothing."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+    import psycopg  # only on PostgreSQL
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    raw.format = psycopg.pq.Format.BINARY
+    wrap = connection.make_debug_cursor if connection.queries_logged else connection.make_cursor
+    with wrap(raw) as cursor:  # type: ignore[arg-type]  # Django wraps any DB-API cursor
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 _RECENT_LATERAL = """
-SELECT r.student_id, r.skill_id, r.correct, CAST(EXTRACT(EPOCH FROM r.created_at) AS DOUBLE PRECISION) / 86400.0,
-       i.difficulty, r.confidence, CAST(EXTRACT(EPOCH FROM t.first_at) AS DOUBLE PRECISION) / 86400.0
+SELECT r.student_id, r.skill_id, r.correct, date_part('epoch', r.created_at) / 86400.0, i.difficulty, r.confidence
 FROM unnest(%s::bigint[]) AS s(id)
 CROSS JOIN LATERAL (
     SELECT a.id, a.student_id, a.skill_id, a.correct, a.created_at, a.item_id, a.confidence
@@ -256,7 +282,6 @@ CROSS JOIN LATERAL (
     LIMIT %s
 ) r
 JOIN tutor_item i ON i.id = r.item_id
-LEFT JOIN tutor_skilltally t ON t.section_id = %s AND t.student_id = r.student_id AND t.skill_id = r.skill_id
 ORDER BY r.student_id, r.created_at DESC, r.id DESC
 """
 
@@ -265,8 +290,7 @@ def _recent_answers(
     base: QuerySet[Attempt], *, section_id: int, student_ids: list[int], filtered: bool = False
 ) -> list[tuple]:
     """Each student's last ``RECENT`` answers in the class, newest first: (student, skill, correct, time in days
-    since 1970, item difficulty, confidence, the student's first answer on the skill in the class in days: from
-    its tally, as only the recently answered skills need it).
+    since 1970, item difficulty, confidence).
 
     On PostgreSQL one LATERAL query walks each student's ``attempt_student_recent`` index backwards for 30
     rows (~80 ms for 200 students with 1,000 answers each); the portable window query (SQLite) numbers every
@@ -275,51 +299,117 @@ def _recent_answers(
     sorts each student's every answer instead of stopping at 30.
     """
     if connection.vendor == "postgresql" and not filtered:  # the LATERAL query knows no skill or date filter
-        with connection.cursor() as cursor:
-            cursor.execute(_RECENT_LATERAL, [student_ids, section_id, RECENT, section_id])
-            return cursor.fetchall()
+        return _rows(_RECENT_LATERAL, [student_ids, section_id, RECENT])
     return list(
         base.annotate(
             rank=Window(RowNumber(), partition_by=[F("student_id")], order_by=[F("created_at").desc(), F("id").desc()])
         )
         .filter(rank__lte=RECENT)
         .order_by("student_id", "-created_at", "-id")
-        .annotate(
-            first=Subquery(
-                SkillTally.objects.filter(
-                    section_id=section_id, student_id=OuterRef("student_id"), skill_id=OuterRef("skill_id")
-                ).values(days=_EpochDays("first_at"))
-            )
-        )
-        .values_list(
-            "student_id", "skill_id", "correct", _EpochDays("created_at"), "item__difficulty", "confidence", "first"
-        )
+        .values_list("student_id", "skill_id", "correct", _EpochDays("created_at"), "item__difficulty", "confidence")
     )
 
 
-def _flags(*, row: StudentRow, recent: list[tuple], names: dict[int, str], now: datetime) -> list[Flag]:
+@dataclass
+class _Baseline:
+    """What the whole class did, for judging one student against the rest of it: answers and right answers per
+    skill and in all, summed confidence, and how many students answered in the last ``INACTIVE_DAYS``."""
+
+    skill_n: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    skill_k: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    n: int = 0
+    k: int = 0
+    confidence_sum: float = 0.0
+    n_students: int = 0
+    n_active: int = 0
+
+
+def _baseline_read(*, section_id: int, classmates: QuerySet[User], since: datetime) -> _Baseline:
+    """The class's baseline from its tallies, for a page that reads fewer students than it compares with: per
+    skill sums (their totals are the class's), the students who answered since ``since``, the class size."""
+    b = _Baseline()
+    tallies = SkillTally.objects.filter(section_id=section_id, student__in=classmates).order_by()
+    per_skill = (
+        tallies.values("skill_id")
+        .annotate(n=Sum("n"), k=Sum("n_correct"), c=Sum("confidence_sum"))
+        .values_list("skill_id", "n", "k", "c")
+    )
+    for skill_id, n, k, c in per_skill:
+        b.skill_n[skill_id], b.skill_k[skill_id] = n, k
+        b.n, b.k, b.confidence_sum = b.n + n, b.k + k, b.confidence_sum + c
+    b.n_active = tallies.filter(last_at__gt=since).values("student_id").distinct().count()
+    b.n_students = classmates.count()
+    return b
+
+
+def _pct(x: float) -> int:
+    return round(100 * x)
+
+
+def _rest_share(n: int, k: int) -> float | None:
+    """The rest of the class's share right, when it rests on enough answers to compare with."""
+    return k / n if n >= REFERENCE_MIN_ANSWERS else None
+
+
+def _flags(
+    *, row: StudentRow, recent: list[tuple], names: dict[int, str], now: datetime, cls: _Baseline, mine: dict
+) -> list[Flag]:
+    """The student's flags, each with its evidence in one sentence. ``mine``: their totals per skill."""
     flags: list[Flag] = []
-    # Stuck: several wrong among the last answers on one skill.
+    rest_n, rest_k = cls.n - row.n_answers, cls.k - row.n_correct
+    rest_all = _rest_share(rest_n, rest_k)
+    # Stuck: their last answers on one skill clearly below what the rest of the class gets right on it.
     per_skill: dict[int, list[bool]] = defaultdict(list)
     for _sid, skill_id, correct, *_ in recent:  # newest first
         if len(per_skill[skill_id]) < STUCK_LOOKBACK:
             per_skill[skill_id].append(correct)
-    stuck = sorted(
-        ((sum(1 for c in cs if not c), len(cs), skill_id) for skill_id, cs in per_skill.items()),
-        key=lambda t: (-t[0], t[1]),
-    )
-    stuck = [t for t in stuck if t[0] >= STUCK_WRONG]
+    stuck = []
+    for skill_id, answers in per_skill.items():
+        n = len(answers)
+        if n < STUCK_MIN_ANSWERS:
+            continue
+        k = sum(answers)
+        t = mine.get(skill_id)
+        own_n, own_k = (t[2], t[3]) if t is not None else (0, 0)
+        on_skill = _rest_share(cls.skill_n[skill_id] - own_n, cls.skill_k[skill_id] - own_k)
+        reference = on_skill if on_skill is not None else rest_all if rest_all is not None else 0.5
+        _low, high = wilson_interval(k, n)
+        if high is not None and high < reference:
+            stuck.append((k / n, -n, skill_id, n - k, n, on_skill))
     if stuck:
-        wrong, n, skill_id = stuck[0]
+        stuck.sort()
+        _share, _, skill_id, wrong, n, on_skill = stuck[0]
         more = f" (and {len(stuck) - 1} more skill{'s' if len(stuck) > 2 else ''})" if len(stuck) > 1 else ""
+        if on_skill is not None:
+            than = f", while the rest of the class gets {_pct(on_skill)} % of its answers on it right"
+        elif rest_all is not None:
+            than = f", while the rest of the class gets {_pct(rest_all)} % of all its answers right"
+        else:
+            than = ""
         flags.append(
             Flag(
                 "stuck",
                 "Stuck",
-                f"Stuck on {names.get(skill_id, 'a skill')}: {wrong} of their last {n} answers on it were wrong{more}.",
+                f"Stuck on {names.get(skill_id, 'a skill')}: wrong on {wrong} of their last {n} answers on it"
+                f"{than}{more}.",
                 3,
             )
         )
+    # Struggling: their recent answers in all clearly below the rest of the class.
+    if len(recent) >= STRUGGLING_MIN_ANSWERS:
+        k_recent = sum(1 for r in recent if r[2])
+        _low, high = wilson_interval(k_recent, len(recent))
+        reference = rest_all if rest_all is not None else 0.5
+        if high is not None and high < reference:
+            than = f", while the rest of the class gets {_pct(rest_all)} % of its answers right" if rest_all else ""
+            flags.append(
+                Flag(
+                    "struggling",
+                    "Struggling",
+                    f"Struggling: right on {k_recent} of their last {len(recent)} answers{than}.",
+                    3,
+                )
+            )
     # Declining: the last answers clearly below all earlier ones.
     last = recent[:DECLINE_RECENT]
     earlier_n = row.n_answers - len(last)
@@ -337,25 +427,46 @@ def _flags(*, row: StudentRow, recent: list[tuple], names: dict[int, str], now: 
                     2,
                 )
             )
-    # Overconfident: the calibration verdict on all their answers in this class.
+    # Overconfident: clearly and materially surer than right over all their answers, beyond the class's own gap.
     j = row.calibration
-    if j is not None and j.verdict == Verdict.OVER:
-        flags.append(
-            Flag(
-                "overconfident",
-                "Overconfident",
-                f"Overconfident: on average {j.confidence_pct} % sure before answering, "
-                f"but right on {j.accuracy_pct} % of {j.n} answers.",
-                2,
+    if (
+        j is not None
+        and j.verdict == Verdict.OVER
+        and j.n >= OVERCONFIDENT_MIN_ANSWERS
+        and j.gap is not None
+        and j.gap >= OVERCONFIDENT_GAP
+        and j.gap_low is not None
+    ):
+        rest_c = cls.confidence_sum - (j.mean_confidence or 0.0) * j.n
+        rest_gap = (rest_c - rest_k) / rest_n if rest_n >= REFERENCE_MIN_ANSWERS else None
+        if j.gap_low > max(0.0, rest_gap or 0.0):
+            than = (
+                f" (the rest of the class: {_pct(rest_c / rest_n)} % sure, {_pct(rest_k / rest_n)} % right)"
+                if rest_gap is not None
+                else ""
             )
-        )
-    # Inactive.
-    if row.last_at is None:
-        flags.append(Flag("inactive", "Inactive", "Inactive: has not answered anything in this class yet.", 1))
-    else:
-        idle = (now - row.last_at).days
-        if idle >= INACTIVE_DAYS:
-            flags.append(Flag("inactive", "Inactive", f"Inactive: no answer in this class for {idle} days.", 1))
+            flags.append(
+                Flag(
+                    "overconfident",
+                    "Overconfident",
+                    f"Overconfident: on average {j.confidence_pct} % sure before answering, "
+                    f"but right on {j.accuracy_pct} % of {j.n} answers{than}.",
+                    2,
+                )
+            )
+    # Inactive: no answer for a week while most of the rest of the class answered (a class on holiday: nobody).
+    others = cls.n_students - 1
+    idle = None if row.last_at is None else (now - row.last_at).days
+    if idle is None or idle >= INACTIVE_DAYS:
+        active = cls.n_active  # this student is not among them
+        if others > 0 and 2 * active > others:
+            while_ = f", while {active} of the other {others} students answered in the last {INACTIVE_DAYS} days"
+            what = (
+                "has not answered anything in this class yet"
+                if idle is None
+                else f"no answer in this class for {idle} days"
+            )
+            flags.append(Flag("inactive", "Inactive", f"Inactive: {what}{while_}.", 1))
     return flags
 
 
@@ -413,7 +524,7 @@ def _answer_totals(base: QuerySet[Attempt], *, now_days: float) -> tuple[list[tu
     answer (they keep totals since the first answer). Same columns, same order."""
     sure = Q(confidence__gte=SURE)
     per_skill = [
-        (sid, skill, n, k, s, sw, _fallback_p(n, k, f, la, now_days))
+        (sid, skill, n, k, s, sw, _fallback_p(n, k, f, la, now_days), f)
         for sid, skill, n, k, s, sw, f, la in base.order_by()
         .values("student_id", "skill_id")
         .annotate(
@@ -443,12 +554,15 @@ def class_overview_for_section(
     skill_id: int | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    classmates: QuerySet[User] | None = None,
 ) -> ClassOverview:
     """Everything the class overview shows, in a number of queries that does not grow with the class.
 
     ``students`` are the ones the viewer may see in this class (``tutor.access``); only their answers
     given in this class's sessions count, and with filters only those on ``skill_id`` given in
-    [``start``, ``end``).
+    [``start``, ``end``). Each student's flags compare them with the rest of ``classmates`` (by default
+    ``students``: the page reads them all anyway; the student page reads one student and passes the class,
+    which costs three more queries).
     """
     now = now or timezone.now()
     skills = list(Skill.objects.filter(course_id=section.course_id).order_by("position", "slug"))
@@ -469,32 +583,28 @@ def class_overview_for_section(
     if end is not None:
         base = base.filter(created_at__lt=end)
     dated = start is not None or end is not None
-    # per student and skill: (student, skill, n, k, sure, sure_wrong, P(correct) from the tally alone); read by
+    # per student and skill: (student, skill, n, k, sure, sure_wrong, P(correct) from the tally alone, first answer
+    # in days: the replay of the recently answered skills needs it); read by
     # the cursor, as the ORM's per-value converters cost more than the query for 20,000 rows (and no more columns
     # than the cells need: each value of 20,000 rows costs)
+    baseline = _Baseline()  # the whole class, to judge each student against the rest of it (flags)
     totals: dict[int, dict[int, tuple]] = defaultdict(dict)
     if dated:
         per_skill_rows, per_student_rows = _answer_totals(base, now_days=now_days)
         for got in per_skill_rows:
             totals[got[0]][got[1]] = got
+            baseline.skill_n[got[1]] += got[2]
+            baseline.skill_k[got[1]] += got[3]
     elif ids:  # no student: the ORM would not query (an empty IN), nor do we
         sql, params = (
-            tallies.annotate(p=_fallback_p_sql(now_days=now_days))
-            .values_list(
-                "student_id",
-                "skill_id",
-                "n",
-                "n_correct",
-                "n_sure",
-                "n_sure_wrong",
-                "p",
-            )
+            tallies.annotate(p=_fallback_p_sql(now_days=now_days), first=_EpochDays("first_at"))
+            .values_list("student_id", "skill_id", "n", "n_correct", "n_sure", "n_sure_wrong", "p", "first")
             .query.sql_with_params()
         )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for t in cursor.fetchall():
-                totals[t[0]][t[1]] = t
+        for t in _rows(sql, params):
+            totals[t[0]][t[1]] = t
+            baseline.skill_n[t[1]] += t[2]
+            baseline.skill_k[t[1]] += t[3]
     # per student, summed in SQL: answers, right ones, the confidence sum (calibration) and the last answer
     if not dated:
         per_student_rows = list(
@@ -503,6 +613,15 @@ def class_overview_for_section(
             .values_list("student_id", "n", "k", "c", "last")
         )
     per_student = {t[0]: t[1:] for t in per_student_rows}
+    active_since = now - timedelta(days=INACTIVE_DAYS)
+    for _sid, n_all, k_all, confidence_sum, last_at in per_student_rows:
+        baseline.n += n_all or 0
+        baseline.k += k_all or 0
+        baseline.confidence_sum += confidence_sum or 0.0
+        baseline.n_active += last_at is not None and last_at > active_since
+    baseline.n_students = len(rows)
+    if classmates is not None:
+        baseline = _baseline_read(section_id=section.pk, classmates=classmates, since=active_since)
 
     recent: dict[int, list[tuple]] = defaultdict(list)
     filtered = dated or skill_id is not None
@@ -523,21 +642,21 @@ def class_overview_for_section(
             if from_model
             else _recent_estimates(totals=mine, recent=recent.get(sid, []), n_all=n_all, k_all=k_all, now_days=now_days)
         )
-        cells = row.cells
-        for i, skill_id in enumerate(skill_ids):
-            t = mine.get(skill_id)
-            p: float | None
-            if model_p is not None:
-                p = model_p[i]
-            elif t is None:
-                p = None
-            else:
-                p = replayed.get(skill_id, t[6])
-            if t is None:
-                cells.append(Cell(p, 0, 0, 0, 0, from_model))
-            else:
-                cells.append(Cell(p, t[2], t[3], t[4], t[5], from_model))
-        row.flags = _flags(row=row, recent=recent.get(sid, []), names=names, now=now)
+        tally = mine.get
+        if model_p is not None:
+            row.cells = [
+                Cell(p, 0, 0, 0, 0, True) if t is None else Cell(p, t[2], t[3], t[4], t[5], True)
+                for p, t in zip(model_p, map(tally, skill_ids), strict=True)
+            ]
+        else:
+            estimate = replayed.get  # a recently answered skill's replayed estimate, else its tally's (t[6])
+            row.cells = [
+                Cell(None, 0, 0, 0, 0, False)
+                if t is None
+                else Cell(estimate(t[1], t[6]), t[2], t[3], t[4], t[5], False)
+                for t in map(tally, skill_ids)
+            ]
+        row.flags = _flags(row=row, recent=recent.get(sid, []), names=names, now=now, cls=baseline, mine=mine)
 
     needs_help = sorted(
         (r for r in rows if r.flags),

@@ -52,7 +52,11 @@ def class_student(request: AuthedRequest, section_id: int, student_id: int) -> H
     section, students = _class_and_students(request, section_id)
     student = get_object_or_404(students, pk=student_id)  # not in this class, or not theirs to see: 404
     page = student_dashboard_selectors.student_page_for_section(
-        section=section, student=student, viewer=request.user, students=students.filter(pk=student.pk)
+        section=section,
+        student=student,
+        viewer=request.user,
+        students=students.filter(pk=student.pk),
+        classmates=students,
     )
     return render(request, "tutor/class_student.html", {"section": section, "page": page})
 

@@ -243,11 +243,20 @@ def _curve_points(outcomes: list[bool]) -> list[CurvePoint]:
 
 
 def student_page_for_section(
-    *, section: Section, student: User, viewer: User, students: QuerySet[User], now: datetime | None = None
+    *,
+    section: Section,
+    student: User,
+    viewer: User,
+    students: QuerySet[User],
+    now: datetime | None = None,
+    classmates: QuerySet[User] | None = None,
 ) -> StudentPage:
     """Everything the student page shows. ``students`` is the one-student queryset the viewer may see (the
-    class overview's reads are reused for the estimate and the flags, so both pages say the same)."""
-    overview = dashboard_selectors.class_overview_for_section(section=section, students=students, now=now)
+    class overview's reads are reused for the estimate and the flags, so both pages say the same), and
+    ``classmates`` the class's students the viewer may see, whom the flags compare the student with."""
+    overview = dashboard_selectors.class_overview_for_section(
+        section=section, students=students, now=now, classmates=classmates
+    )
     row = overview.rows[0]
     cells = {s.pk: c for s, c in zip(overview.skills, row.cells, strict=True)}
 

@@ -70,18 +70,13 @@ def test_the_staff_home_links_each_class_to_its_overview(klass, client):
 def test_the_numbers_shown_match_the_database(klass, client):
     section, skills, items, teacher = klass
     ana, ben, cleo = _student(section, "Ana"), _student(section, "Ben"), _student(section, "Cleo")
-    # Ana: 4 of her last 5 on skill 0 wrong -> stuck on it.
-    _answers(ana, section, items[0], [True, False, False, True, False, False])
+    # Ana: her last 8 answers on skill 0 wrong -> stuck on it (the others have too few answers on it to compare
+    # with, so their share right on all skills: 8 of 23).
+    _answers(ana, section, items[0], [True] + [False] * 8)
     _answers(ana, section, items[1], [True, True], key="b")
-    # Ben: "Certain" on 12 answers, right on 3 -> overconfident; all wrong sure answers on skill 1.
-    _answers(
-        ben,
-        section,
-        items[1],
-        [True, False, False, True, False, False, False, True, False, False, False, False],
-        confidence=1.0,
-    )
-    # Cleo: last answer 10 days ago -> inactive.
+    # Ben: "Certain" on 20 answers, right on 5 -> struggling and overconfident; 15 of 20 sure answers wrong.
+    _answers(ben, section, items[1], [True, False, False, False] * 5, confidence=1.0)
+    # Cleo: last answer 10 days ago, while both others answered today -> inactive.
     _answers(cleo, section, items[2], [True, True, True], days_ago=10)
     # An answer in another class of the same course never counts here.
     other = SectionFactory(organisation=section.organisation, course=section.course)
@@ -93,21 +88,25 @@ def test_the_numbers_shown_match_the_database(klass, client):
     assert response.status_code == 200
     overview = response.context["overview"]
     rows = {r.student.first_name: r for r in overview.rows}
-    assert rows["Ana"].n_answers == Attempt.objects.filter(student=ana, session__section=section).count() == 8
+    assert rows["Ana"].n_answers == Attempt.objects.filter(student=ana, session__section=section).count() == 11
     cell = rows["Ana"].cells[0]
-    assert (cell.n, cell.n_correct) == (6, 2)
-    assert rows["Ben"].cells[1].n_sure == 12 and rows["Ben"].cells[1].n_sure_wrong == 9
+    assert (cell.n, cell.n_correct) == (9, 1)
+    assert rows["Ben"].cells[1].n_sure == 20 and rows["Ben"].cells[1].n_sure_wrong == 15
     kinds = {r.student.first_name: [f.kind for f in r.flags] for r in overview.needs_help}
     assert kinds["Ana"] == ["stuck"]
-    assert kinds["Ben"] == ["stuck", "overconfident"]  # his last 5 on skill 1 were wrong too
+    assert kinds["Ben"] == ["struggling", "overconfident"]  # 2 of his last 8 on skill 1 right: not clearly stuck
     assert kinds["Cleo"] == ["inactive"]
     assert [r.student.first_name for r in overview.needs_help] == ["Ben", "Ana", "Cleo"]  # most reasons first
     html = response.content.decode()
-    assert f"Stuck on {skills[0].name}: 4 of their last 5 answers on it were wrong." in html
-    assert "Overconfident: on average 100 % sure before answering, but right on 25 % of 12 answers." in html
-    assert "Inactive: no answer in this class for 10 days." in html
-    assert "9/12" in html  # Ben's confident-but-wrong cell
-    assert overview.activity_total == 8 + 12 + 3  # Cleo's answers, 10 days ago, are inside the 14 days
+    assert (
+        f"Stuck on {skills[0].name}: wrong on 8 of their last 8 answers on it, while the rest of the class gets 35 % "
+        "of all its answers right." in html
+    )
+    assert "Struggling: right on 5 of their last 20 answers." in html
+    assert "Overconfident: on average 100 % sure before answering, but right on 25 % of 20 answers." in html
+    assert "Inactive: no answer in this class for 10 days, while 2 of the other 2 students answered" in html
+    assert "15/20" in html  # Ben's confident-but-wrong cell
+    assert overview.activity_total == 11 + 20 + 3  # Cleo's answers, 10 days ago, are inside the 14 days
 
 
 def test_declining_is_flagged_with_both_accuracies(klass, client):
@@ -118,6 +117,86 @@ def test_declining_is_flagged_with_both_accuracies(klass, client):
     client.force_login(teacher)
     html = client.get(_url(section)).content.decode()
     assert "Declining: right on 3 of their last 10 answers, against 100 % of their 20 earlier answers." in html
+
+
+def test_in_a_class_of_ordinary_students_only_the_clear_cases_are_flagged(klass):
+    """Twenty ordinary students (about 60 % right, a few wrong in a row now and then, roughly as sure as right)
+    flag nobody; the one who is clearly stuck, struggling, overconfident, declining or inactive is flagged, each
+    with the class to compare with in the reason."""
+    section, skills, items, _teacher = klass
+    ordinary = [True, False, True, True, False, False, True, True, False, True]  # 60 %, 2 wrong in a row
+    students = []
+    for i in range(20):
+        s = _student(section, f"Ord{i:02d}")
+        shift = i % 10
+        pattern = ordinary[shift:] + ordinary[:shift]
+        for j, item in enumerate(items):
+            _answers(
+                s, section, item, pattern, confidence=0.5 + 0.25 * (i % 2), days_ago=0.1 * (2 - j), key=f"o{i}-{j}"
+            )
+        students.append(s)
+    stuck = _student(section, "Stuck")  # ordinary on two skills, then 7 wrong on the third
+    _answers(stuck, section, items[0], ordinary * 2, confidence=0.5, days_ago=1, key="s0")
+    _answers(stuck, section, items[1], ordinary, confidence=0.5, days_ago=0.5, key="s1")
+    _answers(stuck, section, items[2], [False] * 7, confidence=0.5, key="s2")
+    weak = _student(section, "Weak")  # right on 6 of 30 across the skills, and says so (not overconfident)
+    for j, item in enumerate(items):
+        _answers(
+            weak,
+            section,
+            item,
+            [True, False, False, False, False, True, False, False, False, False],
+            confidence=0.25,
+            days_ago=0.1 * (2 - j),
+            key=f"w{j}",
+        )
+    sure = _student(section, "Sure")  # as good as the class, but "Certain" every time
+    for j, item in enumerate(items):
+        _answers(sure, section, item, ordinary, confidence=1.0, days_ago=0.1 * (2 - j), key=f"c{j}")
+    fading = _student(section, "Fading")  # 20 right, then 2 of 10
+    _answers(fading, section, items[0], [True] * 20, confidence=0.5, days_ago=2, key="f0")
+    _answers(
+        fading,
+        section,
+        items[1],
+        [False, False, True, False, False, False, True, False, False, False],
+        confidence=0.5,
+        key="f1",
+    )
+    away = _student(section, "Away")  # ordinary, but nothing for 9 days
+    _answers(away, section, items[0], ordinary * 2, confidence=0.5, days_ago=9, key="a0")
+    overview = dashboard_selectors.class_overview_for_section(
+        section=section, students=User.objects.filter(enrollments__section=section)
+    )
+    flagged = {r.student.first_name: [f.kind for f in r.flags] for r in overview.needs_help}
+    assert flagged == {
+        "Stuck": ["stuck", "declining"],  # 7 wrong on one skill are also most of their last 10 answers
+        "Weak": ["stuck", "struggling"],  # weak on every skill
+        "Sure": ["overconfident"],
+        "Fading": ["declining"],
+        "Away": ["inactive"],
+    }
+    reasons = {r.student.first_name: r.flags[-1].reason for r in overview.needs_help}
+    by_name = {r.student.first_name: r for r in overview.needs_help}
+    assert [r.student.first_name for r in overview.needs_help][:2] == ["Weak", "Stuck"]  # most reasons first
+    assert by_name["Stuck"].flags[0].reason == (
+        f"Stuck on {skills[2].name}: wrong on 7 of their last 7 answers on it, "
+        "while the rest of the class gets 58 % of its answers on it right."
+    )
+    assert reasons["Weak"].startswith("Struggling: right on 6 of their last 30 answers, while the rest of the class")
+    assert reasons["Sure"].startswith("Overconfident: on average 100 % sure before answering, but right on 60 % of 30")
+    assert reasons["Away"].startswith("Inactive: no answer in this class for 9 days, while 24 of the other 24 students")
+
+
+def test_a_class_that_paused_is_not_flagged_inactive(klass):
+    """Nobody answered for ten days (a holiday): no one is singled out."""
+    section, _, items, _teacher = klass
+    for i in range(5):
+        _answers(_student(section, f"H{i}"), section, items[0], [True, False, True], days_ago=10, key=f"h{i}")
+    overview = dashboard_selectors.class_overview_for_section(
+        section=section, students=User.objects.filter(enrollments__section=section)
+    )
+    assert overview.needs_help == []
 
 
 def test_the_fallback_estimate_is_shown_when_no_model_is_active(klass, client):

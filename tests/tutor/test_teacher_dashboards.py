@@ -128,6 +128,8 @@ def test_the_student_page_shows_this_class_only_with_numbers_from_the_database(k
         ms=[1000, 2000, 3000, 4000, 5000, 12300],
         reason="practise it: predicted success 55 %",
     )
+    # A classmate right on all 20 answers on that skill: Ana's 2 of 6 are clearly below the rest of the class.
+    _answers(_student(section, "Ben"), section, items[0], [True] * 20, key="ben")
     # The same student in a class this teacher does not teach: nothing of it shows here.
     elsewhere = SectionFactory(organisation=section.organisation, course=section.course)
     enrol(ana, elsewhere)
@@ -176,7 +178,10 @@ def test_the_student_page_shows_this_class_only_with_numbers_from_the_database(k
     assert "SECRET" not in html
     assert "12 percentage points more right than predicted when it was suggested" in html
     assert 'Answers in this class: <strong class="n-answers">6</strong>' in html
-    assert f"{skills[0].name}: 4 of their last 5 answers on it were wrong" in html  # the overview's flag, reused
+    assert (  # the overview's flag, reused, with the same comparison with the class
+        f"{skills[0].name}: wrong on 4 of their last 6 answers on it, while the rest of the class gets 100 % of its"
+        " answers on it right" in html
+    )
 
 
 def test_the_class_overview_links_names_to_the_student_page(klass, client):
@@ -203,8 +208,8 @@ def test_the_student_page_queries_do_not_grow_with_answers_or_classmates(
     # session, user, class, student; the overview's reads (skills, totals, per-student sums, recent answers,
     # active model, answers per day); answers in order, their sessions, the latest answers; reflections,
     # classes they may see (in the reflections' query), suggestions; the active model once more, for what it
-    # believes about the student (none here)
-    with django_assert_num_queries(17):
+    # believes about the student (none here); the class to compare the student with (flags): 3
+    with django_assert_num_queries(20):
         assert client.get(reverse("class_student", args=[section.pk, ana.pk])).status_code == 200
 
 
@@ -376,13 +381,14 @@ def test_the_student_page_says_when_an_estimate_is_the_models(trained, client):
 
 
 def test_a_student_with_no_answers_yet_has_a_page_that_says_so(klass, client):
-    section, _, _, teacher = klass
+    section, _, items, teacher = klass
     fresh = _student(section, "Fresh")
+    _answers(_student(section, "Busy"), section, items[0], [True], key="busy")  # the class is active
     client.force_login(teacher)
     response = client.get(reverse("class_student", args=[section.pk, fresh.pk]))
     html = response.content.decode()
     assert response.status_code == 200 and response.context["page"].n_answers == 0
-    assert "Inactive: has not answered anything in this class yet." in html
+    assert "Inactive: has not answered anything in this class yet, while 1 of the other 1 students answered" in html
     assert html.count("No answers in this class yet.") == 2  # learning curves and the answers table
     assert "No sessions in this class yet." in html
 
@@ -395,9 +401,10 @@ def test_with_a_model_the_student_page_queries_do_not_grow_either(extra, trained
         _answers(students[0], section, items[i % 2], [True], key=f"more{i}")
     lm_services.student_state_refresh(student_id=students[0].pk, version=version)
     client.force_login(teacher)
-    # as without a model, the student's stored state under the active model, and for what the model
-    # believes about them the active version and that state once more (through the learner-model app)
-    with django_assert_num_queries(19):
+    # as without a model, the student's stored state under the active model, for what the model believes about
+    # them the active version and that state once more (through the learner-model app), and the class to
+    # compare the student with (flags): 3
+    with django_assert_num_queries(22):
         assert client.get(reverse("class_student", args=[section.pk, students[0].pk])).status_code == 200
 
 
