@@ -16,6 +16,9 @@ EXAMPLES=${EXAMPLES:-100}
 OUT=var/apicheck
 mkdir -p "$OUT"
 METIS_VAR_DIR=$(mktemp -d)
+# Always the fresh SQLite database and embedded broker described above, even under CI's environment (which
+# points DATABASE_URL at the test suite's PostgreSQL).
+unset DATABASE_URL CELERY_BROKER_URL CACHE_URL
 # DEBUG off: errors as production answers them; a throttle no run reaches.
 export METIS_VAR_DIR DEBUG=false API_CLIENT_RATE=1000000/minute PYTHONUNBUFFERED=1
 SERVER=""
