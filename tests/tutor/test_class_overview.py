@@ -397,3 +397,24 @@ def test_a_date_range_over_every_answer_gives_the_tallies_own_estimates(klass):
     want = [(c.p, c.n, c.n_correct) for c in plain.rows[0].cells]
     assert [(n, k) for _, n, k in got] == [(n, k) for _, n, k in want] == [(5, 3), (3, 1), (30, 30)]
     assert [p for p, _, _ in got] == pytest.approx([p for p, _, _ in want], abs=1e-9)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dashboard_bench_runs_and_leaves_the_database_unchanged():
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    from tutor.models import DayTally, SkillTally
+
+    before = (Attempt.objects.count(), SkillTally.objects.count(), DayTally.objects.count(), User.objects.count())
+    out = io.StringIO()
+    call_command(
+        "dashboard_bench", students=4, skills=3, attempts=60, renders=2, json=True, stdout=out, stderr=io.StringIO()
+    )
+    got = json.loads(out.getvalue())
+    assert got["renders"] == 2 and got["attempts"] == 60 and got["queries"] > 0 and got["median_ms"] > 0
+    assert got["tallies"] in ("rebuilt from the answers", "kept by the triggers")
+    after = (Attempt.objects.count(), SkillTally.objects.count(), DayTally.objects.count(), User.objects.count())
+    assert after == before
