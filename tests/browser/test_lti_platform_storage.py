@@ -13,7 +13,6 @@ cookies are ``SameSite=None; Secure; Partitioned`` as in production.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import typing as t
 from dataclasses import dataclass
@@ -66,36 +65,26 @@ AUTH_PAGE = """<!doctype html><html><body>
 
 
 @pytest.fixture
-def blocking_browser():
+def blocking_browser(browser):
     """Chromium blocking third-party cookies. Playwright's contexts already do (as Chrome's incognito windows do);
     Chrome's own switch for testing exactly that makes it explicit. The test checks it took effect: the launch
-    goes through the platform's storage only when the state cookie did not come back."""
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.skip("browser tests need Debian's chromium (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_api.sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=executable,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--no-first-run",
-                    "--test-third-party-cookie-phaseout",
-                    # the LMS is a public origin in the browser's eyes; Metis runs on localhost
-                    "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests",
-                ],
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    goes through the platform's storage only when the state cookie did not come back.
+
+    Launched from the suite's one Playwright instance (the session ``browser`` fixture's): a second
+    ``sync_playwright()`` in the same thread fails while the first is running."""
+    special = browser.browser_type.launch(
+        executable_path=shutil.which("chromium") or shutil.which("chromium-browser"),
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--test-third-party-cookie-phaseout",
+            # the LMS is a public origin in the browser's eyes; Metis runs on localhost
+            "--disable-features=LocalNetworkAccessChecks,BlockInsecurePrivateNetworkRequests",
+        ],
+    )
+    yield special
+    special.close()
 
 
 @dataclass
