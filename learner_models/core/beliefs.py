@@ -79,19 +79,22 @@ def student_beliefs(
     new = model.predict(model.adapt([StudentSequence(np.zeros(0, np.int64), np.zeros(0, np.int64))])[0], skills)
     ability = float(np.mean(_logit(mastery) - _logit(new.astype(np.float64)))) if skills else 0.0
 
-    speed = None
-    if model.extend(state, StudentSequence(np.zeros(0, np.int64), np.zeros(0, np.int64))) is not None:
-        speed = np.zeros(len(skills))
-        stamp = None if now is None else np.array([now], dtype=np.float64)
-        for k, s in enumerate(skills):
-            after = []
-            for y in (1, 0):
-                one = StudentSequence(np.array([s], np.int64), np.array([y], np.int64), timestamps=stamp)
-                nxt = model.extend(state, one)
-                assert nxt is not None
-                after.append(float(model.predict(nxt, [s], now=now)[0]))
-            p = mastery[k]
-            speed[k] = p * after[0] + (1 - p) * after[1] - p
+    speed: np.ndarray | None = np.zeros(len(skills))
+    stamp = None if now is None else np.array([now], dtype=np.float64)
+    for k, s in enumerate(skills):
+        after = []
+        for y in (1, 0):
+            one = StudentSequence(np.array([s], np.int64), np.array([y], np.int64), timestamps=stamp)
+            nxt = model.extend(state, one)
+            if nxt is None:  # a family that re-adapts from the whole history cannot answer cheaply
+                break
+            after.append(float(model.predict(nxt, [s], now=now)[0]))
+        if len(after) < 2:
+            speed = None
+            break
+        p = mastery[k]
+        assert speed is not None
+        speed[k] = p * after[0] + (1 - p) * after[1] - p
 
     forgetting = None
     if model.uses_clock and now is not None and not math.isnan(now):

@@ -194,3 +194,12 @@ def test_the_stack_calibrates_a_new_students_first_answers_apart():
     empty = apart.adapt([test[0].prefix(0)])[0]
     p0 = apart.predict(empty, test[0].skills[:1])[0]
     assert p0 == pytest.approx(apart.predict_online([test[0]])[0][0], abs=1e-5)
+
+
+def test_beliefs_of_a_family_that_cannot_extend_a_state_leave_learning_speed_out():
+    torch.set_num_threads(1)
+    model = get_model("maml", **QUICK["maml"]).fit(world(60, seed=0), seed=0)
+    s = world(1, seed=5)[0]
+    b = student_beliefs(model, model.adapt([s])[0], [0, 1])
+    assert b.learning_speed is None and b.forgetting is None and b.uncertainty is None
+    assert b.mastery.shape == (2,) and np.isfinite(b.ability)
