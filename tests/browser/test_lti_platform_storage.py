@@ -19,14 +19,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-import requests
 
-from lti import tool as lti_tool
-from lti.models import Deployment, LaunchNonce, LtiUser, Platform
-from lti.services import tool_key_current
-from tests.factories import ItemFactory, OrganisationFactory, SectionFactory, SkillFactory
-from tests.lti import platform as lms_platform
-from tests.lti.platform import BASE, CLAIM, PlatformAdapter
+from lti.models import LaunchNonce, LtiUser
+from tests.lti.platform import BASE, CLAIM
+from tests.lti.registered import register_test_platform
 from tutor.models import PracticeSession, Section
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -100,28 +96,7 @@ class Lms:
 def open_course(live_server, blocking_browser, settings, monkeypatch, artifacts_dir):
     settings.SITE_URL = live_server.url
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    platform = lms_platform.TestPlatform()
-
-    def http_session() -> requests.Session:
-        session = requests.Session()
-        session.mount(BASE, PlatformAdapter(platform))
-        return session
-
-    monkeypatch.setattr(lti_tool, "http_session", http_session)
-    organisation = OrganisationFactory()
-    section = SectionFactory(organisation=organisation, name="Maths 7B")
-    ItemFactory(skill=SkillFactory(course=section.course))
-    registration = Platform.objects.create(
-        organisation=organisation,
-        name="Test LMS",
-        issuer=platform.issuer,
-        client_id=platform.client_id,
-        auth_login_url=platform.auth_login_url,
-        auth_token_url=platform.auth_token_url,
-        key_set_url=platform.key_set_url,
-    )
-    Deployment.objects.create(platform=registration, deployment_id=platform.deployment_id)
-    tool_key_current()
+    platform, _, section = register_test_platform(monkeypatch)
     login_url = f"{live_server.url}/lti/login/?" + urlencode(
         {
             "iss": platform.issuer,

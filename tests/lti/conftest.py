@@ -6,14 +6,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
-from lti import tool as lti_tool
-from lti.models import Deployment, Platform
+from lti.models import Platform
 from lti.selectors import tool_jwks
-from lti.services import tool_key_current
-from tests.factories import ItemFactory, OrganisationFactory, SectionFactory, SkillFactory
-from tests.lti.platform import BASE, CLAIM, PlatformAdapter, TestPlatform
+from tests.lti.platform import CLAIM, TestPlatform
+from tests.lti.registered import register_test_platform
 from tutor.models import Section
 
 SITE = "https://metis.example.org"
@@ -70,27 +67,6 @@ class Lms:
 @pytest.fixture
 def lms(db, monkeypatch, settings) -> Lms:
     settings.SITE_URL = SITE
-    platform = TestPlatform()
-
-    def http_session() -> requests.Session:
-        session = requests.Session()
-        session.mount(BASE, PlatformAdapter(platform))
-        return session
-
-    monkeypatch.setattr(lti_tool, "http_session", http_session)
-    organisation = OrganisationFactory()
-    section = SectionFactory(organisation=organisation, name="Maths 7B")
-    ItemFactory(skill=SkillFactory(course=section.course))
-    registration = Platform.objects.create(
-        organisation=organisation,
-        name="Test LMS",
-        issuer=platform.issuer,
-        client_id=platform.client_id,
-        auth_login_url=platform.auth_login_url,
-        auth_token_url=platform.auth_token_url,
-        key_set_url=platform.key_set_url,
-    )
-    Deployment.objects.create(platform=registration, deployment_id=platform.deployment_id)
-    tool_key_current()
+    platform, registration, section = register_test_platform(monkeypatch)
     platform.tool_jwks = tool_jwks()
     return Lms(platform=platform, registration=registration, section=section)
