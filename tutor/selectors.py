@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.timesince import timesince
 
+from learner_models.core.beliefs import StudentBeliefs
 from learner_models.models import ModelVersion
 from learner_models.selectors import active_model_version, beliefs_for_student, skill_predictions_for_student
 from metacog.models import Reflection, StrategySuggestion
@@ -438,30 +439,34 @@ class StudentMastery:
     ability: float | None = None  # the model's log-odds above a new student on these skills
 
 
+def model_beliefs_for_student(*, student: User, skill_ids: list[int]) -> StudentBeliefs | None:
+    """What the active learner model believes about the student on these skills; None when no model is active
+    or it fails (logged): a broken checkpoint must not take a page or a read down with it."""
+    try:
+        return beliefs_for_student(student=student, skill_ids=skill_ids)
+    except Exception:
+        logger.exception("learner model beliefs failed for student %s", student.pk)
+        return None
+
+
 def _with_beliefs(student: User, rows: list[SkillMastery]) -> tuple[list[SkillMastery], float | None]:
     """``rows`` with the active model's beliefs about the student; unchanged (and None) if it cannot say."""
-    try:
-        got = beliefs_for_student(student=student, skill_ids=[r.skill.skill_id for r in rows])
-    except Exception:  # a broken checkpoint must not take the mastery read down with it
-        logger.exception("learner model beliefs failed for student %s", student.pk)
-        return rows, None
+    got = model_beliefs_for_student(student=student, skill_ids=[r.skill.skill_id for r in rows])
     if got is None:
         return rows, None
-
-    def at(a, k: int) -> float | None:
-        return None if a is None else float(a[k])
-
-    out = [
-        SkillMastery(
-            skill=r.skill,
-            course_id=r.course_id,
-            mastered=r.mastered,
-            uncertainty=at(got.uncertainty, k),
-            learning_speed=at(got.learning_speed, k),
-            forgetting=at(got.forgetting, k),
+    out = []
+    for k, r in enumerate(rows):
+        _, uncertainty, speed, forgetting = got.figures(k)
+        out.append(
+            SkillMastery(
+                skill=r.skill,
+                course_id=r.course_id,
+                mastered=r.mastered,
+                uncertainty=uncertainty,
+                learning_speed=speed,
+                forgetting=forgetting,
+            )
         )
-        for k, r in enumerate(rows)
-    ]
     return out, got.ability
 
 

@@ -7,7 +7,6 @@ classes). A fixed number of queries, whatever the number of answers, skills or c
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from learner_models.selectors import beliefs_for_student
 from metacog import selectors as metacog_selectors
 from metacog.calibration import VERDICT_LABELS, CalibrationJudgment, calibration_judgment_from_totals, wilson_interval
 from metacog.models import Reflection, StrategySuggestion
@@ -24,8 +22,7 @@ from . import dashboard_selectors
 from .answers import correct_answer_display
 from .dashboard_selectors import Cell, Flag
 from .models import Attempt, PracticeSession, Section, Skill, User
-
-logger = logging.getLogger(__name__)
+from .selectors import model_beliefs_for_student
 
 CURVE_BINS = 8  # at most this many points per learning curve
 MIN_BIN = 3  # answers per point, at least (one answer is right or wrong, not a rate)
@@ -160,26 +157,10 @@ class ModelBeliefs:
 def _model_beliefs(student: User, skills: list[Skill]) -> ModelBeliefs | None:
     if not skills:
         return None
-    try:
-        got = beliefs_for_student(student=student, skill_ids=[s.pk for s in skills])
-    except Exception:  # an unreadable checkpoint must not take the page down; the estimates above remain
-        logger.exception("learner model beliefs failed for student %s", student.pk)
+    got = model_beliefs_for_student(student=student, skill_ids=[s.pk for s in skills])
+    if got is None:  # no active model, or it failed (logged): the estimates above remain
         return None
-    if got is None:
-        return None
-
-    def at(a, k: int) -> float | None:
-        return None if a is None else float(a[k])
-
-    return ModelBeliefs(
-        ability=got.ability,
-        skills=[
-            SkillBelief(
-                s, float(got.mastery[k]), at(got.uncertainty, k), at(got.learning_speed, k), at(got.forgetting, k)
-            )
-            for k, s in enumerate(skills)
-        ],
-    )
+    return ModelBeliefs(ability=got.ability, skills=[SkillBelief(s, *got.figures(k)) for k, s in enumerate(skills)])
 
 
 @dataclass(frozen=True)

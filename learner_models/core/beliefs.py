@@ -38,21 +38,24 @@ class StudentBeliefs:
     forgetting: np.ndarray | None  # (K,) fall in P after `away_s` without practice, or None
     away_s: float
 
-    def as_dict(self) -> dict:
-        def rnd(a: np.ndarray | None, k: int) -> float | None:
-            return None if a is None else round(float(a[k]), 4)
+    def figures(self, k: int) -> tuple[float, float | None, float | None, float | None]:
+        """Skill ``k``'s (mastery, uncertainty, learning speed, forgetting) as floats, None where not estimated."""
 
+        def at(a: np.ndarray | None) -> float | None:
+            return None if a is None else float(a[k])
+
+        return float(self.mastery[k]), at(self.uncertainty), at(self.learning_speed), at(self.forgetting)
+
+    def as_dict(self) -> dict:
+        def rnd(x: float | None) -> float | None:
+            return None if x is None else round(x, 4)
+
+        names = ("mastery", "uncertainty", "learning_speed", "forgetting")
         return {
             "ability": round(self.ability, 4),
             "away_days": round(self.away_s / 86400, 2),
             "skills": [
-                {
-                    "skill_id": s,
-                    "mastery": rnd(self.mastery, k),
-                    "uncertainty": rnd(self.uncertainty, k),
-                    "learning_speed": rnd(self.learning_speed, k),
-                    "forgetting": rnd(self.forgetting, k),
-                }
+                {"skill_id": s, **{n: rnd(x) for n, x in zip(names, self.figures(k), strict=True)}}
                 for k, s in enumerate(self.skill_ids)
             ],
         }
