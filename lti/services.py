@@ -325,20 +325,33 @@ def score_queue_for_session(*, session: PracticeSession) -> list[ScoreSubmission
     for link in links:
         if SCORE_SCOPE not in link.ags_scopes:
             continue
-        try:
-            with transaction.atomic():
-                submission, created = ScoreSubmission.objects.get_or_create(
-                    resource_link=link,
-                    session=session,
-                    activity_progress=ScoreSubmission.Progress.COMPLETED,
-                    defaults={"student_id": session.student_id, "score_given": correct, "score_maximum": maximum},
-                )
-        except IntegrityError:
-            continue
-        if created:
+        submission = _score_queue(
+            link, session, ScoreSubmission.Progress.COMPLETED, score_given=correct, score_maximum=maximum
+        )
+        if submission is not None:
             made.append(submission)
-            transaction.on_commit(functools.partial(_score_send_enqueue, submission.pk))
     return made
+
+
+def _score_queue(
+    link: ResourceLink, session: PracticeSession, progress: str, **fields: t.Any
+) -> ScoreSubmission | None:
+    """One score of this progress for (link, session), made once and sent by a Celery task once this transaction
+    commits; None when it already exists (or a concurrent request just made it)."""
+    try:
+        with transaction.atomic():
+            submission, created = ScoreSubmission.objects.get_or_create(
+                resource_link=link,
+                session=session,
+                activity_progress=progress,
+                defaults={"student_id": session.student_id, **fields},
+            )
+    except IntegrityError:
+        return None
+    if not created:
+        return None
+    transaction.on_commit(functools.partial(_score_send_enqueue, submission.pk))
+    return submission
 
 
 def score_queue_started(*, session: PracticeSession, resource_link: ResourceLink) -> ScoreSubmission | None:
@@ -348,20 +361,7 @@ def score_queue_started(*, session: PracticeSession, resource_link: ResourceLink
     link = resource_link
     if not link.lineitem_url or SCORE_SCOPE not in link.ags_scopes or not link.platform.is_active:
         return None
-    try:
-        with transaction.atomic():
-            submission, created = ScoreSubmission.objects.get_or_create(
-                resource_link=link,
-                session=session,
-                activity_progress=ScoreSubmission.Progress.STARTED,
-                defaults={"student_id": session.student_id, "grading_progress": "NotReady"},
-            )
-    except IntegrityError:
-        return None
-    if not created:
-        return None
-    transaction.on_commit(functools.partial(_score_send_enqueue, submission.pk))
-    return submission
+    return _score_queue(link, session, ScoreSubmission.Progress.STARTED, grading_progress="NotReady")
 
 
 def _score_send_enqueue(submission_id: int) -> None:
