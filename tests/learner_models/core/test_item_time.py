@@ -102,6 +102,12 @@ def test_item_easiness_backs_off_to_the_skill_for_rare_and_unseen_items():
 
 
 def test_serving_a_state_gives_the_online_pass(model):
+    assert_serving_gives_the_online_pass(model)
+
+
+def assert_serving_gives_the_online_pass(model):
+    """adapt + predict (at each answer's time, with its rating) equals predict_online, through a stored state;
+    extending a state equals adapting the whole history. Returns (extended, adapted) for more checks."""
     s = world(3, seed=7)[2]
     online = model.predict_online([s])[0]
     for t in (0, 1, 9, len(s) - 1):
@@ -122,6 +128,7 @@ def test_serving_a_state_gives_the_online_pass(model):
     np.testing.assert_allclose(
         model.predict(ext, [0, 1, 2], [0, 5, 10], **kw), model.predict(full, [0, 1, 2], [0, 5, 10], **kw), atol=1e-5
     )
+    return ext, full
 
 
 def test_the_prediction_moves_with_confidence_time_and_item(model):

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 import torch
 
-from learner_models.core import get_model, state_from_bytes, state_to_bytes
+from learner_models.core import get_model
 from learner_models.core.adapter import StudentAdapter
 from learner_models.core.beliefs import student_beliefs
 from learner_models.core.data import HOUR
 from tests.learner_models.core.kt_helpers import QUICK
-from tests.learner_models.core.test_item_time import world
+from tests.learner_models.core.test_item_time import assert_serving_gives_the_online_pass, world
 
 N_SKILLS = 5
 
@@ -101,26 +101,8 @@ def model():
 
 def test_the_served_model_with_fast_weights_gives_the_online_pass(model):
     assert model.adapter_history and model.adapter_history[-1] <= model.adapter_history[0]
-    s = world(3, seed=7)[2]
-    online = model.predict_online([s])[0]
-    for t in (0, 1, 9, len(s) - 1):
-        state = state_from_bytes(state_to_bytes(model.adapt([s.prefix(t)])[0]))
-        p = model.predict(
-            state,
-            s.skills[t : t + 1],
-            s.items[t : t + 1],
-            now=float(s.timestamps[t]),
-            confidence=float(s.confidence[t]),
-        )
-        assert p[0] == pytest.approx(online[t], abs=1e-5)
-    half = len(s) // 2
-    ext = model.extend(model.adapt([s.prefix(half)])[0], s.since(half))
-    full = model.adapt([s])[0]
+    ext, full = assert_serving_gives_the_online_pass(model)
     assert float(ext["ad_a"][0]) == pytest.approx(float(full["ad_a"][0]), abs=1e-6)
-    kw = {"now": float(s.timestamps[-1]) + HOUR, "confidence": 0.5}
-    np.testing.assert_allclose(
-        model.predict(ext, [0, 1, 2], [0, 5, 10], **kw), model.predict(full, [0, 1, 2], [0, 5, 10], **kw), atol=1e-5
-    )
 
 
 def test_switching_the_component_off_gives_the_model_without_it(model):
