@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "SkillEstimator",
     "SkillView",
     "aim",
+    "shuffled_round_robin",
+    "spread",
     "choose",
     "difficulty_for_success",
     "expected_gain",
@@ -40,6 +42,9 @@ DIFFICULTY_RANGE = (0.05, 0.95)
 # Added to a skill the student agreed to review (due now): larger than any sum of the policy's own
 # reasons, so the review is served next unless its prerequisites are missing or it was just seen.
 AGREED_REVIEW_BONUS = 10.0
+# The spread policy: a declared confusable pair is set side by side about this many times as often as
+# any other pair of skills (chosen on seed 7 in both simulators; see docs/scheduler.md).
+SPREAD_CONFUSABLE_WEIGHT = 8.0
 
 
 def _sigmoid(x: float) -> float:
@@ -222,6 +227,9 @@ class Context:
     agreed_reviews: frozenset[int] = frozenset()
     # what-if for the expected-gain policy: (skill id, item difficulty, days to the test) -> Forecast
     what_if: Callable[[int, float, float], Forecast] | None = None
+    # for the spread policy: how often each pair of skills (key: (smaller id, larger id)) was answered one
+    # straight after the other so far, i.e. set against each other in practice
+    contrasts: Mapping[tuple[int, int], int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -430,6 +438,83 @@ def round_robin(views: Sequence[SkillView], ctx: Context, settings: PolicySettin
     return Choice(v.skill_id, None, f"round robin: {v.name}", "round_robin")
 
 
+def shuffled_round_robin(
+    views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random
+) -> Choice:
+    """Cycles through every skill, each cycle in a fresh random order: any of the least practised, at random.
+
+    Every skill comes once per cycle, as in ``round_robin`` (even spacing), but the order is
+    shuffled every cycle, so over the cycles every pair of skills meets side by side, as with
+    ``random``. The skill just practised is not served twice in a row when another is due.
+    """
+    pool = _in_play(views, settings)
+    fewest = min(v.n_attempts for v in pool)
+    due = [v for v in pool if v.n_attempts == fewest]
+    if len(due) > 1 and ctx.last_skill_id is not None:
+        due = [v for v in due if v.skill_id != ctx.last_skill_id] or due
+    v = rng.choice(due)
+    return Choice(v.skill_id, None, f"shuffled round robin: {v.name}", "round_robin")
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (a, b) if a < b else (b, a)
+
+
+def spread(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
+    """Every skill once a round, in an order that sets every pair of skills side by side in turn.
+
+    The core is a shuffled round robin: each round serves every skill in play once (even
+    spacing, every skill every session), the skill just practised never twice in a row. Which
+    of the skills still due this round comes next is chosen, not drawn: skills whose
+    prerequisites are predicted solid come first, and among them the one least often practised
+    right after the skill just practised, ties at random. Over the rounds every pair of skills is
+    set against each other about equally often (the contrast that teaches which is which), and a
+    declared confusable pair about ``SPREAD_CONFUSABLE_WEIGHT`` times as often as any other pair
+    (its count is divided by that weight), without trusting the declaration entirely.
+    Items are aimed as adaptive aims them. A review the student agreed to comes first.
+    """
+    pool = _in_play(views, settings)
+    target = settings.target_success
+    agreed = [v for v in pool if v.skill_id in ctx.agreed_reviews]
+    if agreed:
+        v = min(agreed, key=lambda v: v.position)
+        d, p_at = aim(v.p_correct, target)
+        reason = f"review you agreed to: {v.name}, predicted success {_pct(v.p_correct)}"
+        return Choice(v.skill_id, d, reason, "review", p_at)
+    fewest = min(v.n_attempts for v in pool)
+    due = [v for v in pool if v.n_attempts == fewest]
+    left = len(due) - 1  # still due this round once this choice is served
+    if len(due) > 1 and ctx.last_skill_id is not None:
+        due = [v for v in due if v.skill_id != ctx.last_skill_id] or due
+    ready = {v.skill_id for v in _eligible(views, settings)}
+    due = [v for v in due if v.skill_id in ready] or due
+    last = next((v for v in views if v.skill_id == ctx.last_skill_id), None)
+
+    def contrasts(v: SkillView) -> float:
+        """How often ``v`` was practised right after the skill just practised, or the other way round."""
+        if last is None or v.skill_id == last.skill_id:
+            return 0.0
+        n = float(ctx.contrasts.get(_pair(last.skill_id, v.skill_id), 0))
+        return n / SPREAD_CONFUSABLE_WEIGHT if v.skill_id in last.confusable_with else n
+
+    least = min(contrasts(v) for v in due)
+    v = rng.choice([v for v in due if contrasts(v) <= least + 1e-9])
+    d, p_at = aim(v.p_correct, target)
+    aimed = f"item aimed at {_pct(p_at)} success"
+    round_ = f"{left} more skill{'s' if left != 1 else ''} to go this round" if left else "the last of this round"
+    if v.n_attempts == 0:
+        return Choice(v.skill_id, d, f"new skill: {v.name} ({round_}); {aimed}", "new", p_at)
+    if last is None or last.skill_id == v.skill_id:
+        return Choice(v.skill_id, d, f"spread: {v.name}'s turn ({round_}); {aimed}", "practice", p_at)
+    n = ctx.contrasts.get(_pair(last.skill_id, v.skill_id), 0)
+    times = "never before" if n == 0 else "once before" if n == 1 else f"{n} times before"
+    if v.skill_id in last.confusable_with:
+        kind, what = "interleave", f"{v.name} right after the easily confused {last.name}"
+    else:
+        kind, what = "practice", f"{v.name} right after {last.name}"
+    return Choice(v.skill_id, d, f"spread: {what}, set side by side {times} ({round_}); {aimed}", kind, p_at)
+
+
 Policy = Callable[[Sequence[SkillView], Context, PolicySettings, random.Random], Choice]
 
 
@@ -456,13 +541,16 @@ def with_target(base: Policy) -> Policy:
 POLICIES: dict[str, Policy] = {
     "adaptive": adaptive,
     "expected_gain": expected_gain,
+    "spread": spread,
     "blocked": blocked,
     "random": random_interleaving,
     "round_robin": round_robin,
+    "shuffled_round_robin": shuffled_round_robin,
     # The simple rules with adaptive's own difficulty aiming: the baselines adaptive must beat.
     "blocked+target": with_target(blocked),
     "random+target": with_target(random_interleaving),
     "round_robin+target": with_target(round_robin),
+    "shuffled_round_robin+target": with_target(shuffled_round_robin),
 }
 
 

@@ -187,6 +187,7 @@ class Scheduler:
         self._last: Observation | None = None
         self._skill_at: dict[int, int] = {}  # skill -> index of its latest observation
         self._item_at: dict[str, int] = {}  # item -> index of its latest observation
+        self._contrasts: dict[tuple[int, int], int] = {}  # skill pair -> answered one straight after the other
         self._unseen = {
             skill: sorted((self._key[i.item_id], i) for i in items) for skill, items in self._by_skill.items()
         }
@@ -208,6 +209,9 @@ class Scheduler:
             if self._last is not None and obs.time < self._last.time:
                 raise ValueError(f"history[{i}]: time {obs.time} is before the answer preceding it")
             self._estimator.observe(obs.skill_id, correct=obs.correct, now=obs.time, difficulty=item.difficulty)
+            if self._last is not None and self._last.skill_id != obs.skill_id:
+                a, b = sorted((self._last.skill_id, obs.skill_id))
+                self._contrasts[a, b] = self._contrasts.get((a, b), 0) + 1
             self._skill_at[obs.skill_id] = i
             if obs.item_id not in self._item_at:
                 unseen = self._unseen[obs.skill_id]
@@ -237,6 +241,7 @@ class Scheduler:
             ctx=policies.Context(
                 last_skill_id=None if last is None else last.skill_id,
                 budget_per_skill=self.block_length,
+                contrasts=self._contrasts,
                 what_if=lambda skill, d, days: self._estimator.forecast(skill, now=now, at=now + days, difficulty=d),
             ),
             settings=self.settings,

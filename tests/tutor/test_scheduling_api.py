@@ -171,3 +171,79 @@ def test_expected_gain_serves_the_skill_the_estimators_forecast_favours():
     assert est.get(0).p_now(now) >= policies.PolicySettings().prerequisite_ready
     assert d.skill_id == max(gains, key=lambda s: (gains[s], -s))
     assert f"by {100 * gains[d.skill_id]:.1f} point" in d.reason
+
+
+def _rounds(decisions: list[Decision], k: int) -> list[list[int]]:
+    skills = [d.skill_id for d in decisions]
+    return [skills[i : i + k] for i in range(0, len(skills) - k + 1, k)]
+
+
+def test_shuffled_round_robin_and_spread_cover_every_skill_each_round_in_changing_orders():
+    course = bench.DEMO_COURSE[1]
+    n_skills = len(course.skills)
+    for policy in ("shuffled_round_robin", "shuffled_round_robin+target", "spread"):
+        first, history = drive(Scheduler(course, policy=policy, rng=random.Random(3)), n=100, seed=3)
+        again, _ = drive(Scheduler(course, policy=policy, rng=random.Random(3)), n=100, seed=3)
+        assert first == again, f"{policy}: not deterministic for a given rng"
+        rng = random.Random(3)
+        replayed = [next_item(course, history[:i], now=history[i].time, policy=policy, rng=rng) for i in range(100)]
+        assert replayed == first, f"{policy}: replay differs from the incremental scheduler"
+        rounds = _rounds(first, n_skills)
+        assert all(sorted(r) == list(range(n_skills)) for r in rounds), f"{policy}: a round missed a skill"
+        assert len({tuple(r) for r in rounds}) > 1, f"{policy}: every round in the same order"
+        assert all(a.skill_id != b.skill_id for a, b in zip(first, first[1:], strict=False))
+    # The plain rule does not aim; spread and the +target rule aim as adaptive does.
+    plain, _ = drive(Scheduler(course, policy="shuffled_round_robin", rng=random.Random(3)), n=20)
+    assert all(d.target_difficulty is None and d.reason.startswith("shuffled round robin: ") for d in plain)
+    aimed, _ = drive(Scheduler(course, policy="spread", rng=random.Random(3)), n=20)
+    assert all(d.target_difficulty is not None and "item aimed at" in d.reason for d in aimed)
+
+
+def test_spread_sets_every_pair_side_by_side_more_evenly_than_a_shuffle():
+    """Over 100 items on 10 skills, spread contrasts every pair; the plain shuffle leaves pairs never met."""
+    course = bench.DEMO_COURSE[1]
+    declared = set(course.confusable_pairs)
+
+    def pairs(policy: str, seed: int) -> dict[tuple[int, int], int]:
+        decisions, _ = drive(Scheduler(course, policy=policy, rng=random.Random(seed)), n=100, seed=seed)
+        out: dict[tuple[int, int], int] = {}
+        for a, b in zip(decisions, decisions[1:], strict=False):
+            key = (min(a.skill_id, b.skill_id), max(a.skill_id, b.skill_id))
+            out[key] = out.get(key, 0) + 1
+        return out
+
+    never = {"spread": 0, "shuffled_round_robin": 0}
+    for seed in range(5):
+        for policy in never:
+            counts = pairs(policy, seed)
+            never[policy] += sum(1 for a in range(10) for b in range(a + 1, 10) if (a, b) not in counts)
+        spread_counts = pairs("spread", seed)
+        others = [n for key, n in spread_counts.items() if key not in declared]
+        # A declared confusable pair is set side by side more often than the average other pair.
+        assert min(spread_counts.get(p, 0) for p in declared) > sum(others) / 45
+    assert never["spread"] < never["shuffled_round_robin"]
+
+
+def test_spread_gives_reasons_a_teacher_can_read():
+    course = small_course()
+    first = next_item(course, [], now=0.0, policy="spread", rng=random.Random(0))
+    assert first.kind == "new" and first.reason.startswith(f"new skill: {course.skills[first.skill_id].name} (")
+    # One round done (Basics, Other, Advanced): Advanced was set against Other, never against Basics.
+    history = [
+        Observation("s0-5", 0, True, 0.0),
+        Observation("s2-5", 2, True, MINUTE),
+        Observation("s1-5", 1, True, 2 * MINUTE),
+    ]
+    d = next_item(course, history, now=3 * MINUTE, policy="spread", rng=random.Random(0))
+    assert (d.skill_id, d.kind) == (0, "practice")
+    assert re.fullmatch(
+        r"spread: Basics right after Advanced, set side by side never before \(2 more skills to go this round\); "
+        r"item aimed at \d+ % success",
+        d.reason,
+    )
+    history.append(Observation(d.item_id, 0, True, 3 * MINUTE))
+    d = next_item(course, history, now=4 * MINUTE, policy="spread", rng=random.Random(0))
+    assert (d.skill_id, d.kind) == (2, "interleave")
+    assert d.reason.startswith(
+        "spread: Other right after the easily confused Basics, set side by side once before (1 more skill to go this round)"
+    )

@@ -182,15 +182,19 @@ def test_simulate_compares_adaptive_with_every_baseline_and_names_the_strongest(
     report = json.loads(out.getvalue())
     assert set(report["policies"]) == {*bench.ADAPTIVE, *bench.BASELINES} >= {"round_robin+target", "random+target"}
     assert "expected_gain" in bench.ADAPTIVE and not set(bench.ADAPTIVE) & set(bench.BASELINES)
-    assert set(report["differences"]) == {f"adaptive-{name}" for name in ("expected_gain", *bench.BASELINES)} | {
-        f"expected_gain-{name}" for name in bench.BASELINES
-    }
+    assert "spread" in bench.ADAPTIVE
+    assert set(report["differences"]) == (
+        {f"adaptive-{name}" for name in ("expected_gain", "spread", *bench.BASELINES)}
+        | {f"expected_gain-{name}" for name in ("spread", *bench.BASELINES)}
+        | {f"spread-{name}" for name in bench.BASELINES}
+    )
     best = max(bench.BASELINES, key=lambda name: report["policies"][name]["post_test"])
     assert report["strongest_baseline"] == best
     text = StringIO()
     call_command("simulate", "--compare", "--students", "6", "--budget", "30", stdout=text, stderr=StringIO())
     assert f"strongest baseline: {best}; adaptive " in text.getvalue()
     assert f"strongest baseline: {best}; expected_gain " in text.getvalue()
+    assert f"strongest baseline: {best}; spread " in text.getvalue()
 
 
 def test_simulate_runs_only_the_policies_asked_for():

@@ -72,9 +72,9 @@ def _demo_course() -> tuple[list[SimSkill], CourseSpec]:
 
 
 DEMO_COURSE = _demo_course()
-# The adaptive policies (hand-tuned scores; expected gain) and the simple rules they are compared with;
+# The adaptive policies (hand-tuned scores; expected gain; spread) and the simple rules they are compared with;
 # the claims are made against the strongest simple rule.
-ADAPTIVE = ("adaptive", "expected_gain")
+ADAPTIVE = ("adaptive", "expected_gain", "spread")
 BASELINES = tuple(name for name in scheduling_api.POLICY_NAMES if name not in ADAPTIVE)
 # The student simulators a benchmark can run in: each name's settings, the first one its default.
 # "metis" (model.py) is the world the policy was designed in; "actr" (actr.py) is from the literature.
