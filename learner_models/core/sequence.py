@@ -39,6 +39,9 @@ from .data import (
 )
 from .train import TrainSettings, causal_logits, train_causal
 
+# earlier answers (inclusive ranges) of the answers that `stack_early` calibrates apart: 1st, 2nd, 3rd-5th, 6th-10th
+EARLY_BUCKETS: tuple[tuple[int, int], ...] = ((0, 0), (1, 1), (2, 4), (5, 9))
+
 
 @dataclass
 class SequenceConfig:
@@ -62,6 +65,7 @@ class SequenceConfig:
     patience: int = 3
     time_budget_s: float = 1500.0  # whole ensemble; a safety net, early stopping ends first
     id_dropout: float = 0.02
+    item_dropout: float = 0.0  # share of answers trained with the item id hidden (skill kept)
     # final logit = logistic stack of the ensemble, Elo and PFA logits (weights fitted on held-out students)
     stack: bool = False
     # with `stack`: also each item's difficulty relative to its skill (Rasch-style, shrunk to 0 for rare or
@@ -71,6 +75,9 @@ class SequenceConfig:
     # with `stack`: also 1 / (1 + answers so far) and its product with the member's logit, so the stack can
     # calibrate a new student's first answers apart from the rest (one global Platt scale cannot)
     stack_position: bool = False
+    # with `stack`: also indicators of the answer's position (1st, 2nd, 3rd-5th, 6th-10th) and their products
+    # with the member's logit, so each of a new student's first answers gets its own scale and shift
+    stack_early: bool = False
     # with `stack`: per-student fast weights (ability and per-skill offsets on the final logit) whose inner-loop
     # step sizes are meta-learned on held-out students (adapter.StudentAdapter)
     student_adapter: bool = False
@@ -324,14 +331,17 @@ class SequenceEnsemble(nn.Module):
         self.stacked = cfg.stack
         self.item_stacked = cfg.stack and cfg.item_stack
         self.position_stacked = cfg.stack and cfg.stack_position
+        self.early_stacked = cfg.stack and cfg.stack_early
+        # how many of the stack's bases (the last ones) are functions of the answer's position
+        self.n_position_bases = int(self.position_stacked) + len(EARLY_BUCKETS) * int(self.early_stacked)
         if cfg.stack:
             self.elo = EloNet(n_ids, EloConfig.k)
             self.pfa = PFANet(n_ids)
             for p in self.pfa.parameters():
                 p.requires_grad_(False)
-            # weights of (member logit, Elo logit, PFA logit[, item easiness][, 1 / (1 + n), member logit / (1 + n)],
-            # 1); identity until fitted
-            w = torch.zeros(4 + int(self.item_stacked) + 2 * int(self.position_stacked))
+            # weights of (member logit, Elo logit, PFA logit[, item easiness][, 1 / (1 + n)][, early-position
+            # indicators][, member logit / (1 + n)][, member logit × each indicator], 1); identity until fitted
+            w = torch.zeros(4 + int(self.item_stacked) + 2 * self.n_position_bases)
             w[0] = 1.0
             self.register_buffer("stack_w", w)
             if self.item_stacked:
@@ -382,25 +392,31 @@ class SequenceEnsemble(nn.Module):
         out = [self.elo_logits(b)[0], pfa]
         if self.item_stacked:
             out.append(self.item_d[b.items])
-        if self.position_stacked:  # each batch holds whole sequences from their first answer
-            n = torch.arange(T, device=b.skills.device, dtype=torch.float32)
-            out.append((1.0 / (1.0 + n))[None].expand(B, T))
+        # each batch holds whole sequences from their first answer
+        n = torch.arange(T, device=b.skills.device, dtype=torch.float32)
+        return out + [x[None].expand(B, T) for x in self.position_bases(n)]
+
+    def position_bases(self, n: torch.Tensor) -> list[torch.Tensor]:
+        """The stack's position bases for answers with ``n`` earlier answers (any shape, float)."""
+        out = [1.0 / (1.0 + n)] if self.position_stacked else []
+        if self.early_stacked:
+            out += [((n >= a) & (n <= b)).to(n.dtype) for a, b in EARLY_BUCKETS]
         return out
 
     def combine(self, z: torch.Tensor, bases: list[torch.Tensor]) -> torch.Tensor:
         """One member's stacked logit. The weights were fitted on single members' held-out logits, so they
         are applied to each member before averaging (not to the ensemble's mean)."""
         w = self.stack_w
-        out = w[0] * z + w[-1]
-        for j, x in enumerate(bases):
-            out = out + w[j + 1] * x
-        if self.position_stacked:  # the member's logit scaled by 1 / (1 + n), the last base
-            out = out + w[-2] * z * bases[-1]
+        out = w[-1] + torch.zeros_like(z)
+        for j, x in enumerate(self.stack_features(z, bases)):
+            out = out + w[j] * x
         return out
 
     def stack_features(self, z: torch.Tensor, bases: list[torch.Tensor]) -> list[torch.Tensor]:
-        """What ``combine`` weighs, in the order of ``stack_w`` (without the constant)."""
-        return [z, *bases] + ([z * bases[-1]] if self.position_stacked else [])
+        """What ``combine`` weighs, in the order of ``stack_w`` (without the constant): the member's logit,
+        the bases, then the member's logit times each position base."""
+        pos = bases[len(bases) - self.n_position_bases :] if self.n_position_bases else []
+        return [z, *bases] + [z * x for x in pos]
 
     def forward(self, b: Batch) -> torch.Tensor:
         logits = [m(b) for m in self.members]
@@ -432,6 +448,7 @@ class SequenceKT(LearnerModel):
             patience=c.patience,
             time_budget_s=c.time_budget_s / c.n_models,
             id_dropout=c.id_dropout,
+            item_dropout=c.item_dropout,
         )
         self.history = []
         for k, member in enumerate(self.net.nets()):
@@ -701,9 +718,8 @@ class SequenceKT(LearnerModel):
             bases = [state["theta"] - self.net.elo.difficulty.float()[skills], self.net.pfa(skills, counts)]
             if self.net.item_stacked:
                 bases.append(self.net.item_d[items])
-            if self.net.position_stacked:
-                n = (state["succ"].sum() + state["fail"].sum()).float()
-                bases.append((1.0 / (1.0 + n)).expand(K))
+            n = (state["succ"].sum() + state["fail"].sum()).float()
+            bases += [x.expand(K) for x in self.net.position_bases(n)]
             logits = [self.net.combine(z, bases) for z in logits]
         z = torch.stack(logits) if members else self.net.mean_logit(logits)
         if self.net.adapter is not None and "ad_a" in state:

@@ -34,6 +34,9 @@ class TrainSettings:
     time_budget_s: float = 480.0
     val_frac: float = 0.1
     id_dropout: float = 0.02  # share of ids replaced by 'unknown' so unseen ids get a sensible prediction
+    # share of answers whose item id alone is hidden (the skill kept), so the model leans on the skill for
+    # rare items instead of memorising each item's few training answers
+    item_dropout: float = 0.0
     # share of answers whose own confidence rating is hidden from the head: a tutor choosing the next item
     # predicts before the student has rated it, so the model must also predict without one
     confidence_dropout: float = 0.3
@@ -88,6 +91,13 @@ def _drop_ids(b: Batch, p: float, gen: torch.Generator) -> Batch:
     keep = torch.rand(b.skills.shape, generator=gen) >= p
     keep = keep.to(b.skills.device)
     return replace(b, skills=b.skills * keep, items=b.items * keep)
+
+
+def _drop_items(b: Batch, p: float, gen: torch.Generator) -> Batch:
+    if p <= 0 or not bool(b.items.any()):  # no item ids (skill-level data): nothing to hide, no draw
+        return b
+    keep = (torch.rand(b.items.shape, generator=gen) >= p).to(b.items.device)
+    return replace(b, items=b.items * keep)
 
 
 def _drop_confidence(b: Batch, p: float, gen: torch.Generator) -> Batch:
@@ -147,6 +157,7 @@ def train_causal(
         tot, cnt = 0.0, 0.0
         for gi, idx in enumerate(groups):
             full = _drop_ids(make_batch([train[i] for i in idx], vocab, st.max_len), st.id_dropout, gen)
+            full = _drop_items(full, st.item_dropout, gen)
             full = _drop_confidence(full, st.confidence_dropout, gen).to(device)
             T = full.skills.shape[1]
             chunk = st.tbptt or T

@@ -21,9 +21,12 @@ from learner_models.core.data import (
     StudentSequence,
     Vocab,
     last_times,
+    make_batch,
     pre_features,
     pre_features_at,
 )
+from learner_models.core.sequence import SequenceConfig, SequenceEnsemble
+from learner_models.core.train import _drop_items
 from tests.learner_models.core.kt_helpers import QUICK
 
 N_SKILLS, ITEMS_PER_SKILL = 4, 5
@@ -61,6 +64,24 @@ def world(n_students: int, seed: int) -> list[StudentSequence]:
 def model():
     torch.set_num_threads(1)
     return get_model("best", **{**QUICK["best"], "epochs": 12}).fit(world(200, seed=0), seed=0)
+
+
+def test_item_dropout_hides_item_ids_only_and_leaves_skill_level_data_alone():
+    seqs = world(60, seed=3)
+    b = make_batch(seqs, Vocab.fit(seqs))
+    gen = torch.Generator().manual_seed(0)
+    out = _drop_items(b, 0.45, gen)
+    real = b.mask & (b.items > 0)
+    hidden = real & (out.items == 0)
+    assert 0.40 < float(hidden.sum()) / float(real.sum()) < 0.50
+    assert torch.equal(out.skills, b.skills) and torch.equal(out.correct, b.correct)
+    assert torch.equal(out.items[~hidden], b.items[~hidden])
+    # skill-level data (no item ids): unchanged, and no random draw, so skill-only fits are unaffected
+    skill_only = [StudentSequence(s.skills, s.correct) for s in seqs]
+    b0 = make_batch(skill_only, Vocab.fit(skill_only))
+    state = gen.get_state()
+    assert _drop_items(b0, 0.45, gen) is b0
+    assert torch.equal(gen.get_state(), state)
 
 
 def test_pre_features_of_a_sequence_are_hand_computable():
@@ -153,3 +174,30 @@ def test_the_prediction_moves_with_confidence_time_and_item(model):
     assert p(soon, 0.5, hi) > p(soon, 0.5, lo) + 0.1
     # without a clock or a rating the model still answers (the product before the student rates)
     assert 0 < float(model.predict(state, [q], [item])[0]) < 1
+
+
+@pytest.mark.parametrize("early", [False, True])
+def test_the_stack_weighs_each_early_answer_apart(early):
+    """`stack_early` adds an indicator per early position (1st, 2nd, 3rd-5th, 6th-10th) and its product with the
+    member's logit; without it the stack is the one older checkpoints were fitted with."""
+    cfg = SequenceConfig(n_models=1, stack=True, item_stack=True, stack_position=True, stack_early=early)
+    net = SequenceEnsemble(cfg, n_ids=3, n_items=4)
+    n = torch.arange(12, dtype=torch.float32)
+    inv, *ind = net.position_bases(n)
+    assert torch.allclose(inv, 1.0 / (1.0 + n))
+    if early:
+        assert [int(x.sum()) for x in ind] == [1, 1, 3, 5]
+        assert torch.equal(sum(ind), (n < 10).float())  # every one of the first ten answers in exactly one
+    else:
+        assert ind == []
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(12, generator=gen)
+    elo, pfa, item = (torch.randn(12, generator=gen) for _ in range(3))
+    pos = net.position_bases(n)
+    net.stack_w.copy_(torch.randn(net.stack_w.numel(), generator=gen))
+    w = net.stack_w
+    assert w.numel() == 5 + 2 * len(pos)  # z, Elo, PFA, item, constant; then each position base and z times it
+    expect = w[0] * z + w[1] * elo + w[2] * pfa + w[3] * item + w[-1]
+    for j, x in enumerate(pos):
+        expect = expect + w[4 + j] * x + w[4 + len(pos) + j] * z * x
+    assert torch.allclose(net.combine(z, [elo, pfa, item, *pos]), expect, atol=1e-5)
