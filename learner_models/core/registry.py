@@ -16,10 +16,17 @@ _REGISTRY: dict[str, tuple[str, str, dict[str, Any], str]] = {
     "best": (
         "sequence",
         "SequenceKT",
-        {"stack": True, "item_stack": True, "use_pre": True, "stack_position": True},
-        "3 GRU learners (ensemble): learned prior state, item and skill embeddings, PFA counts, side inputs,"
-        " the answer's own confidence and time since practice, calibration; stacked with Elo, PFA and item easiness,"
-        " with the first answers calibrated apart",
+        {
+            "stack": True,
+            "item_stack": True,
+            "use_pre": True,
+            "stack_position": True,
+            "stack_early": True,
+            "item_dropout": 0.9,
+        },
+        "3 GRU learners (ensemble): learned prior state, item and skill embeddings (item ids hidden from 90 %"
+        " of training answers), PFA counts, side inputs, the answer's own confidence and time since practice,"
+        " calibration; stacked with Elo, PFA and item easiness, with each of the first answers calibrated apart",
     ),
     "dkt": (
         "sequence",
