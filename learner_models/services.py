@@ -89,6 +89,10 @@ def training_run_request(
     if algorithm not in MODEL_NAMES:
         raise ValueError(f"unknown algorithm {algorithm!r}; choose from {', '.join(MODEL_NAMES)}")
     hyperparameters = dict(hyperparameters or {})
+    try:  # a bad setting is refused here, naming it, instead of failing the run in the worker
+        get_model(algorithm, **hyperparameters)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"hyperparameters: {exc}") from None
     cutoff = Attempt.objects.aggregate(m=Max("id"))["m"] or 0
     key = _request_key(algorithm, hyperparameters, cutoff)
     with transaction.atomic():

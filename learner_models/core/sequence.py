@@ -87,6 +87,9 @@ class SequenceConfig:
     def __post_init__(self) -> None:
         if self.student_adapter and not self.stack:
             raise ValueError("student_adapter needs stack (it is meta-trained on the stacked logits)")
+        for name in ("dropout", "id_dropout", "item_dropout"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a share between 0 and 1, got {getattr(self, name)!r}")
 
 
 class SequenceNet(nn.Module):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
@@ -182,12 +183,25 @@ def test_a_challenger_that_passes_the_gate_replaces_the_champion(demo_school, ga
 
 def test_failed_training_leaves_the_active_version_untouched(demo_school):
     _, _, good = _train()
-    bad, _ = services.training_run_request(algorithm="best", hyperparameters={"no_such_option": 1}, enqueue=False)
-    with pytest.raises(TypeError):
+    # a setting only the fit can find wrong (a negative layer size) gets past the request
+    bad, _ = services.training_run_request(algorithm="best", hyperparameters={"hidden": -5}, enqueue=False)
+    with pytest.raises(ValueError):
         services.training_run_execute(run_id=bad.pk)
     bad.refresh_from_db()
-    assert bad.status == TrainingRun.Status.FAILED and "no_such_option" in bad.error
+    assert bad.status == TrainingRun.Status.FAILED and "hidden_size" in bad.error
     assert active_model_version().pk == good.pk
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "named"),
+    [({"no_such_option": 1}, "no_such_option"), ({"item_dropout": 1.5}, "item_dropout")],
+)
+def test_a_bad_setting_is_refused_at_the_request_naming_it(db, hyperparameters, named):
+    with pytest.raises(ValueError, match=f"hyperparameters: .*{named}"):
+        services.training_run_request(algorithm="best", hyperparameters=hyperparameters, enqueue=False)
+    with pytest.raises(CommandError, match=f"hyperparameters: .*{named}"):  # what an operator sees
+        call_command("metatrain", "--hyperparameters", json.dumps(hyperparameters))
+    assert not TrainingRun.objects.exists()
 
 
 def test_too_little_data_fails_with_a_reason(db):

@@ -84,6 +84,12 @@ def test_item_dropout_hides_item_ids_only_and_leaves_skill_level_data_alone():
     assert torch.equal(gen.get_state(), state)
 
 
+@pytest.mark.parametrize("value", [-0.1, 1.5])
+def test_a_dropout_share_outside_0_to_1_is_refused_naming_the_field(value):
+    with pytest.raises(ValueError, match="item_dropout"):
+        get_model("best", item_dropout=value)
+
+
 def test_pre_features_of_a_sequence_are_hand_computable():
     s = StudentSequence(
         np.array([3, 5, 3]),
