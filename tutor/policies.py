@@ -28,11 +28,12 @@ __all__ = [
     "SkillEstimator",
     "SkillView",
     "aim",
-    "shuffled_round_robin",
-    "spread",
     "choose",
     "difficulty_for_success",
     "expected_gain",
+    "shuffled_round_robin",
+    "skill_pair",
+    "spread",
     "with_target",
 ]
 
@@ -372,6 +373,18 @@ def adaptive(views: Sequence[SkillView], ctx: Context, settings: PolicySettings,
     return Choice(skill_id=top.view.skill_id, target_difficulty=d, reason=reason, kind=top.kind, p_correct=p_at)
 
 
+def _agreed_review(pool: Sequence[SkillView], ctx: Context, settings: PolicySettings) -> Choice | None:
+    """The first skill in ``pool`` (course order) the student agreed to review now, aimed; None if there is none."""
+    agreed = [v for v in pool if v.skill_id in ctx.agreed_reviews]
+    if not agreed:
+        return None
+    v = min(agreed, key=lambda v: v.position)
+    d, p_at = aim(v.p_correct, settings.target_success)
+    return Choice(
+        v.skill_id, d, f"review you agreed to: {v.name}, predicted success {_pct(v.p_correct)}", "review", p_at
+    )
+
+
 def expected_gain(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, rng: random.Random) -> Choice:
     """Practise the skill where one more item now raises the predicted score at the test the most.
 
@@ -385,12 +398,9 @@ def expected_gain(views: Sequence[SkillView], ctx: Context, settings: PolicySett
     if ctx.what_if is None:
         raise ValueError("the expected_gain policy needs Context.what_if (the estimator's forecasts)")
     eligible = _eligible(views, settings)
-    agreed = [v for v in eligible if v.skill_id in ctx.agreed_reviews]
-    if agreed:
-        v = min(agreed, key=lambda v: v.position)
-        d, p_at = aim(v.p_correct, settings.target_success)
-        reason = f"review you agreed to: {v.name}, predicted success {_pct(v.p_correct)}"
-        return Choice(v.skill_id, d, reason, "review", p_at)
+    agreed = _agreed_review(eligible, ctx, settings)
+    if agreed is not None:
+        return agreed
     horizon = settings.horizon_days
     gains = []
     for v in eligible:
@@ -447,16 +457,24 @@ def shuffled_round_robin(
     shuffled every cycle, so over the cycles every pair of skills meets side by side, as with
     ``random``. The skill just practised is not served twice in a row when another is due.
     """
-    pool = _in_play(views, settings)
-    fewest = min(v.n_attempts for v in pool)
-    due = [v for v in pool if v.n_attempts == fewest]
-    if len(due) > 1 and ctx.last_skill_id is not None:
-        due = [v for v in due if v.skill_id != ctx.last_skill_id] or due
+    due, _ = _due_this_round(_in_play(views, settings), ctx)
     v = rng.choice(due)
     return Choice(v.skill_id, None, f"shuffled round robin: {v.name}", "round_robin")
 
 
-def _pair(a: int, b: int) -> tuple[int, int]:
+def _due_this_round(pool: Sequence[SkillView], ctx: Context) -> tuple[list[SkillView], int]:
+    """The skills still due this round (the least practised), without the one just practised when another is
+    due, and how many will still be due once one of them is served."""
+    fewest = min(v.n_attempts for v in pool)
+    due = [v for v in pool if v.n_attempts == fewest]
+    left = len(due) - 1
+    if len(due) > 1 and ctx.last_skill_id is not None:
+        due = [v for v in due if v.skill_id != ctx.last_skill_id] or due
+    return due, left
+
+
+def skill_pair(a: int, b: int) -> tuple[int, int]:
+    """The key of an unordered pair of skills in ``Context.contrasts``."""
     return (a, b) if a < b else (b, a)
 
 
@@ -475,17 +493,10 @@ def spread(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, r
     """
     pool = _in_play(views, settings)
     target = settings.target_success
-    agreed = [v for v in pool if v.skill_id in ctx.agreed_reviews]
-    if agreed:
-        v = min(agreed, key=lambda v: v.position)
-        d, p_at = aim(v.p_correct, target)
-        reason = f"review you agreed to: {v.name}, predicted success {_pct(v.p_correct)}"
-        return Choice(v.skill_id, d, reason, "review", p_at)
-    fewest = min(v.n_attempts for v in pool)
-    due = [v for v in pool if v.n_attempts == fewest]
-    left = len(due) - 1  # still due this round once this choice is served
-    if len(due) > 1 and ctx.last_skill_id is not None:
-        due = [v for v in due if v.skill_id != ctx.last_skill_id] or due
+    agreed = _agreed_review(pool, ctx, settings)
+    if agreed is not None:
+        return agreed
+    due, left = _due_this_round(pool, ctx)
     ready = {v.skill_id for v in _eligible(views, settings)}
     due = [v for v in due if v.skill_id in ready] or due
     last = next((v for v in views if v.skill_id == ctx.last_skill_id), None)
@@ -494,7 +505,7 @@ def spread(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, r
         """How often ``v`` was practised right after the skill just practised, or the other way round."""
         if last is None or v.skill_id == last.skill_id:
             return 0.0
-        n = float(ctx.contrasts.get(_pair(last.skill_id, v.skill_id), 0))
+        n = float(ctx.contrasts.get(skill_pair(last.skill_id, v.skill_id), 0))
         return n / SPREAD_CONFUSABLE_WEIGHT if v.skill_id in last.confusable_with else n
 
     least = min(contrasts(v) for v in due)
@@ -506,7 +517,7 @@ def spread(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, r
         return Choice(v.skill_id, d, f"new skill: {v.name} ({round_}); {aimed}", "new", p_at)
     if last is None or last.skill_id == v.skill_id:
         return Choice(v.skill_id, d, f"spread: {v.name}'s turn ({round_}); {aimed}", "practice", p_at)
-    n = ctx.contrasts.get(_pair(last.skill_id, v.skill_id), 0)
+    n = ctx.contrasts.get(skill_pair(last.skill_id, v.skill_id), 0)
     times = "never before" if n == 0 else "once before" if n == 1 else f"{n} times before"
     if v.skill_id in last.confusable_with:
         kind, what = "interleave", f"{v.name} right after the easily confused {last.name}"

@@ -210,8 +210,8 @@ class Scheduler:
                 raise ValueError(f"history[{i}]: time {obs.time} is before the answer preceding it")
             self._estimator.observe(obs.skill_id, correct=obs.correct, now=obs.time, difficulty=item.difficulty)
             if self._last is not None and self._last.skill_id != obs.skill_id:
-                a, b = sorted((self._last.skill_id, obs.skill_id))
-                self._contrasts[a, b] = self._contrasts.get((a, b), 0) + 1
+                pair = policies.skill_pair(self._last.skill_id, obs.skill_id)
+                self._contrasts[pair] = self._contrasts.get(pair, 0) + 1
             self._skill_at[obs.skill_id] = i
             if obs.item_id not in self._item_at:
                 unseen = self._unseen[obs.skill_id]
