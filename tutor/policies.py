@@ -46,6 +46,9 @@ AGREED_REVIEW_BONUS = 10.0
 # The spread policy: a declared confusable pair is set side by side about this many times as often as
 # any other pair of skills (chosen on seed 7 in both simulators; see docs/scheduler.md).
 SPREAD_CONFUSABLE_WEIGHT = 8.0
+# A learned pair weight from which the reason says students often confuse the pair (one standard deviation
+# above the average pair; see ``scheduling_api.learn_contrast_weights``).
+SPREAD_OFTEN_CONFUSED = 2.0
 
 
 def _sigmoid(x: float) -> float:
@@ -231,6 +234,9 @@ class Context:
     # for the spread policy: how often each pair of skills (key: (smaller id, larger id)) was answered one
     # straight after the other so far, i.e. set against each other in practice
     contrasts: Mapping[tuple[int, int], int] = field(default_factory=dict)
+    # for the spread policy: how much setting each pair side by side is worth, learned from a population's
+    # answers (``scheduling_api.learn_contrast_weights``); empty: the course's declared confusable pairs decide
+    pair_weights: Mapping[tuple[int, int], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -488,7 +494,10 @@ def spread(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, r
     right after the skill just practised, ties at random. Over the rounds every pair of skills is
     set against each other about equally often (the contrast that teaches which is which), and a
     declared confusable pair about ``SPREAD_CONFUSABLE_WEIGHT`` times as often as any other pair
-    (its count is divided by that weight), without trusting the declaration entirely.
+    (its count is divided by that weight), without trusting the declaration entirely. When the
+    context carries pair weights learned from earlier students' answers (``Context.pair_weights``),
+    they replace the declaration: each pair's count is divided by its learned weight, so the pairs
+    students were seen to confuse are set side by side more often.
     Items are aimed as adaptive aims them. A review the student agreed to comes first.
     """
     pool = _in_play(views, settings)
@@ -505,7 +514,10 @@ def spread(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, r
         """How often ``v`` was practised right after the skill just practised, or the other way round."""
         if last is None or v.skill_id == last.skill_id:
             return 0.0
-        n = float(ctx.contrasts.get(skill_pair(last.skill_id, v.skill_id), 0))
+        pair = skill_pair(last.skill_id, v.skill_id)
+        n = float(ctx.contrasts.get(pair, 0))
+        if ctx.pair_weights:
+            return n / ctx.pair_weights.get(pair, 1.0)
         return n / SPREAD_CONFUSABLE_WEIGHT if v.skill_id in last.confusable_with else n
 
     least = min(contrasts(v) for v in due)
@@ -519,7 +531,10 @@ def spread(views: Sequence[SkillView], ctx: Context, settings: PolicySettings, r
         return Choice(v.skill_id, d, f"spread: {v.name}'s turn ({round_}); {aimed}", "practice", p_at)
     n = ctx.contrasts.get(skill_pair(last.skill_id, v.skill_id), 0)
     times = "never before" if n == 0 else "once before" if n == 1 else f"{n} times before"
-    if v.skill_id in last.confusable_with:
+    learned = ctx.pair_weights.get(skill_pair(last.skill_id, v.skill_id)) if ctx.pair_weights else None
+    if learned is not None and learned >= SPREAD_OFTEN_CONFUSED:
+        kind, what = "interleave", f"{v.name} right after {last.name}, which students often confuse with it"
+    elif learned is None and v.skill_id in last.confusable_with:
         kind, what = "interleave", f"{v.name} right after the easily confused {last.name}"
     else:
         kind, what = "practice", f"{v.name} right after {last.name}"

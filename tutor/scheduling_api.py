@@ -6,14 +6,16 @@ simulator can drive it the same way. Inputs and outputs are frozen dataclasses; 
 days (floats) from any fixed origin the caller chooses.
 
 Stable surface: ``CourseSpec``, ``SkillSpec``, ``ItemSpec``, ``Observation``, ``Decision``,
-``Scheduler``, ``next_item``, ``POLICY_NAMES`` and ``PolicySettings``. What happens inside (the
+``Scheduler``, ``next_item``, ``learn_contrast_weights``, ``POLICY_NAMES`` and ``PolicySettings``. What happens inside (the
 estimate, the scores) may change between versions; these signatures should not.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import random
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +31,7 @@ __all__ = [
     "PolicySettings",
     "Scheduler",
     "SkillSpec",
+    "learn_contrast_weights",
     "next_item",
     "skill_views",
 ]
@@ -58,13 +61,17 @@ class ItemSpec:
 class CourseSpec:
     """The course's structure. Skills in course order (earlier first when the policy has no preference).
 
-    ``confusable_pairs`` are unordered: (a, b) also makes b confusable with a. Every skill needs at
-    least one item. Raises ``ValueError`` on anything inconsistent, naming it.
+    ``confusable_pairs`` are unordered: (a, b) also makes b confusable with a. ``contrast_weights``
+    are (a, b, weight) triples learned from earlier students' answers (``learn_contrast_weights``):
+    how much setting a and b side by side is worth relative to an average pair (1). The ``spread``
+    policy reads them in place of the declared pairs; the other policies ignore them. Every skill
+    needs at least one item. Raises ``ValueError`` on anything inconsistent, naming it.
     """
 
     skills: tuple[SkillSpec, ...]
     items: tuple[ItemSpec, ...]
     confusable_pairs: tuple[tuple[int, int], ...] = ()
+    contrast_weights: tuple[tuple[int, int, float], ...] = ()
 
     def __post_init__(self) -> None:
         ids = [s.skill_id for s in self.skills]
@@ -80,6 +87,15 @@ class CourseSpec:
         for a, b in self.confusable_pairs:
             if a not in known or b not in known or a == b:
                 raise ValueError(f"confusable pair ({a}, {b}) must name two different skills of the course")
+        seen_pairs: set[tuple[int, int]] = set()
+        for a, b, weight in self.contrast_weights:
+            if a not in known or b not in known or a == b:
+                raise ValueError(f"contrast weight ({a}, {b}) must name two different skills of the course")
+            if not (math.isfinite(weight) and weight > 0):
+                raise ValueError(f"contrast weight ({a}, {b}): {weight} is not a positive number")
+            if policies.skill_pair(a, b) in seen_pairs:
+                raise ValueError(f"contrast weight ({a}, {b}) is given twice")
+            seen_pairs.add(policies.skill_pair(a, b))
         item_ids = set()
         for item in self.items:
             if item.skill_id not in known:
@@ -178,6 +194,7 @@ class Scheduler:
             self._by_skill.setdefault(item.skill_id, []).append(item)
         # Each item's (difficulty, course order): unseen items are kept sorted by it for a nearest-target search.
         self._key = {i.item_id: (i.difficulty, n) for n, i in enumerate(course.items)}
+        self._pair_weights = {policies.skill_pair(a, b): w for a, b, w in course.contrast_weights}
         self._reset()
 
     def _reset(self) -> None:
@@ -242,6 +259,7 @@ class Scheduler:
                 last_skill_id=None if last is None else last.skill_id,
                 budget_per_skill=self.block_length,
                 contrasts=self._contrasts,
+                pair_weights=self._pair_weights,
                 what_if=lambda skill, d, days: self._estimator.forecast(skill, now=now, at=now + days, difficulty=d),
             ),
             settings=self.settings,
@@ -279,6 +297,74 @@ class Scheduler:
         pool = [i for i in items if i.item_id != avoid] or items
         oldest = min(self._item_at[i.item_id] for i in pool)
         return next(i for i in pool if self._item_at[i.item_id] == oldest)
+
+
+# learn_contrast_weights: a learned weight is 1 + CONTRAST_STRENGTH standard deviations of the pair's effect
+# above the average pair's, and never below CONTRAST_FLOOR (chosen on seed 7; docs/scheduler.md).
+CONTRAST_STRENGTH = 1.0
+CONTRAST_FLOOR = 0.1
+# Strata with fewer answers than this (a skill's n-th answer, n rarely reached) are left out.
+CONTRAST_MIN_STRATUM = 5
+
+
+def learn_contrast_weights(
+    course: CourseSpec, histories: Sequence[Sequence[Observation]]
+) -> tuple[tuple[int, int, float], ...]:
+    """Which pairs of skills students confuse, read off earlier students' answers: weights for ``CourseSpec``.
+
+    A natural experiment: under an interleaving rule that shuffles its order (``shuffled_round_robin``),
+    students reach their n-th answer on skill A having practised A straight after (or before) each other
+    skill B a varying number of times. Within each stratum (A, n), the slope of A's correctness on that
+    count, pooled over strata, is how much setting A against B helps A; a pair's effect is the mean of
+    its two directions. Pairs whose contrasts help most are the ones students confuse. The effects are
+    standardised (weight ``1 + CONTRAST_STRENGTH * z``, at least ``CONTRAST_FLOOR``), so a course where
+    no pair stands out gets weights near 1 (spread's even rotation). Returns () when the histories
+    are too few to compare any pair. Raises ``ValueError`` on an answer to a skill not in the course.
+    """
+    skill_ids = [s.skill_id for s in course.skills]
+    known = set(skill_ids)
+    strata: dict[tuple[int, int], list[tuple[bool, dict[int, int]]]] = {}
+    for h, history in enumerate(histories):
+        counts: dict[tuple[int, int], int] = {}
+        answered: dict[int, int] = {}
+        last: int | None = None
+        for i, obs in enumerate(history):
+            a = obs.skill_id
+            if a not in known:
+                raise ValueError(f"histories[{h}][{i}]: skill {a} is not in the course")
+            x = {b: counts.get(policies.skill_pair(a, b), 0) for b in skill_ids if b != a}
+            strata.setdefault((a, answered.get(a, 0)), []).append((obs.correct, x))
+            answered[a] = answered.get(a, 0) + 1
+            if last is not None and last != a:
+                pair = policies.skill_pair(a, last)
+                counts[pair] = counts.get(pair, 0) + 1
+            last = a
+    cov: dict[tuple[int, int], float] = {}
+    var: dict[tuple[int, int], float] = {}
+    for (a, _), rows in strata.items():
+        if len(rows) < CONTRAST_MIN_STRATUM:
+            continue
+        mean_c = statistics.fmean(float(c) for c, _ in rows)
+        for b in skill_ids:
+            if b == a:
+                continue
+            mean_x = statistics.fmean(x[b] for _, x in rows)
+            cov[(a, b)] = cov.get((a, b), 0.0) + sum((c - mean_c) * (x[b] - mean_x) for c, x in rows)
+            var[(a, b)] = var.get((a, b), 0.0) + sum((x[b] - mean_x) ** 2 for _, x in rows)
+    slope = {k: cov[k] / var[k] for k in cov if var[k] > 0}
+    effect = {}
+    for i, a in enumerate(skill_ids):
+        for b in skill_ids[i + 1 :]:
+            both = [slope[k] for k in ((a, b), (b, a)) if k in slope]
+            if both:
+                effect[policies.skill_pair(a, b)] = statistics.fmean(both)
+    if len(effect) < 2:
+        return ()
+    mean, sd = statistics.fmean(effect.values()), statistics.pstdev(effect.values())
+    return tuple(
+        (a, b, max(CONTRAST_FLOOR, 1.0 + CONTRAST_STRENGTH * ((e - mean) / sd if sd > 0 else 0.0)))
+        for (a, b), e in sorted(effect.items())
+    )
 
 
 def next_item(

@@ -247,3 +247,81 @@ def test_spread_gives_reasons_a_teacher_can_read():
     assert d.reason.startswith(
         "spread: Other right after the easily confused Basics, set side by side once before (1 more skill to go this round)"
     )
+
+
+def _planted_histories(n_students: int, *, seed: int) -> list[list[Observation]]:
+    """Students on a four-skill course taught in shuffled rounds, where only skills 1 and 3 are confused.
+
+    P(correct) rises with practice on the skill; on 1 and 3 it starts lower and each time the two were
+    set side by side removes some of the confusion. Every other pair's contrasts change nothing.
+    """
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n_students):
+        history: list[Observation] = []
+        answered = dict.fromkeys(range(4), 0)
+        contrasts_13 = 0
+        for round_ in range(8):
+            order = list(range(4))
+            rng.shuffle(order)
+            for skill in order:
+                p = 0.4 + 0.05 * answered[skill]
+                if skill in (1, 3):
+                    p -= 0.25 * 0.6**contrasts_13
+                correct = rng.random() < p
+                t = (round_ * 4 + len(history) % 4) * MINUTE
+                history.append(Observation(f"k{skill}-5", skill, correct, max(t, history[-1].time if history else 0.0)))
+                answered[skill] += 1
+                if len(history) > 1 and {history[-2].skill_id, skill} == {1, 3}:
+                    contrasts_13 += 1
+        out.append(history)
+    return out
+
+
+def test_contrast_weights_find_the_pair_students_confuse():
+    skills = tuple(SkillSpec(k, f"S{k}") for k in range(4))
+    course = CourseSpec(skills=skills, items=tuple(ItemSpec(f"k{k}-5", k, 0.5) for k in range(4)))
+    weights = {(a, b): w for a, b, w in scheduling_api.learn_contrast_weights(course, _planted_histories(600, seed=1))}
+    assert set(weights) == {(a, b) for a in range(4) for b in range(a + 1, 4)}
+    assert max(weights, key=weights.__getitem__) == (1, 3)
+    assert weights[(1, 3)] >= 2.0 and all(w < 1.5 for pair, w in weights.items() if pair != (1, 3))
+    # Too little to compare pairs: nothing learned. An answer outside the course: refused.
+    assert scheduling_api.learn_contrast_weights(course, []) == ()
+    with pytest.raises(ValueError, match=r"histories\[0\]\[0\]: skill 9 is not in the course"):
+        scheduling_api.learn_contrast_weights(course, [[Observation("x", 9, True, 0.0)]])
+
+
+def test_course_contrast_weights_are_checked():
+    skills = (SkillSpec(0, "A"), SkillSpec(1, "B"))
+    items = (ItemSpec("a", 0), ItemSpec("b", 1))
+    for weights, message in (
+        (((0, 5, 1.0),), "must name two different skills"),
+        (((1, 1, 1.0),), "must name two different skills"),
+        (((0, 1, 0.0),), "not a positive number"),
+        (((0, 1, float("nan")),), "not a positive number"),
+        (((0, 1, 1.0), (1, 0, 2.0)), "given twice"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            CourseSpec(skills=skills, items=items, contrast_weights=weights)
+
+
+def test_spread_sets_the_pairs_with_learned_weight_side_by_side_first():
+    base = small_course()
+    # Learned: students confuse Basics (0) with Advanced (1), not with Other (2), whatever was declared.
+    course = CourseSpec(
+        skills=base.skills, items=base.items, confusable_pairs=base.confusable_pairs,
+        contrast_weights=((0, 1, 3.0), (0, 2, 0.5), (1, 2, 1.0)),
+    )  # fmt: skip
+    history = [
+        Observation("s0-5", 0, True, 0.0),
+        Observation("s2-5", 2, True, MINUTE),
+        Observation("s1-5", 1, True, 2 * MINUTE),
+        Observation("s0-4", 0, True, 3 * MINUTE),
+    ]
+    # After Basics, Advanced and Other are both due and each was set against Basics once: the learned
+    # weights pick Advanced every time; the declaration alone would pick Other.
+    for seed in range(5):
+        d = next_item(course, history, now=4 * MINUTE, policy="spread", rng=random.Random(seed))
+        assert (d.skill_id, d.kind) == (1, "interleave")
+        assert d.reason.startswith("spread: Advanced right after Basics, which students often confuse with it")
+        assert next_item(base, history, now=4 * MINUTE, policy="spread", rng=random.Random(seed)).skill_id == 2

@@ -136,3 +136,36 @@ def test_simulate_runs_in_the_actr_simulator_and_rejects_the_other_worlds():
     assert data["strongest_baseline"] in bench.BASELINES
     with pytest.raises(CommandError):
         call_command("simulate", "--simulator", "actr", "--setting", "maths", "--students", "2", "--budget", "2")
+
+
+def test_learning_contrasts_first_teaches_other_students_and_changes_only_spread():
+    """A calibration cohort (other students of the same world) is taught first; the tested students still meet
+    every policy afresh, so the simple rules' results are unchanged and only spread reads the learned weights."""
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    seen: list[tuple[str, int, int]] = []
+    kwargs = {"students": 6, "budget": 40, "seed": 2, "simulator": "actr", "setting": "similar"}
+    policies = ["spread", "shuffled_round_robin+target", "round_robin+target"]
+    plain = bench.benchmark(policies_to_run=policies, **kwargs)
+    learned = bench.benchmark(
+        policies_to_run=policies, learn_contrasts=30, progress=lambda *a: seen.append(a), **kwargs
+    )
+    for name in ("shuffled_round_robin+target", "round_robin+target"):
+        assert learned[name].episodes == plain[name].episodes
+    assert learned["spread"].episodes != plain["spread"].episodes
+    assert ("calibration", 30, 30) in seen
+    # The calibration students are never the tested ones: the cohort starts far past any test index.
+    group = actr.population(n=2, skill_ids=list(range(10)), setting="similar", seed=2, start=bench.CALIBRATION_START)
+    assert group[0].traits != actr.population(n=1, skill_ids=list(range(10)), setting="similar", seed=2)[0].traits
+
+    out = StringIO()
+    call_command(
+        "simulate", "--simulator", "actr", "--compare", "--policies", "spread,shuffled_round_robin+target",
+        "--students", "3", "--budget", "20", "--learn-contrasts", "10", "--json", stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    assert json.loads(out.getvalue())["learn_contrasts"] == 10
+    with pytest.raises(CommandError, match="--learn-contrasts must be 0 or more"):
+        call_command("simulate", "--students", "2", "--budget", "2", "--learn-contrasts", "-1")

@@ -20,7 +20,7 @@ import math
 import random
 import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import tutor.scheduling_api as scheduling_api
@@ -37,6 +37,7 @@ __all__ = [
     "Episode",
     "PolicyResult",
     "benchmark",
+    "calibration_histories",
     "effect_sizes",
     "paired_difference",
     "run_episode",
@@ -120,8 +121,12 @@ def run_episode(
     test_delay_days: float = 7.0,
     settings: PolicySettings | None = None,
     rng: random.Random | None = None,
+    record: list[Observation] | None = None,
 ) -> Episode:
-    """Teach ``student`` with ``policy`` for ``budget`` items, then post-test after the delay."""
+    """Teach ``student`` with ``policy`` for ``budget`` items, then post-test after the delay.
+
+    With ``record`` the student's answers are appended to it (what a tutor would have logged).
+    """
     settings = settings or PolicySettings()
     in_play = [
         s.skill_id for s in course.skills if settings.skills_in_play is None or s.skill_id in settings.skills_in_play
@@ -148,6 +153,8 @@ def run_episode(
             Observation(decision.item_id, decision.skill_id, response.correct, now, confidence=response.confidence)
         )
         correct += response.correct
+    if record is not None:
+        record.extend(history)
     student.advance(test_delay_days)
     post, mastered = _test(student, in_play)
     return Episode(pre_test=pre, post_test=post, mastered=mastered, practice_accuracy=correct / max(1, budget))
@@ -233,11 +240,18 @@ def benchmark(
     policy_settings: PolicySettings | None = None,
     course: tuple[list[SimSkill], CourseSpec] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    learn_contrasts: int = 0,
 ) -> dict[str, PolicyResult]:
     """Run each policy on the same ``students`` simulated students (fresh copies per policy).
 
     ``simulator`` picks the student model ("metis" or "actr"); ``setting`` one of its worlds (its
     first when None). The actr students see only the course's skill ids, never its confusable pairs.
+
+    With ``learn_contrasts`` > 0, that many *other* students of the same world (indices from
+    ``CALIBRATION_START``, never the ones tested) first practise under shuffled_round_robin+target,
+    as a tutor would collect answers before it has learned anything; ``learn_contrast_weights`` reads
+    their answers, and the course every policy then meets carries the learned weights (only spread
+    reads them).
     """
     if simulator not in SIMULATORS:
         raise ValueError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
@@ -254,6 +268,22 @@ def benchmark(
         assert not isinstance(setting, actr.ActrSetting)
         return population(n=n, skills=sim_skills, setting=setting, seed=seed, start=start)
 
+    if learn_contrasts > 0:
+        course_spec = replace(
+            course_spec,
+            contrast_weights=scheduling_api.learn_contrast_weights(
+                course_spec,
+                calibration_histories(
+                    group_of(learn_contrasts, CALIBRATION_START),
+                    course=course_spec,
+                    budget=budget,
+                    seed=seed,
+                    session_length=session_length,
+                    session_gap_days=session_gap_days,
+                    progress=progress,
+                ),
+            ),
+        )
     results: dict[str, PolicyResult] = {}
     for name in policies_to_run:
         if name not in scheduling_api.POLICY_NAMES:
@@ -281,6 +311,41 @@ def benchmark(
                     progress(name, len(episodes), students)
         results[name] = summarise(name, episodes, budget)
     return results
+
+
+# The calibration cohort's students are numbered from here: never the students a benchmark tests.
+CALIBRATION_START = 1_000_000
+CALIBRATION_POLICY = "shuffled_round_robin+target"
+
+
+def calibration_histories(
+    group: Sequence[Student],
+    *,
+    course: CourseSpec,
+    budget: int,
+    seed: int,
+    session_length: int = 20,
+    session_gap_days: float = 2.0,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[list[Observation]]:
+    """Each student of ``group`` practises ``budget`` items under ``CALIBRATION_POLICY``; their answers, as logged."""
+    out: list[list[Observation]] = []
+    for j, student in enumerate(group):
+        history: list[Observation] = []
+        run_episode(
+            student,
+            CALIBRATION_POLICY,
+            course=course,
+            budget=budget,
+            session_length=session_length,
+            session_gap_days=session_gap_days,
+            rng=random.Random(f"calibration-{seed}-{j}"),
+            record=history,
+        )
+        out.append(history)
+        if progress is not None and ((j + 1) % 50 == 0 or j + 1 == len(group)):
+            progress("calibration", j + 1, len(group))
+    return out
 
 
 # --- the simulator's documented effects -------------------------------------------------------

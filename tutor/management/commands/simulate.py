@@ -44,12 +44,22 @@ class Command(BaseCommand):
         parser.add_argument("--session-length", type=int, default=20, help="items per session")
         parser.add_argument("--gap-days", type=float, default=2.0, help="days between sessions")
         parser.add_argument("--delay-days", type=float, default=7.0, help="days from the last session to the test")
+        parser.add_argument(
+            "--learn-contrasts",
+            type=int,
+            default=0,
+            metavar="N",
+            help="first let N other students practise (shuffled round robin with aiming) and learn from their answers "
+            "which pairs of skills students confuse; spread then uses those weights (0: the declared pairs)",
+        )
         parser.add_argument("--effects", action="store_true", help="also re-create the spacing/interleaving studies")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
     def handle(self, *args, **opt):
         if opt["students"] < 2 or opt["budget"] < 1 or opt["session_length"] < 1:
             raise CommandError("--students must be at least 2, --budget and --session-length at least 1")
+        if opt["learn_contrasts"] < 0:
+            raise CommandError("--learn-contrasts must be 0 or more")
         simulator = opt["simulator"]
         opt["setting"] = opt["setting"] or bench.SIMULATORS[simulator][0]
         if opt["setting"] not in bench.SIMULATORS[simulator]:
@@ -87,6 +97,7 @@ class Command(BaseCommand):
             session_gap_days=opt["gap_days"],
             test_delay_days=opt["delay_days"],
             progress=progress,
+            learn_contrasts=opt["learn_contrasts"],
         )
         diffs: dict[str, dict] = {}
         for mine in (a for a in bench.ADAPTIVE if a in results):
@@ -104,6 +115,7 @@ class Command(BaseCommand):
                 "students": opt["students"],
                 "budget": opt["budget"],
                 "seed": opt["seed"],
+                "learn_contrasts": opt["learn_contrasts"],
                 "policies": {name: res.as_dict() for name, res in results.items()},
                 "differences": diffs,
                 "strongest_baseline": strongest,
@@ -119,6 +131,11 @@ class Command(BaseCommand):
             f"{opt['students']} students, {opt['budget']} items each, sessions of {opt['session_length']} every "
             f"{opt['gap_days']:g} days, post-test {opt['delay_days']:g} days after the last session, seed {opt['seed']}"
         )
+        if opt["learn_contrasts"]:
+            self.stdout.write(
+                f"spread uses pair weights learned from {opt['learn_contrasts']} other students' answers "
+                "(shuffled round robin with aiming)"
+            )
         header = f"{'policy':<20} {'post-test':>22} {'skills mastered':>22} {'pts/100 items':>22} {'practice acc':>12}"
         self.stdout.write(header)
         self.stdout.write("-" * len(header))
