@@ -473,10 +473,17 @@ def _action_start(*, suggestion: StrategySuggestion, now) -> None:
 
 
 def suggestion_outcomes_measure(*, student: User, section: Section) -> list[StrategySuggestion]:
-    """Measure accepted suggestions once the student has answered enough items after accepting.
+    """Measure accepted suggestions on the session *after* the one the strategy was used in.
 
-    performance gain = accuracy after − accuracy predicted when suggesting (learner model, else observed);
-    calibration gain = |bias before| − |bias after|; reward adds the helpfulness rating (metacog.policy).
+    The strategy is used in the first practice session the student starts after accepting it; what it
+    taught shows in the next one (the answers of sessions started after that, up to 20, at least
+    ``MIN_OUTCOME_ANSWERS``), whether or not another strategy was accepted in between. The strategy
+    benchmark found this delayed signal the better one to learn from (``OUTCOME_DELAY``,
+    docs/metacognition.md): answers in the strategy's own session also carry the effort it asks for.
+
+    performance gain = accuracy then − the learner model's P on those same items (else the accuracy
+    predicted when suggesting); calibration gain = |bias before| − |bias then|; the reward adds the
+    helpfulness rating (metacog.policy).
     """
     measured = []
     pending = StrategySuggestion.objects.filter(
@@ -487,11 +494,18 @@ def suggestion_outcomes_measure(*, student: User, section: Section) -> list[Stra
         responded_at__isnull=False,
     )
     for s in pending:
-        answers = Attempt.objects.filter(
-            student=student, skill__course_id=section.course_id, created_at__gt=s.responded_at
+        used_in = (
+            PracticeSession.objects.filter(student=student, section=section, started_at__gt=s.responded_at)
+            .order_by("started_at", "id")
+            .first()
         )
-        if s.ended_at is not None:  # replaced before it was measured: only the answers while it was in use
-            answers = answers.filter(created_at__lte=s.ended_at)
+        if used_in is None:
+            continue
+        answers = Attempt.objects.filter(
+            student=student,
+            session__section=section,
+            session__started_at__gte=used_in.started_at,
+        ).exclude(session=used_in)
         after = list(answers.order_by("created_at", "id").values_list("id", "confidence", "correct")[:20])
         if len(after) < MIN_OUTCOME_ANSWERS:
             continue
@@ -505,6 +519,7 @@ def suggestion_outcomes_measure(*, student: User, section: Section) -> list[Stra
         s.reward = suggestion_reward(
             performance_gain=s.performance_gain, calibration_gain=s.calibration_gain, rating=s.rating
         )
+        s.context = {**s.context, "outcome_window": f"the session after session {used_in.pk}, where it was used"}
         s.measured_at = timezone.now()
         s.save(update_fields=["outcome_n", "performance_gain", "calibration_gain", "reward", "measured_at", "context"])
         measured.append(s)

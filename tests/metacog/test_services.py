@@ -121,8 +121,10 @@ def test_outcome_is_measured_against_the_models_prediction_on_the_items_served(w
     world.answers(s, [True, False, True, False], confidence=1.0, when=timezone.now() - timedelta(minutes=30))
     sug = services.suggestion_make(session=s)
     sug = services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
-    nxt = world.session(minutes_ago=0)
-    world.answers(nxt, [True, True, True, True, False], confidence=0.75, when=timezone.now() + timedelta(seconds=5))
+    used = world.session(ended=True, minutes_ago=-1)  # the session the strategy is used in
+    world.answers(used, [False] * 5, confidence=0.75, when=timezone.now() + timedelta(minutes=1))
+    nxt = world.session(minutes_ago=-5)  # the session after it: where the outcome is measured
+    world.answers(nxt, [True, True, True, True, False], confidence=0.75, when=timezone.now() + timedelta(minutes=5))
     asked = []
 
     def predictions(*, student_id, attempt_ids):
@@ -148,12 +150,17 @@ def test_accept_starts_the_action_and_outcome_is_measured(world):
     review = ScheduledReview.objects.get(suggestion=sug)
     assert review.due_at > timezone.now() + timedelta(days=1)
     assert selectors.active_suggestion(student=world.student, section=world.section) == sug
-    # Too few answers after accepting: nothing measured yet.
-    nxt = world.session(minutes_ago=0)
-    world.answers(nxt, [True, True], confidence=0.75, when=timezone.now() + timedelta(seconds=5))
+    # The session the strategy is used in is not what it is judged on, however many answers it has.
+    used = world.session(ended=True, minutes_ago=-1)
+    world.answers(used, [False] * 8, confidence=0.75, when=timezone.now() + timedelta(minutes=1))
     assert services.suggestion_outcomes_measure(student=world.student, section=world.section) == []
-    world.answers(nxt, [True, True, False], confidence=0.75, when=timezone.now() + timedelta(seconds=10))
+    # The session after it: too few answers yet, then enough.
+    nxt = world.session(minutes_ago=-5)
+    world.answers(nxt, [True, True], confidence=0.75, when=timezone.now() + timedelta(minutes=5))
+    assert services.suggestion_outcomes_measure(student=world.student, section=world.section) == []
+    world.answers(nxt, [True, True, False], confidence=0.75, when=timezone.now() + timedelta(minutes=6))
     (measured,) = services.suggestion_outcomes_measure(student=world.student, section=world.section)
+    assert measured.context["outcome_window"] == f"the session after session {used.pk}, where it was used"
     # accuracy after 4/5 = 0.8, predicted (Laplace, 2 of 4) 0.5; bias before 0.5, after 0.75 − 0.8 = −0.05
     assert measured.outcome_n == 5
     assert measured.performance_gain == pytest.approx(0.8 - 0.5)

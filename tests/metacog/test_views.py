@@ -512,10 +512,16 @@ def test_a_strategy_in_use_is_not_offered_again_and_the_history_lists_it_once(cl
     sug = services.session_ended(session=first)
     assert sug.strategy == "rereading"
     services.suggestion_respond(suggestion=sug, student=world.student, response="accept")
-    # Five answers later, all right: the outcome is measured (it "helped"), and the strategy is still in use.
+    # The session it is used in: not yet measured (what it taught shows in the next one).
     second = world.session(ended=True)
     world.answers(second, [True] * 5, when=timezone.now() + timedelta(seconds=5))
     assert services.session_ended(session=second) is None  # the only strategy the class allows is in use
+    sug.refresh_from_db()
+    assert sug.measured_at is None
+    # Five answers in the session after, all right: the outcome is measured (it "helped"), still in use.
+    after = world.session(ended=True)
+    world.answers(after, [True] * 5, when=timezone.now() + timedelta(seconds=10))
+    assert services.session_ended(session=after) is None
     sug.refresh_from_db()
     assert sug.measured_at is not None and sug.reward > 0
     assert selectors.active_suggestion(student=world.student, section=world.section) == sug

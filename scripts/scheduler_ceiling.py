@@ -1,0 +1,164 @@
+"""How much room is there above the strongest simple rule in the ACT-R simulator? Two oracles measure it.
+
+Usage: .venv/bin/python scripts/scheduler_ceiling.py [--settings published,similar] [--budgets 100,200]
+           [--seed 1] [--students 1000] [--search-students 20] [--iterations 2000] [--json]
+
+Both oracles read what no tutor can see, so they bound what a policy could gain; neither is a policy.
+
+* ``spread, true similarities``: the spread policy given the simulator's hidden skill similarities as its pair
+  weights (standardised as ``learn_contrast_weights`` standardises what it learns), through the same
+  scheduling API and the same students as every policy. The ceiling of learning which pairs students confuse.
+* ``best sequence found``: ACT-R learning does not depend on the answers, so the delayed post-test is a
+  deterministic function of the sequence of skills practised. Starting from the sequence the strongest simple
+  rule (shuffled_round_robin+target) gave each student, a hill climb (swap two items, move one, or give one to
+  another skill) that knows the student's hidden parameters keeps every change that raises their post-test.
+  Slow, so it runs on the first ``--search-students`` students only.
+
+Differences are paired over the same students, in points of the delayed post-test, with 95 % intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tutor.scheduling_api import CONTRAST_FLOOR, CONTRAST_STRENGTH, Observation  # noqa: E402
+from tutor.simulator import actr, bench  # noqa: E402
+from tutor.simulator.model import MINUTE  # noqa: E402
+
+RULE = "shuffled_round_robin+target"
+SESSION_LENGTH, GAP_DAYS, DELAY_DAYS = 20, 2.0, 7.0
+
+
+def true_weights(setting: str, seed: int) -> tuple[tuple[int, int, float], ...]:
+    """The simulator's hidden similarities as spread's pair weights, standardised like learned ones."""
+    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
+    sim = actr.similarities(ids, setting=actr.SETTINGS[setting], seed=seed)
+    pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1 :]]
+    mean, sd = statistics.fmean(sim[p] for p in pairs), statistics.pstdev(sim[p] for p in pairs)
+    return tuple((a, b, max(CONTRAST_FLOOR, 1.0 + CONTRAST_STRENGTH * (sim[(a, b)] - mean) / sd)) for a, b in pairs)
+
+
+def post_test(setting: str, seed: int, index: int, skills: list[int]) -> float:
+    """Student ``index`` of the world practises ``skills`` in this order on the benchmark's clock, then is tested."""
+    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
+    student = actr.population(n=1, skill_ids=ids, setting=setting, seed=seed, start=index)[0]
+    for i, skill in enumerate(skills):
+        if i:
+            student.advance(GAP_DAYS if i % SESSION_LENGTH == 0 else MINUTE)
+        student.present(skill, 0.5)  # learning in ACT-R ignores the item and the answer
+    student.advance(DELAY_DAYS)
+    return statistics.fmean(statistics.fmean(student.p_correct(k, d) for d in bench.TEST_DIFFICULTIES) for k in ids)
+
+
+def rule_sequence(setting: str, seed: int, index: int, budget: int) -> list[int]:
+    """The skills the strongest simple rule gave this student in the benchmark (same rng as the benchmark's)."""
+    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
+    student = actr.population(n=1, skill_ids=ids, setting=setting, seed=seed, start=index)[0]
+    history: list[Observation] = []
+    bench.run_episode(
+        student, RULE, course=bench.DEMO_COURSE[1], budget=budget, rng=random.Random(f"policy-{seed}-{index}"),
+        record=history,
+    )  # fmt: skip
+    return [o.skill_id for o in history]
+
+
+def hill_climb(setting: str, seed: int, index: int, start: list[int], iterations: int) -> tuple[float, float]:
+    """(post-test of ``start``, best post-test found) for one student, knowing their hidden parameters."""
+    rng = random.Random(f"ceiling-{seed}-{index}")
+    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
+    best, first = list(start), post_test(setting, seed, index, start)
+    score, n = first, len(start)
+    for _ in range(iterations):
+        cand = list(best)
+        move = rng.random()
+        if move < 0.4:
+            a, b = rng.randrange(n), rng.randrange(n)
+            cand[a], cand[b] = cand[b], cand[a]
+        elif move < 0.8:
+            cand.insert(rng.randrange(n), cand.pop(rng.randrange(n)))
+        else:
+            cand[rng.randrange(n)] = rng.choice(ids)
+        s = post_test(setting, seed, index, cand)
+        if s > score:
+            best, score = cand, s
+    return first, score
+
+
+def mean_ci(xs: list[float]) -> tuple[float, float, float]:
+    m = statistics.fmean(xs)
+    half = 1.96 * statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
+    return round(m, 2), round(m - half, 2), round(m + half, 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--settings", default="published,similar")
+    parser.add_argument("--budgets", default="100,200")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--students", type=int, default=1000, help="students for the true-similarity oracle")
+    parser.add_argument("--search-students", type=int, default=20, help="students for the sequence search")
+    parser.add_argument("--iterations", type=int, default=2000, help="hill-climb steps per student")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    for setting in args.settings.split(","):
+        for budget in (int(b) for b in args.budgets.split(",")):
+            started = time.monotonic()
+            sim_skills, course = bench.DEMO_COURSE
+            oracle_course = (sim_skills, replace(course, contrast_weights=true_weights(setting, args.seed)))
+            common = {"students": args.students, "budget": budget, "seed": args.seed, "simulator": "actr"}
+            rule = bench.benchmark(policies_to_run=[RULE], setting=setting, **common)[RULE]
+            spread = bench.benchmark(policies_to_run=["spread"], setting=setting, course=oracle_course, **common)
+            diff, ci = bench.paired_difference(spread["spread"], rule)
+            gains = []
+            for i in range(min(args.search_students, args.students)):
+                first, found = hill_climb(
+                    setting, args.seed, i, rule_sequence(setting, args.seed, i, budget), args.iterations
+                )
+                assert abs(first - rule.episodes[i].post_test) < 1e-9, "replay differs from the benchmark"
+                gains.append(100.0 * (found - first))
+            rows.append(
+                {
+                    "setting": setting,
+                    "budget": budget,
+                    "seed": args.seed,
+                    "rule": RULE,
+                    "rule_post_test": round(100.0 * rule.post_test, 2),
+                    "spread_true_similarities_minus_rule": [round(diff, 2), round(ci[0], 2), round(ci[1], 2)],
+                    "students": args.students,
+                    "best_sequence_minus_rule": list(mean_ci(gains)),
+                    "search_students": len(gains),
+                    "iterations": args.iterations,
+                    "wall_s": round(time.monotonic() - started, 1),
+                }
+            )
+            print(f"  done {setting} {budget} in {rows[-1]['wall_s']} s", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"ACT-R, seed {args.seed}; points of delayed post-test over {RULE}, paired [95 % CI]")
+    print(f"{'setting':<10} {'budget':>6} {'rule %':>7} {'spread, true similarities':>28} {'best sequence found':>26}")
+    for r in rows:
+        a, b = r["spread_true_similarities_minus_rule"], r["best_sequence_minus_rule"]
+        print(
+            f"{r['setting']:<10} {r['budget']:>6} {r['rule_post_test']:>7.1f} "
+            f"{f'{a[0]:+.2f} [{a[1]:+.2f}, {a[2]:+.2f}]':>28} {f'{b[0]:+.2f} [{b[1]:+.2f}, {b[2]:+.2f}]':>26}"
+        )
+    print(
+        f"(true similarities: {rows[0]['students']} students; sequence search: {rows[0]['search_students']} students,"
+    )
+    print(f" {rows[0]['iterations']} steps each)")
+
+
+if __name__ == "__main__":
+    main()
