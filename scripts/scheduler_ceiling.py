@@ -1,9 +1,17 @@
-"""How much room is there above the strongest simple rule in the ACT-R simulator? Two oracles measure it.
+"""How much room is there above the strongest simple rule? Oracles that read the simulator's hidden state measure it.
 
 Usage: .venv/bin/python scripts/scheduler_ceiling.py [--settings published,similar] [--budgets 100,200]
            [--seed 1] [--students 1000] [--search-students 20] [--iterations 2000] [--json]
+       .venv/bin/python scripts/scheduler_ceiling.py --simulator metis [--settings maths,...] [--budgets 100]
+           [--seed 1] [--search-students 30] [--rollouts 2] [--json]
+       .venv/bin/python scripts/scheduler_ceiling.py --learned-weights [--simulator actr|metis] [--seed 1]
+           [--students 1000] [--budgets 100]: how well ``learn_contrast_weights`` finds the confused pairs
+           from that many calibration students (correlation with the hidden similarities under ACT-R; the
+           ranks of the declared pairs, which are the only confused ones, in model.py)
 
-Both oracles read what no tutor can see, so they bound what a policy could gain; neither is a policy.
+The oracles read what no tutor can see, so they bound what a policy could gain; none is a policy.
+
+ACT-R (the default):
 
 * ``spread, true similarities``: the spread policy given the simulator's hidden skill similarities as its pair
   weights (standardised as ``learn_contrast_weights`` standardises what it learns), through the same
@@ -14,12 +22,22 @@ Both oracles read what no tutor can see, so they bound what a policy could gain;
   another skill) that knows the student's hidden parameters keeps every change that raises their post-test.
   Slow, so it runs on the first ``--search-students`` students only.
 
+model.py (``--simulator metis``), where learning depends on the answers and items:
+
+* ``look-ahead oracle``: before every item, each skill is tried on copies of the student (hidden state
+  known, the copies' answers drawn afresh, ``--rollouts`` per skill with common draws), followed by
+  round robin to the end of the budget and the delayed test; the skill with the best mean test is served.
+  One-step policy improvement over round robin. Every item, in the oracle's choices and in the round robin
+  it is compared with, is aimed at 70 % success on the student's *true* P(correct), so the difference is
+  the choice of skill alone.
+
 Differences are paired over the same students, in points of the delayed post-test, with 95 % intervals.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -31,9 +49,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tutor.scheduling_api import CONTRAST_FLOOR, CONTRAST_STRENGTH, Observation  # noqa: E402
+from tutor.policies import difficulty_for_success  # noqa: E402
+from tutor.scheduling_api import (  # noqa: E402
+    CONTRAST_FLOOR,
+    CONTRAST_STRENGTH,
+    Observation,
+    learn_contrast_weights,
+)
 from tutor.simulator import actr, bench  # noqa: E402
-from tutor.simulator.model import MINUTE  # noqa: E402
+from tutor.simulator.model import MINUTE, SimulatedStudent, population  # noqa: E402
 
 RULE = "shuffled_round_robin+target"
 SESSION_LENGTH, GAP_DAYS, DELAY_DAYS = 20, 2.0, 7.0
@@ -94,6 +118,64 @@ def hill_climb(setting: str, seed: int, index: int, start: list[int], iterations
     return first, score
 
 
+TARGET = 0.7
+
+
+def _clock(student: SimulatedStudent, i: int) -> None:
+    if i:
+        student.advance(GAP_DAYS if i % SESSION_LENGTH == 0 else MINUTE)
+
+
+def _true_aim(student: SimulatedStudent, skill: int) -> float:
+    return difficulty_for_success(student.p_correct(skill, 0.5), TARGET)
+
+
+def _metis_test(student: SimulatedStudent, skills: list[int]) -> float:
+    return statistics.fmean(statistics.fmean(student.p_correct(k, d) for d in bench.TEST_DIFFICULTIES) for k in skills)
+
+
+def _round_robin_next(counts: dict[int, int], skills: list[int]) -> int:
+    return min(skills, key=lambda k: (counts[k], skills.index(k)))
+
+
+def _finish_with_round_robin(student: SimulatedStudent, counts: dict[int, int], start: int, budget: int) -> float:
+    skills = list(counts)
+    for i in range(start, budget):
+        _clock(student, i)
+        k = _round_robin_next(counts, skills)
+        student.present(k, _true_aim(student, k))
+        counts[k] += 1
+    student.advance(DELAY_DAYS)
+    return _metis_test(student, skills)
+
+
+def metis_look_ahead(setting: str, seed: int, index: int, budget: int, rollouts: int) -> tuple[float, float]:
+    """(round robin's post-test, the look-ahead oracle's) for one student, both with true aiming."""
+    sim_skills = bench.DEMO_COURSE[0]
+    skills = [s.skill_id for s in sim_skills]
+    fresh = population(n=1, skills=sim_skills, setting=setting, seed=seed, start=index)[0]
+    rr = _finish_with_round_robin(copy.deepcopy(fresh), dict.fromkeys(skills, 0), 0, budget)
+    student, counts = fresh, dict.fromkeys(skills, 0)
+    for i in range(budget):
+        _clock(student, i)
+        value = {}
+        for k in skills:
+            total = 0.0
+            for r in range(rollouts):
+                clone = copy.deepcopy(student)
+                clone._rng = random.Random(f"look-ahead-{seed}-{index}-{i}-{r}")  # fresh draws, not the student's
+                clone.present(k, _true_aim(clone, k))
+                after = dict(counts)
+                after[k] += 1
+                total += _finish_with_round_robin(clone, after, i + 1, budget)
+            value[k] = total / rollouts
+        k = max(skills, key=lambda s: (value[s], -skills.index(s)))
+        student.present(k, _true_aim(student, k))
+        counts[k] += 1
+    student.advance(DELAY_DAYS)
+    return rr, _metis_test(student, skills)
+
+
 def mean_ci(xs: list[float]) -> tuple[float, float, float]:
     m = statistics.fmean(xs)
     half = 1.96 * statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else 0.0
@@ -102,16 +184,26 @@ def mean_ci(xs: list[float]) -> tuple[float, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--settings", default="published,similar")
+    parser.add_argument("--simulator", choices=["actr", "metis"], default="actr")
+    parser.add_argument("--settings", default=None, help="comma-separated (default: every world of the simulator)")
     parser.add_argument("--budgets", default="100,200")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--students", type=int, default=1000, help="students for the true-similarity oracle")
     parser.add_argument("--search-students", type=int, default=20, help="students for the sequence search")
     parser.add_argument("--iterations", type=int, default=2000, help="hill-climb steps per student")
+    parser.add_argument("--rollouts", type=int, default=2, help="metis: look-ahead copies per skill and item")
+    parser.add_argument("--learned-weights", action="store_true", help="how well the learned pair weights are found")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    settings = args.settings.split(",") if args.settings else list(bench.SIMULATORS[args.simulator])
+    if args.learned_weights:
+        learned_weights_main(args, settings)
+        return
+    if args.simulator == "metis":
+        metis_main(args, settings)
+        return
     rows = []
-    for setting in args.settings.split(","):
+    for setting in settings:
         for budget in (int(b) for b in args.budgets.split(",")):
             started = time.monotonic()
             sim_skills, course = bench.DEMO_COURSE
@@ -158,6 +250,73 @@ def main() -> None:
         f"(true similarities: {rows[0]['students']} students; sequence search: {rows[0]['search_students']} students,"
     )
     print(f" {rows[0]['iterations']} steps each)")
+
+
+def learned_weights_main(args: argparse.Namespace, settings: list[str]) -> None:
+    sim_skills, course = bench.DEMO_COURSE
+    ids = [s.skill_id for s in course.skills]
+    rows = []
+    for setting in settings:
+        for budget in (int(b) for b in args.budgets.split(",")):
+            if args.simulator == "actr":
+                group: list = actr.population(
+                    n=args.students, skill_ids=ids, setting=setting, seed=args.seed, start=bench.CALIBRATION_START
+                )
+            else:
+                group = population(
+                    n=args.students, skills=sim_skills, setting=setting, seed=args.seed, start=bench.CALIBRATION_START
+                )
+            weights = learn_contrast_weights(
+                course, bench.calibration_histories(group, course=course, budget=budget, seed=args.seed)
+            )
+            row: dict = {"simulator": args.simulator, "setting": setting, "budget": budget, "seed": args.seed}
+            row["calibration_students"] = args.students
+            if args.simulator == "actr":
+                true = actr.similarities(ids, setting=actr.SETTINGS[setting], seed=args.seed)
+                learned = [w for _, _, w in weights]
+                row["correlation_with_hidden_similarity"] = round(
+                    statistics.correlation(learned, [true[(a, b)] for a, b, _ in weights]), 3
+                )
+            else:
+                ranked = [(a, b) for a, b, _ in sorted(weights, key=lambda t: -t[2])]
+                row["declared_pair_ranks"] = [ranked.index(p) + 1 for p in course.confusable_pairs]
+                row["of_pairs"] = len(ranked)
+            rows.append(row)
+            print(json.dumps(row) if args.json else "  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+def metis_main(args: argparse.Namespace, settings: list[str]) -> None:
+    rows = []
+    for setting in settings:
+        for budget in (int(b) for b in args.budgets.split(",")):
+            started = time.monotonic()
+            pairs = [
+                metis_look_ahead(setting, args.seed, i, budget, args.rollouts) for i in range(args.search_students)
+            ]
+            rows.append(
+                {
+                    "setting": setting,
+                    "budget": budget,
+                    "seed": args.seed,
+                    "round_robin_true_aim": round(100.0 * statistics.fmean(a for a, _ in pairs), 2),
+                    "look_ahead_minus_round_robin": list(mean_ci([100.0 * (b - a) for a, b in pairs])),
+                    "students": len(pairs),
+                    "rollouts": args.rollouts,
+                    "wall_s": round(time.monotonic() - started, 1),
+                }
+            )
+            print(f"  done {setting} {budget} in {rows[-1]['wall_s']} s", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"model.py, seed {args.seed}; look-ahead oracle − round robin, both aimed on the true P, paired [95 % CI]")
+    print(f"{'setting':<18} {'budget':>6} {'round robin %':>14} {'look-ahead − round robin':>26}")
+    for r in rows:
+        a = r["look_ahead_minus_round_robin"]
+        print(
+            f"{r['setting']:<18} {r['budget']:>6} {r['round_robin_true_aim']:>14.1f} {f'{a[0]:+.2f} [{a[1]:+.2f}, {a[2]:+.2f}]':>26}"
+        )
+    print(f"({rows[0]['students']} students, {rows[0]['rollouts']} look-aheads per skill and item)")
 
 
 if __name__ == "__main__":
