@@ -307,6 +307,28 @@ CONTRAST_FLOOR = 0.1
 CONTRAST_MIN_STRATUM = 5
 
 
+class _Stratum:
+    """Running sums of one stratum of ``learn_contrast_weights``."""
+
+    __slots__ = ("n", "sc", "scx", "sx", "sxx")
+
+    def __init__(self, m: int) -> None:
+        self.n = 0
+        self.sc = 0.0
+        self.sx = [0.0] * m
+        self.sxx = [0.0] * m
+        self.scx = [0.0] * m
+
+    def add(self, c: float, xs: Sequence[int]) -> None:
+        self.n += 1
+        self.sc += c
+        for b, x in enumerate(xs):
+            if x:
+                self.sx[b] += x
+                self.sxx[b] += x * x
+                self.scx[b] += c * x
+
+
 def learn_contrast_weights(
     course: CourseSpec, histories: Sequence[Sequence[Observation]]
 ) -> tuple[tuple[int, int, float], ...]:
@@ -322,42 +344,45 @@ def learn_contrast_weights(
     are too few to compare any pair. Raises ``ValueError`` on an answer to a skill not in the course.
     """
     skill_ids = [s.skill_id for s in course.skills]
-    known = set(skill_ids)
-    strata: dict[tuple[int, int], list[tuple[bool, dict[int, int]]]] = {}
+    col = {k: j for j, k in enumerate(skill_ids)}
+    m = len(skill_ids)
+    # Sufficient statistics per stratum (skill A, answers on A so far), streamed so memory stays flat:
+    # answers, right answers, and per other skill B the sums of x, x^2 and right * x, where x counts the
+    # times A and B were answered one straight after the other before this answer.
+    sums: dict[tuple[int, int], _Stratum] = {}
     for h, history in enumerate(histories):
-        counts: dict[tuple[int, int], int] = {}
-        answered: dict[int, int] = {}
+        counts = [[0] * m for _ in range(m)]
+        answered = [0] * m
         last: int | None = None
         for i, obs in enumerate(history):
-            a = obs.skill_id
-            if a not in known:
-                raise ValueError(f"histories[{h}][{i}]: skill {a} is not in the course")
-            x = {b: counts.get(policies.skill_pair(a, b), 0) for b in skill_ids if b != a}
-            strata.setdefault((a, answered.get(a, 0)), []).append((obs.correct, x))
-            answered[a] = answered.get(a, 0) + 1
+            a = col.get(obs.skill_id)
+            if a is None:
+                raise ValueError(f"histories[{h}][{i}]: skill {obs.skill_id} is not in the course")
+            stratum = sums.get((a, answered[a]))
+            if stratum is None:
+                stratum = sums[(a, answered[a])] = _Stratum(m)
+            stratum.add(1.0 if obs.correct else 0.0, counts[a])
+            answered[a] += 1
             if last is not None and last != a:
-                pair = policies.skill_pair(a, last)
-                counts[pair] = counts.get(pair, 0) + 1
+                counts[a][last] += 1
+                counts[last][a] += 1
             last = a
     cov: dict[tuple[int, int], float] = {}
     var: dict[tuple[int, int], float] = {}
-    for (a, _), rows in strata.items():
-        if len(rows) < CONTRAST_MIN_STRATUM:
+    for (a, _), st in sums.items():
+        if st.n < CONTRAST_MIN_STRATUM:
             continue
-        mean_c = statistics.fmean(float(c) for c, _ in rows)
-        for b in skill_ids:
-            if b == a:
-                continue
-            mean_x = statistics.fmean(x[b] for _, x in rows)
-            cov[(a, b)] = cov.get((a, b), 0.0) + sum((c - mean_c) * (x[b] - mean_x) for c, x in rows)
-            var[(a, b)] = var.get((a, b), 0.0) + sum((x[b] - mean_x) ** 2 for _, x in rows)
-    slope = {k: cov[k] / var[k] for k in cov if var[k] > 0}
+        for b in range(m):
+            if b != a:
+                cov[(a, b)] = cov.get((a, b), 0.0) + st.scx[b] - st.sc * st.sx[b] / st.n
+                var[(a, b)] = var.get((a, b), 0.0) + st.sxx[b] - st.sx[b] * st.sx[b] / st.n
+    slope = {k: cov[k] / var[k] for k in cov if var[k] > 1e-12}
     effect = {}
-    for i, a in enumerate(skill_ids):
-        for b in skill_ids[i + 1 :]:
-            both = [slope[k] for k in ((a, b), (b, a)) if k in slope]
+    for i in range(m):
+        for j in range(i + 1, m):
+            both = [slope[k] for k in ((i, j), (j, i)) if k in slope]
             if both:
-                effect[policies.skill_pair(a, b)] = statistics.fmean(both)
+                effect[policies.skill_pair(skill_ids[i], skill_ids[j])] = statistics.fmean(both)
     if len(effect) < 2:
         return ()
     mean, sd = statistics.fmean(effect.values()), statistics.pstdev(effect.values())

@@ -325,3 +325,16 @@ def test_spread_sets_the_pairs_with_learned_weight_side_by_side_first():
         assert (d.skill_id, d.kind) == (1, "interleave")
         assert d.reason.startswith("spread: Advanced right after Basics, which students often confuse with it")
         assert next_item(base, history, now=4 * MINUTE, policy="spread", rng=random.Random(seed)).skill_id == 2
+
+
+def test_the_documented_learned_contrasts_example_runs():
+    """docs/scheduler.md's second example, executed as written on the planted four-skill course."""
+    block = re.search(r"<!-- example: learned-contrasts -->\s*```python\n(.*?)```", DOC.read_text(), re.S)
+    assert block is not None, "the learned-contrasts example is missing from docs/scheduler.md"
+    skills = tuple(SkillSpec(k, f"S{k}") for k in range(4))
+    course = CourseSpec(skills=skills, items=tuple(ItemSpec(f"k{k}-5", k, 0.5) for k in range(4)))
+    namespace: dict = {"course": course, "histories": _planted_histories(300, seed=2)}
+    exec(compile(block.group(1), str(DOC), "exec"), namespace)
+    scheduler = namespace["scheduler"]
+    assert scheduler.policy == "spread" and len(scheduler.course.contrast_weights) == 6
+    assert scheduler.next_item([], now=0.0).reason
