@@ -6,8 +6,9 @@ simulator can drive it the same way. Inputs and outputs are frozen dataclasses; 
 days (floats) from any fixed origin the caller chooses.
 
 Stable surface: ``CourseSpec``, ``SkillSpec``, ``ItemSpec``, ``Observation``, ``Decision``,
-``Scheduler``, ``next_item``, ``learn_contrast_weights``, ``POLICY_NAMES`` and ``PolicySettings``. What happens inside (the
-estimate, the scores) may change between versions; these signatures should not.
+``Scheduler``, ``next_item``, ``learn_contrast_weights``, ``POLICY_NAMES`` and ``PolicySettings``.
+What happens inside (the estimate, the scores) may change between versions; these signatures
+should not.
 """
 
 from __future__ import annotations

@@ -280,6 +280,7 @@ def benchmark(
                     seed=seed,
                     session_length=session_length,
                     session_gap_days=session_gap_days,
+                    settings=policy_settings,
                     progress=progress,
                 ),
             ),
@@ -326,6 +327,7 @@ def calibration_histories(
     seed: int,
     session_length: int = 20,
     session_gap_days: float = 2.0,
+    settings: PolicySettings | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[list[Observation]]:
     """Each student of ``group`` practises ``budget`` items under ``CALIBRATION_POLICY``; their answers, as logged."""
@@ -339,6 +341,7 @@ def calibration_histories(
             budget=budget,
             session_length=session_length,
             session_gap_days=session_gap_days,
+            settings=settings,
             rng=random.Random(f"calibration-{seed}-{j}"),
             record=history,
         )
