@@ -143,7 +143,7 @@ class StrategySuggestion(models.Model):
     rating = models.SmallIntegerField(null=True, blank=True, help_text="+1 helpful, -1 not helpful")
     created_at = models.DateTimeField()
     responded_at = models.DateTimeField(null=True, blank=True)
-    # Outcome, measured on the student's answers after accepting.
+    # Outcome, measured on the student's answers in the sessions after the one the strategy was used in.
     outcome_n = models.PositiveSmallIntegerField(default=0)
     performance_gain = models.FloatField(null=True, blank=True)
     calibration_gain = models.FloatField(null=True, blank=True)

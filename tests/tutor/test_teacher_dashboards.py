@@ -176,7 +176,10 @@ def test_the_student_page_shows_this_class_only_with_numbers_from_the_database(k
     assert [s.judgment.n for s in page.sessions] == [6]
     assert "12.3 s" in html and "practise it: predicted success 55 %" in html and "Drawing it" in html
     assert "SECRET" not in html
-    assert "12 percentage points more right than predicted when it was suggested" in html
+    assert (
+        "answers in the sessions after the one it was used in, the student got 12 percentage points more right than predicted"
+        in html
+    )
     assert 'Answers in this class: <strong class="n-answers">6</strong>' in html
     assert (  # the overview's flag, reused, with the same comparison with the class
         f"{skills[0].name}: wrong on 4 of their last 6 answers on it, while the rest of the class gets 100 % of its"
