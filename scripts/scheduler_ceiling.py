@@ -74,20 +74,18 @@ def true_weights(setting: str, seed: int) -> tuple[tuple[int, int, float], ...]:
 
 def post_test(setting: str, seed: int, index: int, skills: list[int]) -> float:
     """Student ``index`` of the world practises ``skills`` in this order on the benchmark's clock, then is tested."""
-    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
-    student = actr.population(n=1, skill_ids=ids, setting=setting, seed=seed, start=index)[0]
+    student = bench.students_of("actr", setting, n=1, seed=seed, start=index)[0]
     for i, skill in enumerate(skills):
         if i:
             student.advance(GAP_DAYS if i % SESSION_LENGTH == 0 else MINUTE)
         student.present(skill, 0.5)  # learning in ACT-R ignores the item and the answer
     student.advance(DELAY_DAYS)
-    return statistics.fmean(statistics.fmean(student.p_correct(k, d) for d in bench.TEST_DIFFICULTIES) for k in ids)
+    return bench.mixed_test(student, [s.skill_id for s in bench.DEMO_COURSE[1].skills])[0]
 
 
 def rule_sequence(setting: str, seed: int, index: int, budget: int) -> list[int]:
     """The skills the strongest simple rule gave this student in the benchmark (same rng as the benchmark's)."""
-    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
-    student = actr.population(n=1, skill_ids=ids, setting=setting, seed=seed, start=index)[0]
+    student = bench.students_of("actr", setting, n=1, seed=seed, start=index)[0]
     history: list[Observation] = []
     bench.run_episode(
         student, RULE, course=bench.DEMO_COURSE[1], budget=budget, rng=random.Random(f"policy-{seed}-{index}"),
@@ -130,10 +128,6 @@ def _true_aim(student: SimulatedStudent, skill: int) -> float:
     return difficulty_for_success(student.p_correct(skill, 0.5), TARGET)
 
 
-def _metis_test(student: SimulatedStudent, skills: list[int]) -> float:
-    return statistics.fmean(statistics.fmean(student.p_correct(k, d) for d in bench.TEST_DIFFICULTIES) for k in skills)
-
-
 def _round_robin_next(counts: dict[int, int], skills: list[int]) -> int:
     return min(skills, key=lambda k: (counts[k], skills.index(k)))
 
@@ -146,7 +140,7 @@ def _finish_with_round_robin(student: SimulatedStudent, counts: dict[int, int], 
         student.present(k, _true_aim(student, k))
         counts[k] += 1
     student.advance(DELAY_DAYS)
-    return _metis_test(student, skills)
+    return bench.mixed_test(student, skills)[0]
 
 
 def metis_look_ahead(setting: str, seed: int, index: int, budget: int, rollouts: int) -> tuple[float, float]:
@@ -173,7 +167,12 @@ def metis_look_ahead(setting: str, seed: int, index: int, budget: int, rollouts:
         student.present(k, _true_aim(student, k))
         counts[k] += 1
     student.advance(DELAY_DAYS)
-    return rr, _metis_test(student, skills)
+    return rr, bench.mixed_test(student, skills)[0]
+
+
+def ci_text(d: list[float]) -> str:
+    """A [mean, low, high] triple as "+1.23 [+0.45, +2.01]"."""
+    return f"{d[0]:+.2f} [{d[1]:+.2f}, {d[2]:+.2f}]"
 
 
 def mean_ci(xs: list[float]) -> tuple[float, float, float]:
@@ -242,10 +241,7 @@ def main() -> None:
     print(f"{'setting':<10} {'budget':>6} {'rule %':>7} {'spread, true similarities':>28} {'best sequence found':>26}")
     for r in rows:
         a, b = r["spread_true_similarities_minus_rule"], r["best_sequence_minus_rule"]
-        print(
-            f"{r['setting']:<10} {r['budget']:>6} {r['rule_post_test']:>7.1f} "
-            f"{f'{a[0]:+.2f} [{a[1]:+.2f}, {a[2]:+.2f}]':>28} {f'{b[0]:+.2f} [{b[1]:+.2f}, {b[2]:+.2f}]':>26}"
-        )
+        print(f"{r['setting']:<10} {r['budget']:>6} {r['rule_post_test']:>7.1f} {ci_text(a):>28} {ci_text(b):>26}")
     print(
         f"(true similarities: {rows[0]['students']} students; sequence search: {rows[0]['search_students']} students,"
     )
@@ -253,19 +249,14 @@ def main() -> None:
 
 
 def learned_weights_main(args: argparse.Namespace, settings: list[str]) -> None:
-    sim_skills, course = bench.DEMO_COURSE
+    course = bench.DEMO_COURSE[1]
     ids = [s.skill_id for s in course.skills]
     rows = []
     for setting in settings:
         for budget in (int(b) for b in args.budgets.split(",")):
-            if args.simulator == "actr":
-                group: list = actr.population(
-                    n=args.students, skill_ids=ids, setting=setting, seed=args.seed, start=bench.CALIBRATION_START
-                )
-            else:
-                group = population(
-                    n=args.students, skills=sim_skills, setting=setting, seed=args.seed, start=bench.CALIBRATION_START
-                )
+            group = bench.students_of(
+                args.simulator, setting, n=args.students, seed=args.seed, start=bench.CALIBRATION_START
+            )
             weights = learn_contrast_weights(
                 course, bench.calibration_histories(group, course=course, budget=budget, seed=args.seed)
             )
@@ -313,9 +304,7 @@ def metis_main(args: argparse.Namespace, settings: list[str]) -> None:
     print(f"{'setting':<18} {'budget':>6} {'round robin %':>14} {'look-ahead − round robin':>26}")
     for r in rows:
         a = r["look_ahead_minus_round_robin"]
-        print(
-            f"{r['setting']:<18} {r['budget']:>6} {r['round_robin_true_aim']:>14.1f} {f'{a[0]:+.2f} [{a[1]:+.2f}, {a[2]:+.2f}]':>26}"
-        )
+        print(f"{r['setting']:<18} {r['budget']:>6} {r['round_robin_true_aim']:>14.1f} {ci_text(a):>26}")
     print(f"({rows[0]['students']} students, {rows[0]['rollouts']} look-aheads per skill and item)")
 
 

@@ -39,8 +39,10 @@ __all__ = [
     "benchmark",
     "calibration_histories",
     "effect_sizes",
+    "mixed_test",
     "paired_difference",
     "run_episode",
+    "students_of",
     "strongest_baseline",
 ]
 
@@ -104,7 +106,8 @@ class Episode:
     practice_accuracy: float
 
 
-def _test(student: Student, skill_ids: Sequence[int]) -> tuple[float, int]:
+def mixed_test(student: Student, skill_ids: Sequence[int]) -> tuple[float, int]:
+    """The mixed test, now: mean P(correct) over ``skill_ids`` at ``TEST_DIFFICULTIES``, and skills mastered."""
     scores = [statistics.fmean(student.p_correct(k, d) for d in TEST_DIFFICULTIES) for k in skill_ids]
     mastered = sum(1 for k in skill_ids if student.p_correct(k, 0.5) >= MASTERY)
     return statistics.fmean(scores), mastered
@@ -131,7 +134,7 @@ def run_episode(
     in_play = [
         s.skill_id for s in course.skills if settings.skills_in_play is None or s.skill_id in settings.skills_in_play
     ]
-    pre, _ = _test(student, in_play)
+    pre, _ = mixed_test(student, in_play)
     scheduler = Scheduler(
         course,
         policy=policy,
@@ -156,7 +159,7 @@ def run_episode(
     if record is not None:
         record.extend(history)
     student.advance(test_delay_days)
-    post, mastered = _test(student, in_play)
+    post, mastered = mixed_test(student, in_play)
     return Episode(pre_test=pre, post_test=post, mastered=mastered, practice_accuracy=correct / max(1, budget))
 
 
@@ -226,6 +229,28 @@ def strongest_baseline(results: dict[str, PolicyResult]) -> str | None:
     return max(ran, key=lambda name: results[name].post_test) if ran else None
 
 
+def students_of(
+    simulator: str,
+    setting: str | SimSetting | actr.ActrSetting,
+    *,
+    n: int,
+    seed: int,
+    start: int = 0,
+    course: tuple[list[SimSkill], CourseSpec] | None = None,
+) -> Sequence[Student]:
+    """Students ``start .. start+n-1`` of one world of ``simulator``, on ``course`` (the demo course when None).
+
+    The actr students see only the course's skill ids, never its confusable pairs.
+    """
+    sim_skills, course_spec = course or DEMO_COURSE
+    if simulator == "actr":
+        assert not isinstance(setting, SimSetting)
+        skill_ids = [s.skill_id for s in course_spec.skills]
+        return actr.population(n=n, skill_ids=skill_ids, setting=setting, seed=seed, start=start)
+    assert not isinstance(setting, actr.ActrSetting)
+    return population(n=n, skills=sim_skills, setting=setting, seed=seed, start=start)
+
+
 def benchmark(
     *,
     policies_to_run: Sequence[str],
@@ -259,14 +284,9 @@ def benchmark(
     if isinstance(setting, str) and setting not in SIMULATORS[simulator]:
         raise ValueError(f"simulator {simulator!r} has no setting {setting!r}; choose from {SIMULATORS[simulator]}")
     sim_skills, course_spec = course or DEMO_COURSE
-    skill_ids = [s.skill_id for s in course_spec.skills]
 
     def group_of(n: int, start: int) -> Sequence[Student]:
-        if simulator == "actr":
-            assert not isinstance(setting, SimSetting)
-            return actr.population(n=n, skill_ids=skill_ids, setting=setting, seed=seed, start=start)
-        assert not isinstance(setting, actr.ActrSetting)
-        return population(n=n, skills=sim_skills, setting=setting, seed=seed, start=start)
+        return students_of(simulator, setting, n=n, seed=seed, start=start, course=(sim_skills, course_spec))
 
     if learn_contrasts > 0:
         course_spec = replace(
