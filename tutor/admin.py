@@ -12,6 +12,7 @@ from .models import (
     Enrollment,
     ErasureRecord,
     Item,
+    LearnedContrasts,
     Organisation,
     PracticeSession,
     Section,
@@ -99,6 +100,7 @@ class SectionAdminForm(forms.ModelForm):
             "target_success",
             "review_weight",
             "skills_in_play",
+            "scheduling_rule",
         ]
 
     def clean(self) -> dict:
@@ -115,15 +117,26 @@ class SectionAdminForm(forms.ModelForm):
 @admin.register(Section)
 class SectionAdmin(admin.ModelAdmin):
     form = SectionAdminForm
-    list_display = ("name", "organisation", "course")
+    list_display = ("name", "organisation", "course", "scheduling_rule")
     filter_horizontal = ("teachers",)
     inlines = [EnrollmentInline]
 
 
 @admin.register(PracticeSession)
 class PracticeSessionAdmin(admin.ModelAdmin):
-    list_display = ("id", "student", "section", "started_at", "ended_at")
+    list_display = ("id", "student", "section", "scheduling_rule", "started_at", "ended_at")
     raw_id_fields = ("student",)
+
+
+@admin.register(LearnedContrasts)
+class LearnedContrastsAdmin(admin.ModelAdmin):
+    """Read-only: ``manage.py contrasts_learn`` (or its nightly task) writes these."""
+
+    list_display = ("course", "students", "answers", "learned_at")
+    readonly_fields = ("course", "weights", "students", "answers", "learned_at")
+
+    def has_add_permission(self, request):
+        return False
 
 
 @admin.register(Attempt)

@@ -131,6 +131,18 @@ class Item(models.Model):
         return self.slug
 
 
+class SchedulingRule(models.TextChoices):
+    """How a class's next exercise is chosen (``tutor.policies``; docs/scheduler.md, "Choosing the rule per class")."""
+
+    ADAPTIVE = "adaptive", "Adaptive: the skill each student most needs now (the default)"
+    SPREAD = "spread", "Spread: every skill once a round, skills students confuse side by side"
+    ROUND_ROBIN = "round_robin+target", "In turn: every skill once a round, in course order"
+    SHUFFLED = (
+        "shuffled_round_robin+target",
+        "Shuffled: every skill once a round, in a new random order each round",
+    )
+
+
 class Section(models.Model):
     """A class: one organisation, one course, its teachers and enrolled students."""
 
@@ -161,6 +173,12 @@ class Section(models.Model):
         related_name="+",
         help_text="Skills the scheduler may choose from; none selected means every skill of the course",
     )
+    scheduling_rule = models.CharField(
+        max_length=40,
+        choices=SchedulingRule.choices,
+        default=SchedulingRule.ADAPTIVE,
+        help_text="How the next exercise is chosen; a change applies from each student's next session",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     # Set when a teacher archives the class: it leaves their home list, its data stays (unarchive to bring it back).
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -180,6 +198,9 @@ class Section(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(review_weight__gte=0) & Q(review_weight__lte=3), name="section_review_weight_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(scheduling_rule__in=SchedulingRule.values), name="section_scheduling_rule_known"
             ),
         ]
 
@@ -224,6 +245,10 @@ class PracticeSession(models.Model):
     student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="practice_sessions")
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="practice_sessions")
     planned_items = models.PositiveSmallIntegerField(default=10)
+    # The class's rule when the session started: it chooses every item of the session, and tells which answers
+    # were practised in a shuffled order (what ``services.contrasts_learn`` reads). Sessions before the rule
+    # could be chosen were all adaptive.
+    scheduling_rule = models.CharField(max_length=40, choices=SchedulingRule.choices, default=SchedulingRule.ADAPTIVE)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
 
@@ -299,6 +324,28 @@ class Attempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.student} {self.item} {'✓' if self.correct else '✗'}"
+
+
+class LearnedContrasts(models.Model):
+    """Which pairs of a course's skills students confuse, learned from the answers of classes on the shuffled rule.
+
+    ``weights`` is a list of ``[skill id, skill id, weight]`` (``scheduling_api.learn_contrast_weights``): the
+    ``spread`` rule sets a pair side by side about ``weight`` times as often as an average pair. An aggregate
+    over many students, like a meta-trained learner model; it holds no one's answers. Relearned by
+    ``manage.py contrasts_learn`` and nightly by Celery beat.
+    """
+
+    course = models.OneToOneField(Course, on_delete=models.CASCADE, related_name="learned_contrasts")
+    weights = models.JSONField(default=list)
+    students = models.PositiveIntegerField(help_text="students whose answers it was learned from")
+    answers = models.PositiveIntegerField(help_text="answers it was learned from")
+    learned_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "learned contrasts"
+
+    def __str__(self) -> str:
+        return f"contrasts of {self.course} from {self.students} students"
 
 
 class SkillTally(models.Model):

@@ -1,8 +1,9 @@
-"""Choosing the next item: the adaptive policy of ``tutor.policies`` fed from the database.
+"""Choosing the next item: the class's rule of ``tutor.policies`` fed from the database.
 
-The decision itself lives in the pure ``tutor.policies.adaptive`` (the same code the
-simulator benchmark judges); this module only gathers what it needs in a bounded
-number of queries, whatever the length of the student's history:
+The decision itself lives in the pure ``tutor.policies`` (the same code the simulator
+benchmark judges): ``adaptive`` unless the class chose another rule (``Section.scheduling_rule``,
+fixed per session); this module only gathers what it needs in a bounded number of queries,
+whatever the length of the student's history:
 
 * the course structure (skills, prerequisites, confusable pairs) and the class settings;
 * per-skill P(correct) from the student's meta-learned learner model when one is
@@ -20,7 +21,7 @@ import logging
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.core.cache import cache
@@ -33,7 +34,7 @@ from metacog.selectors import review_skills_due_at
 
 from . import generators, policies
 from .content import item_from_generator
-from .models import Attempt, Item, PracticeSession, Section, Skill
+from .models import Attempt, Item, LearnedContrasts, PracticeSession, SchedulingRule, Section, Skill
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,9 @@ RECENT_WINDOW = 150  # answers replayed one by one; older ones enter as per-skil
 GENERATED_CANDIDATES = 12  # generated items considered when aiming at a difficulty
 MODEL_CANDIDATES = 50  # authored items the learner model scores for one choice (learner_bench measures it)
 DAY_S = 86400.0
+RULES = frozenset(SchedulingRule.values)
+# Rules whose order within a round depends on which pairs of skills were set side by side before.
+ROUND_RULES = frozenset({SchedulingRule.SPREAD, SchedulingRule.SHUFFLED})
 
 
 @dataclass(frozen=True)
@@ -231,13 +235,18 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
         estimator, structure, now=_days(now), items_since=items_since, predictions=predictions
     )
     agreed = _agreed_reviews(session=session, estimator=estimator, now=now)
-    choice = policies.choose(
-        "adaptive",
-        views,
-        ctx=policies.Context(last_skill_id=last_skill_id, agreed_reviews=agreed),
-        settings=settings,
-        rng=rng,
-    )
+    rule = session.scheduling_rule
+    if rule not in RULES:  # a session row edited by hand: never fail a student over it
+        logger.warning("session %s has unknown scheduling rule %r; using adaptive", session.pk, rule)
+        rule = SchedulingRule.ADAPTIVE
+    ctx = policies.Context(last_skill_id=last_skill_id, agreed_reviews=agreed)
+    if rule in ROUND_RULES:  # the rules that turn on which pairs were set side by side
+        ctx = replace(
+            ctx,
+            contrasts=_contrasts(student_id=session.student_id, course_id=section.course_id, skill_ids=skill_ids),
+            pair_weights=pair_weights_for_course(course_id=section.course_id) if rule == SchedulingRule.SPREAD else {},
+        )
+    choice = policies.choose(rule, views, ctx=ctx, settings=settings, rng=rng)
     name, position, slug = skills[choice.skill_id]
     skill = Skill(id=choice.skill_id, course_id=section.course_id, name=name, position=position, slug=slug)
     target = 0.5 if choice.target_difficulty is None else choice.target_difficulty
@@ -268,6 +277,72 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
     return ItemChoice(item=item, reason=reason)
 
 
+def _contrasts_key(student_id: int, course_id: int) -> str:
+    return f"tutor:scheduler:contrasts-seen:v1:{student_id}:{course_id}"
+
+
+def _contrasts(*, student_id: int, course_id: int, skill_ids: list[int]) -> dict[tuple[int, int], int]:
+    """How often each pair of the course's skills was answered one straight after the other by the student.
+
+    Read only under the rules that need it. Kept in the cache like the estimate: only the answers since
+    the last call are read (one small query on the student's index); a cold start, or a history that no
+    longer extends what was counted (an erased or back-dated answer), counts the whole history again.
+    Answers on other courses' skills are skipped, not breaks: the pair is the course's two answers in a row.
+    """
+    key = _contrasts_key(student_id, course_id)
+    course = set(skill_ids)
+    answers = Attempt.objects.filter(student_id=student_id).order_by("created_at", "id")
+    cached = cache.get(key)
+    if cached is not None:
+        counts, last_id, last_at, last_skill = cached
+        rows = list(answers.filter(id__gte=last_id).values_list("id", "created_at", "skill_id")[: RECENT_WINDOW + 1])
+        if (
+            rows
+            and rows[0][0] == last_id
+            and rows[0][1] == last_at
+            and len(rows) <= RECENT_WINDOW
+            and all(at >= last_at for _, at, _ in rows[1:])
+        ):
+            if len(rows) > 1:
+                last_skill = _count(counts, [s for _, _, s in rows[1:] if s in course], last=last_skill)
+                cache.set(key, (counts, rows[-1][0], rows[-1][1], last_skill), ESTIMATE_CACHE_S)
+            return counts
+    counts = {}
+    rows = list(answers.values_list("id", "created_at", "skill_id"))
+    last_skill = _count(counts, [s for _, _, s in rows if s in course], last=None)
+    if rows:
+        cache.set(key, (counts, rows[-1][0], rows[-1][1], last_skill), ESTIMATE_CACHE_S)
+    return counts
+
+
+def _count(counts: dict[tuple[int, int], int], sequence: list[int], *, last: int | None) -> int | None:
+    """Add to ``counts`` the pairs of different skills answered one straight after the other in ``sequence``
+    (after ``last``); returns the last skill of the sequence."""
+    for skill_id in sequence:
+        if last is not None and last != skill_id:
+            pair = policies.skill_pair(last, skill_id)
+            counts[pair] = counts.get(pair, 0) + 1
+        last = skill_id
+    return last
+
+
+def pair_weights_for_course(*, course_id: int) -> dict[tuple[int, int], float]:
+    """The course's learned pair weights (``LearnedContrasts``), {} before any were learned; cached 60 s."""
+    key = f"tutor:scheduler:contrasts:v1:{course_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    row = LearnedContrasts.objects.filter(course_id=course_id).values_list("weights", flat=True).first()
+    weights = {policies.skill_pair(int(a), int(b)): float(w) for a, b, w in (row or [])}
+    cache.set(key, weights, STRUCTURE_CACHE_S)
+    return weights
+
+
+def pair_weights_forget(*, course_id: int) -> None:
+    """Drop the cached pair weights of a course (after they were relearned)."""
+    cache.delete(f"tutor:scheduler:contrasts:v1:{course_id}")
+
+
 REVIEWS_CACHE_S = 6 * 3600
 
 
@@ -276,9 +351,17 @@ def _reviews_key(session_id: int, started_at: datetime) -> str:
 
 
 def student_cache_forget(*, student_id: int) -> None:
-    """Drop what the scheduler keeps in the cache about a student (erasure): estimates and due reviews."""
-    sessions = PracticeSession.objects.filter(student_id=student_id).values_list("pk", "started_at")
-    cache.delete_many([_estimate_key(student_id), *(_reviews_key(pk, at) for pk, at in sessions)])
+    """Drop what the scheduler keeps in the cache about a student (erasure): estimates, contrasts, due reviews."""
+    sessions = list(
+        PracticeSession.objects.filter(student_id=student_id).values_list("pk", "started_at", "section__course_id")
+    )
+    cache.delete_many(
+        [
+            _estimate_key(student_id),
+            *(_reviews_key(pk, at) for pk, at, _ in sessions),
+            *(_contrasts_key(student_id, course_id) for course_id in {c for _, _, c in sessions}),
+        ]
+    )
 
 
 def _agreed_reviews(*, session: PracticeSession, estimator: policies.SkillEstimator, now: datetime) -> frozenset[int]:

@@ -28,7 +28,19 @@ from metacog.selectors import (
 from . import access, policies, scheduler
 from .answers import correct_answer_display
 from .content_format import ContentSpec, CourseSpec, ItemSpec, SkillSpec
-from .models import ApiClient, Attempt, Course, Enrollment, Item, Organisation, PracticeSession, Section, Skill, User
+from .models import (
+    ApiClient,
+    Attempt,
+    Course,
+    Enrollment,
+    Item,
+    LearnedContrasts,
+    Organisation,
+    PracticeSession,
+    Section,
+    Skill,
+    User,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -507,3 +519,31 @@ def calibration_for_client(*, client: ApiClient, student: User) -> CalibrationSu
     if student.organisation_id != client.organisation_id:
         raise LookupError("not this client's student")
     return calibration_summary_for_student(student=student)
+
+
+@dataclass(frozen=True)
+class ConfusedPairs:
+    """What the spread rule has learned about a course: the pairs that stand out, strongest first."""
+
+    pairs: list[tuple[str, str, float]]  # (skill name, skill name, weight); weight >= SPREAD_OFTEN_CONFUSED
+    compared: int  # pairs compared in all
+    students: int
+    answers: int
+    learned_at: datetime
+
+
+def confused_pairs_for_course(*, course: Course) -> ConfusedPairs | None:
+    """The course's learned confusable pairs for the class settings page; None before any were learned."""
+    row = LearnedContrasts.objects.filter(course=course).first()
+    if row is None:
+        return None
+    names = dict(course.skills.values_list("pk", "name"))
+    pairs = sorted(
+        (
+            (names[a], names[b], float(w))
+            for a, b, w in row.weights
+            if w >= policies.SPREAD_OFTEN_CONFUSED and a in names and b in names
+        ),
+        key=lambda p: -p[2],
+    )
+    return ConfusedPairs(pairs, len(row.weights), row.students, row.answers, row.learned_at)

@@ -37,8 +37,10 @@ from .models import (
     DayTally,
     Enrollment,
     Item,
+    LearnedContrasts,
     Organisation,
     PracticeSession,
+    SchedulingRule,
     Section,
     SessionItem,
     Skill,
@@ -46,8 +48,10 @@ from .models import (
     User,
     organisation_mismatch,
 )
+from .policies import SPREAD_OFTEN_CONFUSED
 from .qti import QtiError, QtiItem, qti_files_read, qti_items_parse
-from .scheduler import item_next_for_student
+from .scheduler import item_next_for_student, pair_weights_forget
+from .scheduling_api import CourseSpec, ItemSpec, Observation, SkillSpec, learn_contrast_weights
 
 log = logging.getLogger(__name__)
 MAX_ANSWER_LENGTH = 500
@@ -76,7 +80,11 @@ def session_start(*, student: User, section: Section) -> PracticeSession:
     if open_session is not None:
         return open_session
     return PracticeSession.objects.create(
-        student=student, section=section, planned_items=section.session_length, started_at=timezone.now()
+        student=student,
+        section=section,
+        planned_items=section.session_length,
+        scheduling_rule=section.scheduling_rule,
+        started_at=timezone.now(),
     )
 
 
@@ -530,8 +538,18 @@ def section_schedule_update(
     review_weight: object,
     session_length: object,
     skill_ids: list[str] | list[int],
+    scheduling_rule: object = None,
 ) -> Section:
-    """Set how the scheduler works for one class. Validates everything before writing anything."""
+    """Set how the scheduler works for one class. Validates everything before writing anything.
+
+    ``scheduling_rule`` None keeps the class's rule; a new rule applies from each student's next session.
+    """
+    rule = section.scheduling_rule if scheduling_rule is None else scheduling_rule
+    if rule not in SchedulingRule.values:
+        raise PracticeError(
+            f"Unknown rule for choosing exercises; choose one of: {', '.join(SchedulingRule.values)}.",
+            field="scheduling_rule",
+        )
     target = _number(target_success, field="target_success", low=0.5, high=0.95, label="Target chance of success")
     review = _number(review_weight, field="review_weight", low=0.0, high=3.0, label="Review weight")
     length = _number(session_length, field="session_length", low=1, high=50, label="Items per session")
@@ -545,11 +563,93 @@ def section_schedule_update(
     if len(skills) != len(wanted):
         raise PracticeError("Choose skills of this class's course only.", field="skills_in_play")
     Section.objects.filter(pk=section.pk).update(
-        target_success=target, review_weight=review, session_length=int(length)
+        target_success=target, review_weight=review, session_length=int(length), scheduling_rule=rule
     )
     section.refresh_from_db()
     section.skills_in_play.set(skills)
     return section
+
+
+# --- which skills students confuse --------------------------------------------------
+
+# Fewer students than this and the learned weights are mostly noise (1,000 in the benchmark; docs/scheduler.md).
+CONTRASTS_MIN_STUDENTS = 100
+
+
+@dataclass(frozen=True)
+class ContrastsLearned:
+    course: Course
+    students: int  # whose answers were read
+    answers: int
+    saved: LearnedContrasts | None  # None: too few students, nothing stored (the previous weights stay)
+    reason: str  # in plain words, for the command and the log
+
+
+def contrasts_learn(*, course: Course, min_students: int = CONTRASTS_MIN_STUDENTS) -> ContrastsLearned:
+    """Learn which pairs of ``course``'s skills students confuse, and store it for the ``spread`` rule.
+
+    Reads the answers of students who practised the course only under the shuffled rule (every session
+    in ``SchedulingRule.SHUFFLED``): there the order of skills varies by chance, which is what
+    ``scheduling_api.learn_contrast_weights`` needs. A student with any answer on the course under another
+    rule is left out whole (that rule chose its order for reasons of its own). With fewer than
+    ``min_students`` such students nothing is stored and the previous weights, if any, stay.
+    """
+    skills = list(course.skills.order_by("position", "pk").values_list("pk", "name"))
+    rows = (
+        Attempt.objects.filter(skill__course=course)
+        .order_by("student_id", "created_at", "id")
+        .values_list("student_id", "skill_id", "correct", "created_at", "session__scheduling_rule")
+    )
+    histories: list[list[Observation]] = []
+    current: list[Observation] = []
+    student = None
+    clean = True
+    for student_id, skill_id, correct, created_at, rule in rows.iterator(chunk_size=5000):
+        if student_id != student:
+            if student is not None and clean and current:
+                histories.append(current)
+            student, current, clean = student_id, [], True
+        clean = clean and rule == SchedulingRule.SHUFFLED
+        if clean:
+            current.append(Observation(f"skill-{skill_id}", skill_id, bool(correct), created_at.timestamp() / 86400))
+    if student is not None and clean and current:
+        histories.append(current)
+    answers = sum(len(h) for h in histories)
+    if len(histories) < min_students or len(skills) < 3:
+        why = (
+            f"{len(histories)} students practised {course.title} only in a shuffled order; "
+            f"at least {min_students} are needed"
+            if len(skills) >= 3
+            else f"{course.title} has {len(skills)} skills; pairs are compared from 3"
+        )
+        return ContrastsLearned(course, len(histories), answers, None, f"Nothing learned: {why}.")
+    # learn_contrast_weights reads skills and answers only; one stand-in item per skill satisfies CourseSpec.
+    spec = CourseSpec(
+        skills=tuple(SkillSpec(pk, name) for pk, name in skills),
+        items=tuple(ItemSpec(f"skill-{pk}", pk) for pk, _ in skills),
+    )
+    weights = learn_contrast_weights(spec, histories)
+    if not weights:
+        return ContrastsLearned(course, len(histories), answers, None, "Nothing learned: no pair could be compared.")
+    saved, _ = LearnedContrasts.objects.update_or_create(
+        course=course,
+        defaults={
+            "weights": [[a, b, round(w, 4)] for a, b, w in weights],
+            "students": len(histories),
+            "answers": answers,
+            "learned_at": timezone.now(),
+        },
+    )
+    pair_weights_forget(course_id=course.pk)
+    often = sum(1 for _, _, w in weights if w >= SPREAD_OFTEN_CONFUSED)
+    return ContrastsLearned(
+        course,
+        len(histories),
+        answers,
+        saved,
+        f"Learned from {len(histories)} students ({answers} answers): {often} of {len(weights)} pairs of skills "
+        "stand out as often confused.",
+    )
 
 
 # --- class tallies -----------------------------------------------------------------

@@ -263,6 +263,8 @@ CELERY_BEAT_SCHEDULE = {
     "metatrain-nightly": {"task": "learner_models.tasks.metatrain_scheduled", "schedule": 24 * 3600},
     "metatrain-if-due": {"task": "learner_models.tasks.metatrain_if_due", "schedule": 600},
     "training-runs-recover": {"task": "learner_models.tasks.training_runs_recover", "schedule": 300},
+    # which pairs of skills students confuse, for classes on the spread rule (tutor.services.contrasts_learn)
+    "contrasts-learn-nightly": {"task": "tutor.tasks.contrasts_learn_all", "schedule": 24 * 3600},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 METIS_RETRAIN_AFTER_ATTEMPTS = int(os.environ.get("METIS_RETRAIN_AFTER_ATTEMPTS", "2000"))

@@ -22,7 +22,7 @@ from . import access, selectors, services
 from .answers import correct_answer_display
 from .health import health_report
 from .http import AuthedRequest
-from .models import CONFIDENCE_SCALE, Attempt, PracticeSession, Section, SessionItem
+from .models import CONFIDENCE_SCALE, Attempt, PracticeSession, SchedulingRule, Section, SessionItem
 from .templatetags.tutor_extras import percent
 
 CONFIDENCE_CHOICES = [(str(p), label, percent(p)) for p, label in CONFIDENCE_SCALE]
@@ -268,6 +268,7 @@ def class_schedule(request: AuthedRequest, section_id: int) -> HttpResponse:
                 review_weight=request.POST.get("review_weight"),
                 session_length=request.POST.get("session_length"),
                 skill_ids=request.POST.getlist("skills_in_play"),
+                scheduling_rule=request.POST.get("scheduling_rule"),
             )
         except services.PracticeError as exc:
             error, field, status = exc.message, exc.field, 422
@@ -281,7 +282,17 @@ def class_schedule(request: AuthedRequest, section_id: int) -> HttpResponse:
     else:
         in_play = set(section.skills_in_play.values_list("pk", flat=True))
     skills = [(s, s.pk in in_play) for s in section.course.skills.order_by("position", "slug")]
-    ctx = {"section": section, "skills": skills, "error": error, "error_field": field, "form": request.POST or None}
+    chosen = request.POST.get("scheduling_rule", section.scheduling_rule) if request.method == "POST" else None
+    rules = [(value, label, value == (chosen or section.scheduling_rule)) for value, label in SchedulingRule.choices]
+    ctx = {
+        "section": section,
+        "skills": skills,
+        "rules": rules,
+        "confused": selectors.confused_pairs_for_course(course=section.course),
+        "error": error,
+        "error_field": field,
+        "form": request.POST or None,
+    }
     return render(request, "tutor/class_schedule.html", ctx, status=status)
 
 

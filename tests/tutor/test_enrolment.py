@@ -64,6 +64,7 @@ def _section_form(section, *, teachers=(), students=()):
         "session_length": section.session_length,
         "target_success": section.target_success,
         "review_weight": section.review_weight,
+        "scheduling_rule": section.scheduling_rule,
         "teachers": [t.pk for t in teachers],
         "enrollments-TOTAL_FORMS": len(students),
         "enrollments-INITIAL_FORMS": 0,

@@ -33,7 +33,8 @@ class ClassSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Section
-        fields = ["id", "name", "course_id", "course_slug", "session_length", "created_at"]
+        fields = ["id", "name", "course_id", "course_slug", "session_length", "scheduling_rule", "created_at"]
+        read_only_fields = ["scheduling_rule"]
 
 
 class StudentSerializer(serializers.ModelSerializer):
