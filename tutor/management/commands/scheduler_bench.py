@@ -29,6 +29,7 @@ from tutor.models import (
     Item,
     Organisation,
     PracticeSession,
+    SchedulingRule,
     Section,
     SessionItem,
     Skill,
@@ -62,6 +63,12 @@ class Command(BaseCommand):
         parser.add_argument("--calls", type=int, default=300, help="timed calls of each kind")
         parser.add_argument("--items-per-skill", type=int, default=20)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--rule",
+            default=SchedulingRule.ADAPTIVE,
+            choices=SchedulingRule.values,
+            help="the class's scheduling rule (default adaptive)",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opt):
@@ -70,12 +77,13 @@ class Command(BaseCommand):
         results: dict = {}
         run_rolled_back(lambda: self._run(opt, results))
         results["database"] = connection.vendor
+        results["rule"] = opt["rule"]
         if opt["json"]:
             self.stdout.write(json.dumps(results, indent=2))
             return
         self.stdout.write(
             f"{opt['skills']} skills, {opt['attempts']} past attempts, {opt['calls']} calls each, "
-            f"database {connection.vendor}"
+            f"database {connection.vendor}, rule {opt['rule']}"
         )
         header = f"{'what':<44} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8}"
         self.stdout.write(header)
@@ -140,7 +148,10 @@ class Command(BaseCommand):
             with connection.cursor() as cursor:
                 for table in ("tutor_attempt", "tutor_item", "tutor_skill", "tutor_sessionitem"):
                     cursor.execute(f"ANALYZE {table}")
-        session = PracticeSession.objects.create(student=student, section=section, started_at=now, planned_items=50)
+        Section.objects.filter(pk=section.pk).update(scheduling_rule=opt["rule"])
+        session = PracticeSession.objects.create(
+            student=student, section=section, started_at=now, planned_items=50, scheduling_rule=opt["rule"]
+        )
         section = Section.objects.select_related("course").get(pk=section.pk)
         session.section = section
 
