@@ -43,6 +43,7 @@ __all__ = [
     "paired_difference",
     "run_episode",
     "students_of",
+    "quiz_observed",
     "strongest_baseline",
 ]
 
@@ -177,9 +178,11 @@ class PolicyResult:
     efficiency_ci: tuple[float, float]
     practice_accuracy: float
     episodes: list[Episode] = field(repr=False, default_factory=list)
+    detail: dict = field(default_factory=dict)  # the trial: which rule it chose and on what evidence
 
     def as_dict(self) -> dict:
         return {
+            **self.detail,
             "n": self.n,
             "post_test": round(self.post_test, 4),
             "post_test_ci": [round(x, 4) for x in self.post_test_ci],
@@ -266,6 +269,7 @@ def benchmark(
     course: tuple[list[SimSkill], CourseSpec] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     learn_contrasts: int = 0,
+    trial: int = 0,
 ) -> dict[str, PolicyResult]:
     """Run each policy on the same ``students`` simulated students (fresh copies per policy).
 
@@ -277,6 +281,13 @@ def benchmark(
     as a tutor would collect answers before it has learned anything; ``learn_contrast_weights`` reads
     their answers, and the course every policy then meets carries the learned weights (only spread
     reads them).
+
+    With ``trial`` > 0 (and ``learn_contrasts``), a pilot picks the rule, as a tutor could before it
+    teaches a course's students: ``trial`` more students (from ``TRIAL_START``) are split between the
+    ``TRIAL_RULES`` other than the calibration's own, each practises under its rule, and every pilot
+    student (the calibration cohort included) then takes a quiz after the test delay, answered, not
+    read off the simulator (``quiz_observed``). The rule with the best mean quiz is the one the tested
+    students meet, reported as policy ``"trial"`` with its choice and the quiz means in ``detail``.
     """
     if simulator not in SIMULATORS:
         raise ValueError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
@@ -288,25 +299,66 @@ def benchmark(
     def group_of(n: int, start: int) -> Sequence[Student]:
         return students_of(simulator, setting, n=n, seed=seed, start=start, course=(sim_skills, course_spec))
 
+    if trial > 0 and learn_contrasts <= 0:
+        raise ValueError("a trial needs a calibration cohort (learn_contrasts > 0): it is the trial's shuffled arm")
+    in_play = [
+        s.skill_id
+        for s in course_spec.skills
+        if policy_settings is None
+        or policy_settings.skills_in_play is None
+        or s.skill_id in policy_settings.skills_in_play
+    ]
+    quizzes: dict[str, list[float]] = {}
     if learn_contrasts > 0:
+        calibration = group_of(learn_contrasts, CALIBRATION_START)
         course_spec = replace(
             course_spec,
             contrast_weights=scheduling_api.learn_contrast_weights(
                 course_spec,
                 calibration_histories(
-                    group_of(learn_contrasts, CALIBRATION_START),
+                    calibration,
                     course=course_spec,
                     budget=budget,
                     seed=seed,
                     session_length=session_length,
                     session_gap_days=session_gap_days,
+                    test_delay_days=test_delay_days,
                     settings=policy_settings,
                     progress=progress,
                 ),
             ),
         )
+        if trial > 0:
+            quizzes[CALIBRATION_POLICY] = [
+                quiz_observed(student, in_play, random.Random(f"quiz-{seed}-{j}"))
+                for j, student in enumerate(calibration)
+            ]
+    if trial > 0:
+        arms = [rule for rule in TRIAL_RULES if rule != CALIBRATION_POLICY]
+        for j, student in enumerate(group_of(trial, TRIAL_START)):
+            rule = arms[j % len(arms)]
+            run_episode(
+                student,
+                rule,
+                course=course_spec,
+                budget=budget,
+                session_length=session_length,
+                session_gap_days=session_gap_days,
+                test_delay_days=test_delay_days,
+                settings=policy_settings,
+                rng=random.Random(f"trial-{seed}-{j}"),
+            )
+            quizzes.setdefault(rule, []).append(
+                quiz_observed(student, in_play, random.Random(f"quiz-trial-{seed}-{j}"))
+            )
+            if progress is not None and ((j + 1) % 50 == 0 or j + 1 == trial):
+                progress("trial", j + 1, trial)
+    chosen = max(TRIAL_RULES, key=lambda rule: statistics.fmean(quizzes[rule])) if quizzes else None
     results: dict[str, PolicyResult] = {}
-    for name in policies_to_run:
+    to_run = list(policies_to_run)
+    if chosen is not None and chosen not in to_run:
+        to_run.append(chosen)
+    for name in to_run:
         if name not in scheduling_api.POLICY_NAMES:
             raise ValueError(f"unknown policy {name!r}; choose from {', '.join(scheduling_api.POLICY_NAMES)}")
         episodes = []
@@ -331,7 +383,36 @@ def benchmark(
                 if progress is not None and (len(episodes) % 50 == 0 or len(episodes) == students):
                     progress(name, len(episodes), students)
         results[name] = summarise(name, episodes, budget)
+    if chosen is not None:
+        picked = results[chosen] if chosen in policies_to_run else results.pop(chosen)
+        results["trial"] = replace(
+            picked,
+            policy="trial",
+            detail={
+                "chose": chosen,
+                "quiz": {
+                    rule: {"n": len(quizzes[rule]), "mean": round(statistics.fmean(quizzes[rule]), 4)}
+                    for rule in TRIAL_RULES
+                },
+            },
+        )
     return results
+
+
+# The trial's pilot students are numbered from here: neither the tested students nor the calibration cohort.
+TRIAL_START = 2_000_000
+# The rules a trial chooses between: the strongest simple rule of each simulator and spread with learned pairs.
+TRIAL_RULES = ("round_robin+target", "shuffled_round_robin+target", "spread")
+
+
+def quiz_observed(student: Student, skill_ids: Sequence[int], rng: random.Random) -> float:
+    """A quiz as a tutor would see it: one answer per skill at each ``TEST_DIFFICULTIES``, right or wrong.
+
+    Each answer is drawn from the student's P(correct) now and teaches nothing (a measurement); the
+    fraction right is what the tutor observes, never the probability itself.
+    """
+    answers = [rng.random() < student.p_correct(k, d) for k in skill_ids for d in TEST_DIFFICULTIES]
+    return sum(answers) / len(answers)
 
 
 # The calibration cohort's students are numbered from here: never the students a benchmark tests.
@@ -347,6 +428,7 @@ def calibration_histories(
     seed: int,
     session_length: int = 20,
     session_gap_days: float = 2.0,
+    test_delay_days: float = 7.0,
     settings: PolicySettings | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[list[Observation]]:
@@ -361,6 +443,7 @@ def calibration_histories(
             budget=budget,
             session_length=session_length,
             session_gap_days=session_gap_days,
+            test_delay_days=test_delay_days,
             settings=settings,
             rng=random.Random(f"calibration-{seed}-{j}"),
             record=history,

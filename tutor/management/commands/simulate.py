@@ -52,6 +52,15 @@ class Command(BaseCommand):
             help="first let N other students practise (shuffled round robin with aiming) and learn from their answers "
             "which pairs of skills students confuse; spread then uses those weights (0: the declared pairs)",
         )
+        parser.add_argument(
+            "--trial",
+            type=int,
+            default=0,
+            metavar="N",
+            help="with --learn-contrasts: N more students pilot round_robin+target and spread (the calibration cohort "
+            "pilots shuffled_round_robin+target); a quiz after the delay picks the rule the tested students meet, "
+            "reported as policy 'trial'",
+        )
         parser.add_argument("--effects", action="store_true", help="also re-create the spacing/interleaving studies")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
@@ -60,6 +69,8 @@ class Command(BaseCommand):
             raise CommandError("--students must be at least 2, --budget and --session-length at least 1")
         if opt["learn_contrasts"] < 0:
             raise CommandError("--learn-contrasts must be 0 or more")
+        if opt["trial"] < 0 or (opt["trial"] and not opt["learn_contrasts"]):
+            raise CommandError("--trial must be 0 or more, and needs --learn-contrasts (its shuffled arm)")
         simulator = opt["simulator"]
         opt["setting"] = opt["setting"] or bench.SIMULATORS[simulator][0]
         if opt["setting"] not in bench.SIMULATORS[simulator]:
@@ -98,11 +109,13 @@ class Command(BaseCommand):
             test_delay_days=opt["delay_days"],
             progress=progress,
             learn_contrasts=opt["learn_contrasts"],
+            trial=opt["trial"],
         )
         diffs: dict[str, dict] = {}
-        for mine in (a for a in bench.ADAPTIVE if a in results):
+        mine_all = (*bench.ADAPTIVE, "trial")
+        for mine in (a for a in mine_all if a in results):
             for name, res in results.items():
-                if name != mine and not (name in bench.ADAPTIVE and f"{name}-{mine}" in diffs):
+                if name != mine and not (name in mine_all and f"{name}-{mine}" in diffs):
                     mean, ci = bench.paired_difference(results[mine], res)
                     diffs[f"{mine}-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
         strongest = bench.strongest_baseline(results)
@@ -116,6 +129,7 @@ class Command(BaseCommand):
                 "budget": opt["budget"],
                 "seed": opt["seed"],
                 "learn_contrasts": opt["learn_contrasts"],
+                "trial": opt["trial"],
                 "policies": {name: res.as_dict() for name, res in results.items()},
                 "differences": diffs,
                 "strongest_baseline": strongest,
@@ -147,7 +161,14 @@ class Command(BaseCommand):
             )
         for key, d in diffs.items():
             self.stdout.write(f"{key}: {d['points']:+.1f} points [{d['ci'][0]:+.1f}, {d['ci'][1]:+.1f}] (paired)")
-        for mine in (a for a in bench.ADAPTIVE if a in results and strongest is not None):
+        if "trial" in results:
+            quiz = results["trial"].detail["quiz"]
+            self.stdout.write(
+                f"trial: chose {results['trial'].detail['chose']} by the pilot's quiz ("
+                + ", ".join(f"{rule} {100 * q['mean']:.1f}% of {q['n']}" for rule, q in quiz.items())
+                + ")"
+            )
+        for mine in (a for a in mine_all if a in results and strongest is not None):
             d = diffs[f"{mine}-{strongest}"]
             verdict = "beats" if d["ci"][0] > 0 else "loses to" if d["ci"][1] < 0 else "is not distinguishable from"
             self.stdout.write(f"strongest baseline: {strongest}; {mine} {verdict} it ({d['points']:+.1f} points)")
