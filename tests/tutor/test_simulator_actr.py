@@ -169,3 +169,67 @@ def test_learning_contrasts_first_teaches_other_students_and_changes_only_spread
     assert json.loads(out.getvalue())["learn_contrasts"] == 10
     with pytest.raises(CommandError, match="--learn-contrasts must be 0 or more"):
         call_command("simulate", "--students", "2", "--budget", "2", "--learn-contrasts", "-1")
+
+
+def test_a_pilot_trial_picks_the_rule_with_the_best_observed_quiz():
+    """The trial's pilot (the calibration cohort on the shuffled rule, more students split between the other
+    rules) takes an answered quiz; the best quiz picks what the tested students meet, and that is the rule's
+    own result on them."""
+    import json
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    kwargs = {"students": 6, "budget": 40, "seed": 3, "simulator": "actr", "setting": "published"}
+    seen: list[tuple[str, int, int]] = []
+    run = bench.benchmark(
+        policies_to_run=["spread", "round_robin+target"],
+        learn_contrasts=20,
+        trial=10,
+        progress=lambda *a: seen.append(a),
+        **kwargs,
+    )
+    detail = run["trial"].detail
+    quiz = detail["quiz"]
+    assert {rule: q["n"] for rule, q in quiz.items()} == {
+        "round_robin+target": 5,
+        "shuffled_round_robin+target": 20,
+        "spread": 5,
+    }
+    assert detail["chose"] == max(quiz, key=lambda rule: quiz[rule]["mean"])
+    assert ("trial", 10, 10) in seen
+    if detail["chose"] in run:  # the tested students meet the chosen rule itself
+        assert run["trial"].episodes == run[detail["chose"]].episodes
+    else:  # it ran for the trial only and is not reported twice
+        assert set(run) == {"spread", "round_robin+target", "trial"}
+    # Pilot students are neither tested nor calibration students.
+    pilot = actr.population(n=1, skill_ids=list(range(10)), setting="published", seed=3, start=bench.TRIAL_START)
+    assert pilot[0].traits != actr.population(n=1, skill_ids=list(range(10)), setting="published", seed=3)[0].traits
+    with pytest.raises(ValueError, match="calibration cohort"):
+        bench.benchmark(policies_to_run=["spread"], trial=4, **kwargs)
+
+    out = StringIO()
+    call_command(
+        "simulate", "--simulator", "actr", "--compare", "--policies", "spread,round_robin+target",
+        "--students", "3", "--budget", "20", "--learn-contrasts", "6", "--trial", "4", "--json",
+        stdout=out, stderr=StringIO(),
+    )  # fmt: skip
+    data = json.loads(out.getvalue())
+    assert data["trial"] == 4 and data["policies"]["trial"]["chose"] in bench.TRIAL_RULES
+    assert "trial-round_robin+target" in data["differences"]
+    with pytest.raises(CommandError, match="needs --learn-contrasts"):
+        call_command("simulate", "--students", "2", "--budget", "2", "--trial", "5")
+
+
+def test_the_quiz_is_answered_not_read_and_teaches_nothing():
+    student = _student(actr.SETTINGS["published"], alpha=0.3, skills=3)
+    for k in (0, 1, 2, 0):
+        student.present(k, 0.5)
+        student.advance(MINUTE)
+    before = [student.p_correct(k, 0.5) for k in range(3)]
+    scores = [bench.quiz_observed(student, [0, 1, 2], random.Random(i)) for i in range(200)]
+    assert [student.p_correct(k, 0.5) for k in range(3)] == before
+    assert {round(9 * s) for s in scores} <= set(range(10)), "a fraction of nine answers"
+    expected = statistics.fmean(student.p_correct(k, d) for k in range(3) for d in bench.TEST_DIFFICULTIES)
+    assert abs(statistics.fmean(scores) - expected) < 0.05
+    assert len(set(scores)) > 1
