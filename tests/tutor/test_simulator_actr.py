@@ -196,7 +196,7 @@ def test_a_pilot_trial_picks_the_rule_with_the_best_observed_quiz():
         "shuffled_round_robin+target": 20,
         "spread": 5,
     }
-    assert detail["chose"] == max(quiz, key=lambda rule: quiz[rule]["mean"])
+    assert detail["chose"] == max(quiz, key=lambda rule: quiz[rule]["adjusted"])
     assert ("trial", 10, 10) in seen
     if detail["chose"] in run:  # the tested students meet the chosen rule itself
         assert run["trial"].episodes == run[detail["chose"]].episodes
@@ -233,3 +233,13 @@ def test_the_quiz_is_answered_not_read_and_teaches_nothing():
     expected = statistics.fmean(student.p_correct(k, d) for k in range(3) for d in bench.TEST_DIFFICULTIES)
     assert abs(statistics.fmean(scores) - expected) < 0.05
     assert len(set(scores)) > 1
+
+
+def test_the_trial_adjusts_for_how_strong_each_arms_students_were():
+    """Arm "lucky" drew stronger students and ends higher; arm "better" gains more from the same start."""
+    lucky = [(0.6 + e, 0.7 + e) for e in (-0.05, 0.0, 0.05)]  # +0.1 from 0.6
+    better = [(0.4 + e, 0.6 + e) for e in (-0.05, 0.0, 0.05)]  # +0.2 from 0.4
+    adjusted = bench.trial_choice({"lucky": lucky, "better": better})
+    assert adjusted["better"] > adjusted["lucky"]
+    assert adjusted == pytest.approx({"lucky": 0.6, "better": 0.7})
+    assert statistics.fmean(a for _, a in lucky) > statistics.fmean(a for _, a in better), "raw means mislead"

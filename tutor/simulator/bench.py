@@ -45,6 +45,7 @@ __all__ = [
     "students_of",
     "quiz_observed",
     "strongest_baseline",
+    "trial_choice",
 ]
 
 TEST_DIFFICULTIES = (0.3, 0.5, 0.7)
@@ -285,9 +286,10 @@ def benchmark(
     With ``trial`` > 0 (and ``learn_contrasts``), a pilot picks the rule, as a tutor could before it
     teaches a course's students: ``trial`` more students (from ``TRIAL_START``) are split between the
     ``TRIAL_RULES`` other than the calibration's own, each practises under its rule, and every pilot
-    student (the calibration cohort included) then takes a quiz after the test delay, answered, not
-    read off the simulator (``quiz_observed``). The rule with the best mean quiz is the one the tested
-    students meet, reported as policy ``"trial"`` with its choice and the quiz means in ``detail``.
+    student (the calibration cohort included) takes a quiz before practice and another after the
+    test delay, answered, not read off the simulator (``quiz_observed``). The rule with the best quiz
+    after, adjusted for the quiz before (``trial_choice``), is the one the tested students meet,
+    reported as policy ``"trial"`` with its choice and the quiz means in ``detail``.
     """
     if simulator not in SIMULATORS:
         raise ValueError(f"unknown simulator {simulator!r}; choose from {', '.join(SIMULATORS)}")
@@ -308,9 +310,13 @@ def benchmark(
         or policy_settings.skills_in_play is None
         or s.skill_id in policy_settings.skills_in_play
     ]
-    quizzes: dict[str, list[float]] = {}
+    quizzes: dict[str, list[tuple[float, float]]] = {}  # rule -> (quiz before, quiz after) per pilot student
     if learn_contrasts > 0:
         calibration = group_of(learn_contrasts, CALIBRATION_START)
+        before = [
+            quiz_observed(student, in_play, random.Random(f"pre-quiz-{seed}-{j}"))
+            for j, student in enumerate(calibration)
+        ]
         course_spec = replace(
             course_spec,
             contrast_weights=scheduling_api.learn_contrast_weights(
@@ -330,13 +336,14 @@ def benchmark(
         )
         if trial > 0:
             quizzes[CALIBRATION_POLICY] = [
-                quiz_observed(student, in_play, random.Random(f"quiz-{seed}-{j}"))
+                (before[j], quiz_observed(student, in_play, random.Random(f"quiz-{seed}-{j}")))
                 for j, student in enumerate(calibration)
             ]
     if trial > 0:
         arms = [rule for rule in TRIAL_RULES if rule != CALIBRATION_POLICY]
         for j, student in enumerate(group_of(trial, TRIAL_START)):
             rule = arms[j % len(arms)]
+            pre = quiz_observed(student, in_play, random.Random(f"pre-quiz-trial-{seed}-{j}"))
             run_episode(
                 student,
                 rule,
@@ -349,11 +356,12 @@ def benchmark(
                 rng=random.Random(f"trial-{seed}-{j}"),
             )
             quizzes.setdefault(rule, []).append(
-                quiz_observed(student, in_play, random.Random(f"quiz-trial-{seed}-{j}"))
+                (pre, quiz_observed(student, in_play, random.Random(f"quiz-trial-{seed}-{j}")))
             )
             if progress is not None and ((j + 1) % 50 == 0 or j + 1 == trial):
                 progress("trial", j + 1, trial)
-    chosen = max(TRIAL_RULES, key=lambda rule: statistics.fmean(quizzes[rule])) if quizzes else None
+    adjusted = trial_choice(quizzes) if quizzes else {}
+    chosen = max(TRIAL_RULES, key=lambda rule: adjusted[rule]) if adjusted else None
     results: dict[str, PolicyResult] = {}
     to_run = list(policies_to_run)
     if chosen is not None and chosen not in to_run:
@@ -391,7 +399,12 @@ def benchmark(
             detail={
                 "chose": chosen,
                 "quiz": {
-                    rule: {"n": len(quizzes[rule]), "mean": round(statistics.fmean(quizzes[rule]), 4)}
+                    rule: {
+                        "n": len(quizzes[rule]),
+                        "before": round(statistics.fmean(b for b, _ in quizzes[rule]), 4),
+                        "mean": round(statistics.fmean(a for _, a in quizzes[rule]), 4),
+                        "adjusted": round(adjusted[rule], 4),
+                    }
                     for rule in TRIAL_RULES
                 },
             },
@@ -403,6 +416,25 @@ def benchmark(
 TRIAL_START = 2_000_000
 # The rules a trial chooses between: the strongest simple rule of each simulator and spread with learned pairs.
 TRIAL_RULES = ("round_robin+target", "shuffled_round_robin+target", "spread")
+
+
+def trial_choice(quizzes: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
+    """Each arm's mean quiz after practice, adjusted for the quiz before it (analysis of covariance).
+
+    The arms are different students, so a lucky arm can look better than its rule is; the quiz before
+    practice measures how strong each arm's students were to begin with. The adjustment uses one slope
+    pooled within arms: adjusted = mean after - slope * (arm's mean before - everyone's mean before).
+    """
+    pooled_before = statistics.fmean(b for pairs in quizzes.values() for b, _ in pairs)
+    sxy = sxx = 0.0
+    means = {}
+    for rule, pairs in quizzes.items():
+        mb, ma = statistics.fmean(b for b, _ in pairs), statistics.fmean(a for _, a in pairs)
+        means[rule] = (mb, ma)
+        sxy += sum((b - mb) * (a - ma) for b, a in pairs)
+        sxx += sum((b - mb) ** 2 for b, _ in pairs)
+    slope = sxy / sxx if sxx > 0 else 0.0
+    return {rule: ma - slope * (mb - pooled_before) for rule, (mb, ma) in means.items()}
 
 
 def quiz_observed(student: Student, skill_ids: Sequence[int], rng: random.Random) -> float:

@@ -58,8 +58,8 @@ class Command(BaseCommand):
             default=0,
             metavar="N",
             help="with --learn-contrasts: N more students pilot round_robin+target and spread (the calibration cohort "
-            "pilots shuffled_round_robin+target); a quiz after the delay picks the rule the tested students meet, "
-            "reported as policy 'trial'",
+            "pilots shuffled_round_robin+target); a quiz after the delay, adjusted for one before practice, picks "
+            "the rule the tested students meet, reported as policy 'trial'",
         )
         parser.add_argument("--effects", action="store_true", help="also re-create the spacing/interleaving studies")
         parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -165,7 +165,10 @@ class Command(BaseCommand):
             quiz = results["trial"].detail["quiz"]
             self.stdout.write(
                 f"trial: chose {results['trial'].detail['chose']} by the pilot's quiz ("
-                + ", ".join(f"{rule} {100 * q['mean']:.1f}% of {q['n']}" for rule, q in quiz.items())
+                + ", ".join(
+                    f"{rule} {100 * q['mean']:.1f}% of {q['n']}, {100 * q['adjusted']:.1f}% adjusted for the quiz before"
+                    for rule, q in quiz.items()
+                )
                 + ")"
             )
         for mine in (a for a in mine_all if a in results and strongest is not None):
