@@ -245,10 +245,12 @@ class PracticeSession(models.Model):
     student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="practice_sessions")
     section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="practice_sessions")
     planned_items = models.PositiveSmallIntegerField(default=10)
-    # The class's rule when the session started: it chooses every item of the session, and tells which answers
-    # were practised in a shuffled order (what ``services.contrasts_learn`` reads). Sessions before the rule
-    # could be chosen were all adaptive.
-    scheduling_rule = models.CharField(max_length=40, choices=SchedulingRule.choices, default=SchedulingRule.ADAPTIVE)
+    # The class's rule when the session started (``services.session_start`` copies it): it chooses every item of
+    # the session, and tells which answers were practised in a shuffled order (what ``services.contrasts_learn``
+    # reads). None is adaptive: sessions from before a rule could be chosen were all adaptive. Nullable without a
+    # default so that adding it is a plain ALTER TABLE on SQLite: rebuilding the table would break the tally
+    # triggers on tutor_attempt, which read tutor_practicesession.
+    scheduling_rule = models.CharField(max_length=40, choices=SchedulingRule.choices, null=True, blank=True)  # noqa: DJ001
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
 

@@ -235,7 +235,7 @@ def item_next_for_student(*, session: PracticeSession, rng: random.Random | None
         estimator, structure, now=_days(now), items_since=items_since, predictions=predictions
     )
     agreed = _agreed_reviews(session=session, estimator=estimator, now=now)
-    rule = session.scheduling_rule
+    rule = session.scheduling_rule or SchedulingRule.ADAPTIVE
     if rule not in RULES:  # a session row edited by hand: never fail a student over it
         logger.warning("session %s has unknown scheduling rule %r; using adaptive", session.pk, rule)
         rule = SchedulingRule.ADAPTIVE
