@@ -326,9 +326,13 @@ def _count(counts: dict[tuple[int, int], int], sequence: list[int], *, last: int
     return last
 
 
+def _pair_weights_key(course_id: int) -> str:
+    return f"tutor:scheduler:contrasts:v1:{course_id}"
+
+
 def pair_weights_for_course(*, course_id: int) -> dict[tuple[int, int], float]:
     """The course's learned pair weights (``LearnedContrasts``), {} before any were learned; cached 60 s."""
-    key = f"tutor:scheduler:contrasts:v1:{course_id}"
+    key = _pair_weights_key(course_id)
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -340,7 +344,7 @@ def pair_weights_for_course(*, course_id: int) -> dict[tuple[int, int], float]:
 
 def pair_weights_forget(*, course_id: int) -> None:
     """Drop the cached pair weights of a course (after they were relearned)."""
-    cache.delete(f"tutor:scheduler:contrasts:v1:{course_id}")
+    cache.delete(_pair_weights_key(course_id))
 
 
 REVIEWS_CACHE_S = 6 * 3600

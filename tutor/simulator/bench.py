@@ -115,6 +115,12 @@ def mixed_test(student: Student, skill_ids: Sequence[int]) -> tuple[float, int]:
     return statistics.fmean(scores), mastered
 
 
+def skills_in_play(course: CourseSpec, settings: PolicySettings | None) -> list[int]:
+    """The skills a run teaches and tests: the class's skills in play, or the whole course."""
+    chosen = None if settings is None else settings.skills_in_play
+    return [s.skill_id for s in course.skills if chosen is None or s.skill_id in chosen]
+
+
 def run_episode(
     student: Student,
     policy: str,
@@ -133,9 +139,7 @@ def run_episode(
     With ``record`` the student's answers are appended to it (what a tutor would have logged).
     """
     settings = settings or PolicySettings()
-    in_play = [
-        s.skill_id for s in course.skills if settings.skills_in_play is None or s.skill_id in settings.skills_in_play
-    ]
+    in_play = skills_in_play(course, settings)
     pre, _ = mixed_test(student, in_play)
     scheduler = Scheduler(
         course,
@@ -303,13 +307,23 @@ def benchmark(
 
     if trial > 0 and learn_contrasts <= 0:
         raise ValueError("a trial needs a calibration cohort (learn_contrasts > 0): it is the trial's shuffled arm")
-    in_play = [
-        s.skill_id
-        for s in course_spec.skills
-        if policy_settings is None
-        or policy_settings.skills_in_play is None
-        or s.skill_id in policy_settings.skills_in_play
-    ]
+    in_play = skills_in_play(course_spec, policy_settings)
+
+    def teach(student: Student, rule: str, rng: random.Random) -> Episode:
+        """One student taught under ``rule`` on the run's course (with the learned weights, once learned) and
+        settings, then tested after the delay."""
+        return run_episode(
+            student,
+            rule,
+            course=course_spec,
+            budget=budget,
+            session_length=session_length,
+            session_gap_days=session_gap_days,
+            test_delay_days=test_delay_days,
+            settings=policy_settings,
+            rng=rng,
+        )
+
     quizzes: dict[str, list[tuple[float, float]]] = {}  # rule -> (quiz before, quiz after) per pilot student
     if learn_contrasts > 0:
         calibration = group_of(learn_contrasts, CALIBRATION_START)
@@ -344,17 +358,7 @@ def benchmark(
         for j, student in enumerate(group_of(trial, TRIAL_START)):
             rule = arms[j % len(arms)]
             pre = quiz_observed(student, in_play, random.Random(f"pre-quiz-trial-{seed}-{j}"))
-            run_episode(
-                student,
-                rule,
-                course=course_spec,
-                budget=budget,
-                session_length=session_length,
-                session_gap_days=session_gap_days,
-                test_delay_days=test_delay_days,
-                settings=policy_settings,
-                rng=random.Random(f"trial-{seed}-{j}"),
-            )
+            teach(student, rule, random.Random(f"trial-{seed}-{j}"))
             quizzes.setdefault(rule, []).append(
                 (pre, quiz_observed(student, in_play, random.Random(f"quiz-trial-{seed}-{j}")))
             )
@@ -375,19 +379,7 @@ def benchmark(
         for start in range(0, students, chunk):
             group = group_of(min(chunk, students - start), start)
             for j, student in enumerate(group):
-                episodes.append(
-                    run_episode(
-                        student,
-                        name,
-                        course=course_spec,
-                        budget=budget,
-                        session_length=session_length,
-                        session_gap_days=session_gap_days,
-                        test_delay_days=test_delay_days,
-                        settings=policy_settings,
-                        rng=random.Random(f"policy-{seed}-{start + j}"),
-                    )
-                )
+                episodes.append(teach(student, name, random.Random(f"policy-{seed}-{start + j}")))
                 if progress is not None and (len(episodes) % 50 == 0 or len(episodes) == students):
                     progress(name, len(episodes), students)
         results[name] = summarise(name, episodes, budget)
