@@ -199,6 +199,27 @@ def test_shuffled_round_robin_and_spread_cover_every_skill_each_round_in_changin
     assert all(d.target_difficulty is not None and "item aimed at" in d.reason for d in aimed)
 
 
+def test_round_robin_pairs_serves_each_skill_twice_in_a_row_in_course_order():
+    course = bench.DEMO_COURSE[1]
+    n_skills = len(course.skills)
+    for policy in ("round_robin_pairs", "round_robin_pairs+target"):
+        decisions, history = drive(Scheduler(course, policy=policy, rng=random.Random(2)), n=60, seed=2)
+        skills = [d.skill_id for d in decisions]
+        assert skills == [(i // 2) % n_skills for i in range(60)], f"{policy}: not pairs in course order"
+        rng = random.Random(2)
+        replayed = [next_item(course, history[:i], now=history[i].time, policy=policy, rng=rng) for i in range(60)]
+        assert replayed == decisions, f"{policy}: replay differs from the incremental scheduler"
+        assert [d.reason.rsplit(", the ", 1)[1][:6] for d in decisions[:4]] == ["first ", "second"] * 2
+    aimed, _ = drive(Scheduler(course, policy="round_robin_pairs+target", rng=random.Random(2)), n=4)
+    assert all(d.target_difficulty is not None and "item aimed at" in d.reason for d in aimed)
+    # A history that left a skill with an odd count (another rule's) is finished off before the next skill.
+    odd = [Observation("s0-5", 0, True, 0.0), Observation("s2-5", 2, True, 0.001)]
+    small = small_course()
+    assert next_item(small, odd, now=0.002, policy="round_robin_pairs").skill_id == 2
+    paired = odd + [Observation("s2-6", 2, True, 0.002)]
+    assert next_item(small, paired, now=0.003, policy="round_robin_pairs").skill_id == 1  # the least practised
+
+
 def test_spread_sets_every_pair_side_by_side_more_evenly_than_a_shuffle():
     """Over 100 items on 10 skills, spread contrasts every pair; the plain shuffle leaves pairs never met."""
     course = bench.DEMO_COURSE[1]

@@ -119,6 +119,10 @@ class Command(BaseCommand):
                     mean, ci = bench.paired_difference(results[mine], res)
                     diffs[f"{mine}-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
         strongest = bench.strongest_baseline(results)
+        # How far the strongest simple rule leads each other one (the bar is a rule, not a straw man).
+        for name in (n for n in results if strongest is not None and n in bench.BASELINES and n != strongest):
+            mean, ci = bench.paired_difference(results[strongest], results[name])  # type: ignore[index]
+            diffs[f"{strongest}-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
         effects = bench.effect_sizes(setting=opt["setting"], seed=opt["seed"]) if opt["effects"] else None
         wall = time.monotonic() - started
         if opt["json"]:
