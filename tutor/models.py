@@ -141,6 +141,7 @@ class SchedulingRule(models.TextChoices):
         "shuffled_round_robin+target",
         "Shuffled: every skill once a round, in a new random order each round",
     )
+    PAIRS = "round_robin_pairs+target", "In pairs: every skill twice in a row, in course order"
 
 
 class Section(models.Model):

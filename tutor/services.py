@@ -547,7 +547,7 @@ def section_schedule_update(
     rule = section.scheduling_rule if scheduling_rule is None else scheduling_rule
     if rule not in SchedulingRule.values:
         raise PracticeError(
-            "Unknown rule for choosing exercises: choose Adaptive, Spread, In turn or Shuffled.",
+            "Unknown rule for choosing exercises: choose Adaptive, Spread, In turn, Shuffled or In pairs.",
             field="scheduling_rule",
         )
     target = _number(target_success, field="target_success", low=0.5, high=0.95, label="Target chance of success")

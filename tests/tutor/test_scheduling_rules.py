@@ -143,6 +143,27 @@ def test_round_rules_serve_every_skill_once_a_round_with_aimed_items(klass, rule
         assert ids == [s.pk for s in skills] * 2, "in course order"
 
 
+def test_in_pairs_serves_two_different_items_of_each_skill_in_a_row_in_course_order(klass, client):
+    section, skills, student, teacher = klass
+    client.force_login(teacher)
+    data = {
+        "target_success": "0.7",
+        "review_weight": "1",
+        "session_length": "8",
+        "scheduling_rule": "round_robin_pairs+target",
+    }
+    assert client.post(reverse("class_schedule", args=[section.pk]), data).status_code == 302
+    section.refresh_from_db()
+    assert section.scheduling_rule == SchedulingRule.PAIRS
+    page = client.get(reverse("class_schedule", args=[section.pk])).content.decode()
+    assert 'value="round_robin_pairs+target" checked' in page and "In pairs: every skill twice in a row" in page
+    served = _practise(section, student, 8)
+    assert [si.item.skill_id for si in served] == [s.pk for s in skills for _ in (0, 1)]
+    assert all(a.item_id != b.item_id for a, b in zip(served[::2], served[1::2], strict=True)), "the same item twice"
+    assert [si.reason.split(";")[0].rsplit(", the ", 1)[1] for si in served[:2]] == ["first of two", "second of two"]
+    assert all("aimed at" in si.reason for si in served)
+
+
 def test_spread_sets_the_learned_pair_side_by_side_and_says_why(klass):
     section, (a, b, c, d), student, _ = klass
     section.skills_in_play.set([a, b, c])
