@@ -4,6 +4,8 @@ Usage: .venv/bin/python scripts/scheduler_ceiling.py [--settings published,simil
            [--seed 1] [--students 1000] [--search-students 20] [--iterations 2000] [--json]
        .venv/bin/python scripts/scheduler_ceiling.py --simulator metis [--settings maths,...] [--budgets 100]
            [--seed 1] [--search-students 30] [--rollouts 2] [--json]
+       .venv/bin/python scripts/scheduler_ceiling.py --simulator metis --search [--settings maths,...] [--budgets 100]
+           [--seed 1] [--search-students 12] [--iterations 1500] [--streams 24] [--fresh 64] [--json]
        .venv/bin/python scripts/scheduler_ceiling.py --learned-weights [--simulator actr|metis] [--seed 1]
            [--students 1000] [--budgets 100]: how well ``learn_contrast_weights`` finds the confused pairs
            from that many calibration students (correlation with the hidden similarities under ACT-R; the
@@ -30,6 +32,10 @@ model.py (``--simulator metis``), where learning depends on the answers and item
   One-step policy improvement over round robin. Every item, in the oracle's choices and in the round robin
   it is compared with, is aimed at 70 % success on the student's *true* P(correct), so the difference is
   the choice of skill alone.
+* ``best plan found`` (``--search``): a fixed sequence of skills for each student, found by the same hill climb
+  as under ACT-R on the mean post-test over ``--streams`` fixed draws of the student's answers, starting from the
+  better of round robin and round robin in pairs; then judged, with both rules, on ``--fresh`` draws it never saw.
+  Items aimed as in the look-ahead. Slow: ``--search-students`` students.
 
 Differences are paired over the same students, in points of the delayed post-test, with 95 % intervals.
 """
@@ -44,6 +50,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -94,12 +101,12 @@ def rule_sequence(setting: str, seed: int, index: int, budget: int) -> list[int]
     return [o.skill_id for o in history]
 
 
-def hill_climb(setting: str, seed: int, index: int, start: list[int], iterations: int) -> tuple[float, float]:
-    """(post-test of ``start``, best post-test found) for one student, knowing their hidden parameters."""
-    rng = random.Random(f"ceiling-{seed}-{index}")
-    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
-    best, first = list(start), post_test(setting, seed, index, start)
-    score, n = first, len(start)
+def hill_climb(
+    score: Callable[[list[int]], float], start: list[int], ids: list[int], rng: random.Random, iterations: int
+) -> tuple[float, float, list[int]]:
+    """(score of ``start``, best score found, the best sequence): swap two items, move one, or give one to another skill."""
+    best, first = list(start), score(start)
+    value, n = first, len(start)
     for _ in range(iterations):
         cand = list(best)
         move = rng.random()
@@ -110,10 +117,23 @@ def hill_climb(setting: str, seed: int, index: int, start: list[int], iterations
             cand.insert(rng.randrange(n), cand.pop(rng.randrange(n)))
         else:
             cand[rng.randrange(n)] = rng.choice(ids)
-        s = post_test(setting, seed, index, cand)
-        if s > score:
-            best, score = cand, s
-    return first, score
+        s = score(cand)
+        if s > value:
+            best, value = cand, s
+    return first, value, best
+
+
+def actr_search(setting: str, seed: int, index: int, start: list[int], iterations: int) -> tuple[float, float]:
+    """(post-test of ``start``, best post-test found) for one ACT-R student, knowing their hidden parameters."""
+    ids = [s.skill_id for s in bench.DEMO_COURSE[1].skills]
+    first, found, _ = hill_climb(
+        lambda seq: post_test(setting, seed, index, seq),
+        start,
+        ids,
+        random.Random(f"ceiling-{seed}-{index}"),
+        iterations,
+    )
+    return first, found
 
 
 TARGET = 0.7
@@ -170,6 +190,46 @@ def metis_look_ahead(setting: str, seed: int, index: int, budget: int, rollouts:
     return rr, bench.mixed_test(student, skills)[0]
 
 
+def metis_post_test(setting: str, seed: int, index: int, skills: list[int], stream: str) -> float:
+    """Student ``index`` practises ``skills`` in this order, each item aimed on the true P, answers drawn from ``stream``."""
+    student = population(n=1, skills=bench.DEMO_COURSE[0], setting=setting, seed=seed, start=index)[0]
+    student._rng = random.Random(stream)  # the draws of answers: the only randomness left once the sequence is fixed
+    for i, k in enumerate(skills):
+        _clock(student, i)
+        student.present(k, _true_aim(student, k))
+    student.advance(DELAY_DAYS)
+    return bench.mixed_test(student, _metis_ids())[0]
+
+
+def _metis_ids() -> list[int]:
+    return [s.skill_id for s in bench.DEMO_COURSE[0]]
+
+
+def metis_search(
+    setting: str, seed: int, index: int, budget: int, iterations: int, streams: int, fresh: int
+) -> dict[str, float]:
+    """One student's post-tests, on ``fresh`` new draws of answers, under round robin, round robin in pairs and the plan.
+
+    The hill climb knows the student's hidden state and maximises the mean post-test over ``streams`` fixed draws
+    of answers, starting from the better of the two simple rules on those draws. The plan it finds is fixed (it
+    cannot react to answers); it is then judged on draws it never saw, so overfitting to the draws does not count.
+    """
+    ids = _metis_ids()
+    rr = [ids[i % len(ids)] for i in range(budget)]  # round robin in course order, as the benchmark runs it
+    pairs = [ids[(i // 2) % len(ids)] for i in range(budget)]  # round_robin_pairs
+
+    def mean_over(seq: list[int], names: list[str]) -> float:
+        return statistics.fmean(metis_post_test(setting, seed, index, seq, n) for n in names)
+
+    train = [f"search-{seed}-{index}-{m}" for m in range(streams)]
+    start = max((rr, pairs), key=lambda seq: mean_over(seq, train))
+    _, _, plan = hill_climb(
+        lambda seq: mean_over(seq, train), start, ids, random.Random(f"ceiling-{seed}-{index}"), iterations
+    )
+    test = [f"judge-{seed}-{index}-{m}" for m in range(fresh)]
+    return {"round_robin": mean_over(rr, test), "pairs": mean_over(pairs, test), "plan": mean_over(plan, test)}
+
+
 def ci_text(d: list[float]) -> str:
     """A [mean, low, high] triple as "+1.23 [+0.45, +2.01]"."""
     return f"{d[0]:+.2f} [{d[1]:+.2f}, {d[2]:+.2f}]"
@@ -191,12 +251,20 @@ def main() -> None:
     parser.add_argument("--search-students", type=int, default=20, help="students for the sequence search")
     parser.add_argument("--iterations", type=int, default=2000, help="hill-climb steps per student")
     parser.add_argument("--rollouts", type=int, default=2, help="metis: look-ahead copies per skill and item")
+    parser.add_argument("--search", action="store_true", help="metis: a plan searched on the student's hidden state")
+    parser.add_argument(
+        "--streams", type=int, default=16, help="metis --search: draws of answers the plan is fitted on"
+    )
+    parser.add_argument("--fresh", type=int, default=64, help="metis --search: new draws the plan is judged on")
     parser.add_argument("--learned-weights", action="store_true", help="how well the learned pair weights are found")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings = args.settings.split(",") if args.settings else list(bench.SIMULATORS[args.simulator])
     if args.learned_weights:
         learned_weights_main(args, settings)
+        return
+    if args.simulator == "metis" and args.search:
+        metis_search_main(args, settings)
         return
     if args.simulator == "metis":
         metis_main(args, settings)
@@ -213,7 +281,7 @@ def main() -> None:
             diff, ci = bench.paired_difference(spread["spread"], rule)
             gains = []
             for i in range(min(args.search_students, args.students)):
-                first, found = hill_climb(
+                first, found = actr_search(
                     setting, args.seed, i, rule_sequence(setting, args.seed, i, budget), args.iterations
                 )
                 assert abs(first - rule.episodes[i].post_test) < 1e-9, "replay differs from the benchmark"
@@ -306,6 +374,55 @@ def metis_main(args: argparse.Namespace, settings: list[str]) -> None:
         a = r["look_ahead_minus_round_robin"]
         print(f"{r['setting']:<18} {r['budget']:>6} {r['round_robin_true_aim']:>14.1f} {ci_text(a):>26}")
     print(f"({rows[0]['students']} students, {rows[0]['rollouts']} look-aheads per skill and item)")
+
+
+def metis_search_main(args: argparse.Namespace, settings: list[str]) -> None:
+    rows = []
+    for setting in settings:
+        for budget in (int(b) for b in args.budgets.split(",")):
+            started = time.monotonic()
+            runs = [
+                metis_search(setting, args.seed, i, budget, args.iterations, args.streams, args.fresh)
+                for i in range(args.search_students)
+            ]
+
+            def diff(a: str, b: str, runs: list[dict[str, float]] = runs) -> list[float]:
+                return list(mean_ci([100.0 * (r[a] - r[b]) for r in runs]))
+
+            rows.append(
+                {
+                    "setting": setting,
+                    "budget": budget,
+                    "seed": args.seed,
+                    "round_robin_true_aim": round(100.0 * statistics.fmean(r["round_robin"] for r in runs), 2),
+                    "pairs_minus_round_robin": diff("pairs", "round_robin"),
+                    "plan_minus_round_robin": diff("plan", "round_robin"),
+                    "plan_minus_pairs": diff("plan", "pairs"),
+                    "students": len(runs),
+                    "iterations": args.iterations,
+                    "streams": args.streams,
+                    "fresh": args.fresh,
+                    "wall_s": round(time.monotonic() - started, 1),
+                }
+            )
+            print(f"  done {setting} {budget} in {rows[-1]['wall_s']} s", file=sys.stderr)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print(f"model.py, seed {args.seed}; every item aimed on the true P; judged on new draws of answers; points,")
+    print("paired over students [95 % CI]")
+    head = ("setting", "budget", "round robin %", "pairs − round robin", "plan − round robin", "plan − pairs")
+    print(f"{head[0]:<18} {head[1]:>6} {head[2]:>14} {head[3]:>22} {head[4]:>22} {head[5]:>22}")
+    for r in rows:
+        a, b, c = r["pairs_minus_round_robin"], r["plan_minus_round_robin"], r["plan_minus_pairs"]
+        print(
+            f"{r['setting']:<18} {r['budget']:>6} {r['round_robin_true_aim']:>14.1f} "
+            f"{ci_text(a):>22} {ci_text(b):>22} {ci_text(c):>22}"
+        )
+    print(
+        f"({rows[0]['students']} students, {rows[0]['iterations']} steps each, fitted on {rows[0]['streams']} draws,"
+        f" judged on {rows[0]['fresh']})"
+    )
 
 
 if __name__ == "__main__":
