@@ -406,8 +406,9 @@ def benchmark(
 
 # The trial's pilot students are numbered from here: neither the tested students nor the calibration cohort.
 TRIAL_START = 2_000_000
-# The rules a trial chooses between: the strongest simple rule of each simulator and spread with learned pairs.
-TRIAL_RULES = ("round_robin+target", "shuffled_round_robin+target", "spread")
+# The rules a trial chooses between: the strongest simple rules of each simulator (round robin, one item or two at a
+# time, in model.py; shuffled round robin under ACT-R) and spread with learned pairs.
+TRIAL_RULES = ("round_robin+target", "round_robin_pairs+target", "shuffled_round_robin+target", "spread")
 
 
 def trial_choice(quizzes: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
