@@ -461,8 +461,8 @@ def round_robin_pairs(views: Sequence[SkillView], ctx: Context, settings: Policy
     The second item of a pair comes straight after the first (the skill just practised with an odd
     number of items is served again); otherwise the least practised skill, in course order, as in
     ``round_robin``. A simple rule: in ``model.py``, where a switch of topic costs encoding and the
-    second item is cued, it is the strongest simple rule; under ACT-R it is far behind (see
-    ``docs/scheduler.md``, "How much room there is").
+    second item is cued, it is the strongest simple rule in most settings at budget 100; under ACT-R
+    it is far behind (see ``docs/scheduler.md``, "A stronger simple rule").
     """
     pool = _in_play(views, settings)
     last = next((v for v in pool if v.skill_id == ctx.last_skill_id), None)
