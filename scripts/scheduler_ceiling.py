@@ -53,6 +53,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -165,9 +166,8 @@ def _finish_with_round_robin(student: SimulatedStudent, counts: dict[int, int], 
 
 def metis_look_ahead(setting: str, seed: int, index: int, budget: int, rollouts: int) -> tuple[float, float]:
     """(round robin's post-test, the look-ahead oracle's) for one student, both with true aiming."""
-    sim_skills = bench.DEMO_COURSE[0]
-    skills = [s.skill_id for s in sim_skills]
-    fresh = population(n=1, skills=sim_skills, setting=setting, seed=seed, start=index)[0]
+    skills = _metis_ids()
+    fresh = population(n=1, skills=bench.DEMO_COURSE[0], setting=setting, seed=seed, start=index)[0]
     rr = _finish_with_round_robin(copy.deepcopy(fresh), dict.fromkeys(skills, 0), 0, budget)
     student, counts = fresh, dict.fromkeys(skills, 0)
     for i in range(budget):
@@ -241,6 +241,21 @@ def mean_ci(xs: list[float]) -> tuple[float, float, float]:
     return round(m, 2), round(m - half, 2), round(m + half, 2)
 
 
+def grid_rows(
+    args: argparse.Namespace, settings: list[str], row: Callable[[str, int], dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per setting and budget: its setting, budget and seed, what ``row`` measures, and its wall time."""
+    rows: list[dict[str, Any]] = []
+    for setting in settings:
+        for budget in (int(b) for b in args.budgets.split(",")):
+            started = time.monotonic()
+            measured = row(setting, budget)
+            wall = round(time.monotonic() - started, 1)
+            rows.append({"setting": setting, "budget": budget, "seed": args.seed, **measured, "wall_s": wall})
+            print(f"  done {setting} {budget} in {wall} s", file=sys.stderr)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--simulator", choices=["actr", "metis"], default="actr")
@@ -269,39 +284,32 @@ def main() -> None:
     if args.simulator == "metis":
         metis_main(args, settings)
         return
-    rows = []
-    for setting in settings:
-        for budget in (int(b) for b in args.budgets.split(",")):
-            started = time.monotonic()
-            sim_skills, course = bench.DEMO_COURSE
-            oracle_course = (sim_skills, replace(course, contrast_weights=true_weights(setting, args.seed)))
-            common = {"students": args.students, "budget": budget, "seed": args.seed, "simulator": "actr"}
-            rule = bench.benchmark(policies_to_run=[RULE], setting=setting, **common)[RULE]
-            spread = bench.benchmark(policies_to_run=["spread"], setting=setting, course=oracle_course, **common)
-            diff, ci = bench.paired_difference(spread["spread"], rule)
-            gains = []
-            for i in range(min(args.search_students, args.students)):
-                first, found = actr_search(
-                    setting, args.seed, i, rule_sequence(setting, args.seed, i, budget), args.iterations
-                )
-                assert abs(first - rule.episodes[i].post_test) < 1e-9, "replay differs from the benchmark"
-                gains.append(100.0 * (found - first))
-            rows.append(
-                {
-                    "setting": setting,
-                    "budget": budget,
-                    "seed": args.seed,
-                    "rule": RULE,
-                    "rule_post_test": round(100.0 * rule.post_test, 2),
-                    "spread_true_similarities_minus_rule": [round(diff, 2), round(ci[0], 2), round(ci[1], 2)],
-                    "students": args.students,
-                    "best_sequence_minus_rule": list(mean_ci(gains)),
-                    "search_students": len(gains),
-                    "iterations": args.iterations,
-                    "wall_s": round(time.monotonic() - started, 1),
-                }
+
+    def row(setting: str, budget: int) -> dict[str, Any]:
+        sim_skills, course = bench.DEMO_COURSE
+        oracle_course = (sim_skills, replace(course, contrast_weights=true_weights(setting, args.seed)))
+        common = {"students": args.students, "budget": budget, "seed": args.seed, "simulator": "actr"}
+        rule = bench.benchmark(policies_to_run=[RULE], setting=setting, **common)[RULE]
+        spread = bench.benchmark(policies_to_run=["spread"], setting=setting, course=oracle_course, **common)
+        diff, ci = bench.paired_difference(spread["spread"], rule)
+        gains = []
+        for i in range(min(args.search_students, args.students)):
+            first, found = actr_search(
+                setting, args.seed, i, rule_sequence(setting, args.seed, i, budget), args.iterations
             )
-            print(f"  done {setting} {budget} in {rows[-1]['wall_s']} s", file=sys.stderr)
+            assert abs(first - rule.episodes[i].post_test) < 1e-9, "replay differs from the benchmark"
+            gains.append(100.0 * (found - first))
+        return {
+            "rule": RULE,
+            "rule_post_test": round(100.0 * rule.post_test, 2),
+            "spread_true_similarities_minus_rule": [round(diff, 2), round(ci[0], 2), round(ci[1], 2)],
+            "students": args.students,
+            "best_sequence_minus_rule": list(mean_ci(gains)),
+            "search_students": len(gains),
+            "iterations": args.iterations,
+        }
+
+    rows = grid_rows(args, settings, row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -345,26 +353,16 @@ def learned_weights_main(args: argparse.Namespace, settings: list[str]) -> None:
 
 
 def metis_main(args: argparse.Namespace, settings: list[str]) -> None:
-    rows = []
-    for setting in settings:
-        for budget in (int(b) for b in args.budgets.split(",")):
-            started = time.monotonic()
-            pairs = [
-                metis_look_ahead(setting, args.seed, i, budget, args.rollouts) for i in range(args.search_students)
-            ]
-            rows.append(
-                {
-                    "setting": setting,
-                    "budget": budget,
-                    "seed": args.seed,
-                    "round_robin_true_aim": round(100.0 * statistics.fmean(a for a, _ in pairs), 2),
-                    "look_ahead_minus_round_robin": list(mean_ci([100.0 * (b - a) for a, b in pairs])),
-                    "students": len(pairs),
-                    "rollouts": args.rollouts,
-                    "wall_s": round(time.monotonic() - started, 1),
-                }
-            )
-            print(f"  done {setting} {budget} in {rows[-1]['wall_s']} s", file=sys.stderr)
+    def row(setting: str, budget: int) -> dict[str, Any]:
+        pairs = [metis_look_ahead(setting, args.seed, i, budget, args.rollouts) for i in range(args.search_students)]
+        return {
+            "round_robin_true_aim": round(100.0 * statistics.fmean(a for a, _ in pairs), 2),
+            "look_ahead_minus_round_robin": list(mean_ci([100.0 * (b - a) for a, b in pairs])),
+            "students": len(pairs),
+            "rollouts": args.rollouts,
+        }
+
+    rows = grid_rows(args, settings, row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -377,35 +375,27 @@ def metis_main(args: argparse.Namespace, settings: list[str]) -> None:
 
 
 def metis_search_main(args: argparse.Namespace, settings: list[str]) -> None:
-    rows = []
-    for setting in settings:
-        for budget in (int(b) for b in args.budgets.split(",")):
-            started = time.monotonic()
-            runs = [
-                metis_search(setting, args.seed, i, budget, args.iterations, args.streams, args.fresh)
-                for i in range(args.search_students)
-            ]
+    def row(setting: str, budget: int) -> dict[str, Any]:
+        runs = [
+            metis_search(setting, args.seed, i, budget, args.iterations, args.streams, args.fresh)
+            for i in range(args.search_students)
+        ]
 
-            def diff(a: str, b: str, runs: list[dict[str, float]] = runs) -> list[float]:
-                return list(mean_ci([100.0 * (r[a] - r[b]) for r in runs]))
+        def diff(a: str, b: str) -> list[float]:
+            return list(mean_ci([100.0 * (r[a] - r[b]) for r in runs]))
 
-            rows.append(
-                {
-                    "setting": setting,
-                    "budget": budget,
-                    "seed": args.seed,
-                    "round_robin_true_aim": round(100.0 * statistics.fmean(r["round_robin"] for r in runs), 2),
-                    "pairs_minus_round_robin": diff("pairs", "round_robin"),
-                    "plan_minus_round_robin": diff("plan", "round_robin"),
-                    "plan_minus_pairs": diff("plan", "pairs"),
-                    "students": len(runs),
-                    "iterations": args.iterations,
-                    "streams": args.streams,
-                    "fresh": args.fresh,
-                    "wall_s": round(time.monotonic() - started, 1),
-                }
-            )
-            print(f"  done {setting} {budget} in {rows[-1]['wall_s']} s", file=sys.stderr)
+        return {
+            "round_robin_true_aim": round(100.0 * statistics.fmean(r["round_robin"] for r in runs), 2),
+            "pairs_minus_round_robin": diff("pairs", "round_robin"),
+            "plan_minus_round_robin": diff("plan", "round_robin"),
+            "plan_minus_pairs": diff("plan", "pairs"),
+            "students": len(runs),
+            "iterations": args.iterations,
+            "streams": args.streams,
+            "fresh": args.fresh,
+        }
+
+    rows = grid_rows(args, settings, row)
     if args.json:
         print(json.dumps(rows, indent=2))
         return
