@@ -112,17 +112,21 @@ class Command(BaseCommand):
             trial=opt["trial"],
         )
         diffs: dict[str, dict] = {}
+
+        def paired(a: str, b: str) -> None:
+            mean, ci = bench.paired_difference(results[a], results[b])
+            diffs[f"{a}-{b}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
+
         mine_all = (*bench.ADAPTIVE, "trial")
         for mine in (a for a in mine_all if a in results):
-            for name, res in results.items():
+            for name in results:
                 if name != mine and not (name in mine_all and f"{name}-{mine}" in diffs):
-                    mean, ci = bench.paired_difference(results[mine], res)
-                    diffs[f"{mine}-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
+                    paired(mine, name)
         strongest = bench.strongest_baseline(results)
         # How far the strongest simple rule leads each other one (the bar is a rule, not a straw man).
-        for name in (n for n in results if strongest is not None and n in bench.BASELINES and n != strongest):
-            mean, ci = bench.paired_difference(results[strongest], results[name])  # type: ignore[index]
-            diffs[f"{strongest}-{name}"] = {"points": round(mean, 2), "ci": [round(ci[0], 2), round(ci[1], 2)]}
+        if strongest is not None:
+            for name in (n for n in results if n in bench.BASELINES and n != strongest):
+                paired(strongest, name)
         effects = bench.effect_sizes(setting=opt["setting"], seed=opt["seed"]) if opt["effects"] else None
         wall = time.monotonic() - started
         if opt["json"]:
